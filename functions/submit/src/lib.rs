@@ -1,0 +1,142 @@
+//! `POST /v1/radars/bulk`: authenticate, check the envelope, spend a bulk token, then store the
+//! bulk and its items and queue one message per item for the processor.
+//!
+//! A 202 means every item is stored and queued; a 500 means nothing of the submission will
+//! take effect (see [`shared::store::bulks`] for the state machine that guarantees it).
+
+mod enqueue;
+mod replay;
+
+use chrono::{DateTime, Duration, Utc};
+use lambda_http::{Body, Request, Response, http::HeaderValue};
+use shared::{
+    Error, Result,
+    api::SubmitAccepted,
+    auth, clock,
+    config::Config,
+    http,
+    idempotency::IdempotencyKey,
+    queue::ItemQueue,
+    rate_limit::{Admission, Bucket},
+    store::{
+        Store,
+        bulks::{Begun, Bulk, BulkState},
+        idempotency::ClaimRequest,
+    },
+    submission::Submission,
+};
+use tracing::{Instrument, field};
+use uuid::Uuid;
+
+use crate::replay::Settled;
+
+/// What the handler needs, built once per cold start.
+#[derive(Debug, Clone)]
+pub struct Deps {
+    pub store: Store,
+    pub queue: ItemQueue,
+    pub config: Config,
+}
+
+/// Answers one request. Every outcome, errors included, is a response in the documented shape.
+pub async fn handle(deps: &Deps, request: Request) -> Response<Body> {
+    handle_at(deps, request, Utc::now()).await
+}
+
+/// [`handle`] as of `now`, which decides the rate-limit window and every timestamp.
+pub async fn handle_at(deps: &Deps, request: Request, now: DateTime<Utc>) -> Response<Body> {
+    let span = tracing::info_span!("submit", account_id = field::Empty, bulk_id = field::Empty);
+    match submit(deps, &request, now).instrument(span).await {
+        Ok(Answer::Accepted { body, admission }) => {
+            let mut response = http::json(202, &body);
+            http::set_admission(&mut response, &admission);
+            response
+        }
+        Ok(Answer::Replayed(body)) => {
+            let mut response = http::json(202, &body);
+            response.headers_mut().insert("idempotent-replayed", HeaderValue::from_static("true"));
+            response
+        }
+        Err(error) => http::error_response(&error, now),
+    }
+}
+
+enum Answer {
+    Accepted { body: SubmitAccepted, admission: Admission },
+    /// The first answer to an earlier request with the same `Idempotency-Key` and body.
+    Replayed(SubmitAccepted),
+}
+
+/// How many times a request may find its idempotency key taken over under it before it gives
+/// up with a 409; each round is one conditional write that another request won.
+const CLAIM_ROUNDS: usize = 3;
+
+async fn submit(deps: &Deps, request: &Request, now: DateTime<Utc>) -> Result<Answer> {
+    let account = auth::authenticate(&deps.store, request.headers()).await?;
+    tracing::Span::current().record("account_id", field::display(account.id));
+    let key = IdempotencyKey::from_headers(request.headers())?;
+    let submission = Submission::parse(request.body().as_ref(), deps.config.webhooks)
+        .map_err(Error::InvalidRequest)?;
+
+    // A replay is answered before the rate limit: retrying a submission that went through
+    // must not cost a token nor be refused for lack of one.
+    let mut claim = match &key {
+        None => None,
+        Some(key) => {
+            let mut claim = ClaimRequest {
+                account_id: account.id,
+                key_digest: key.digest(),
+                fingerprint: submission.fingerprint.clone(),
+                replacing: None,
+            };
+            if let Some(held) = deps.store.find_claim(account.id, &claim.key_digest, now).await? {
+                match replay::settle(&deps.store, &held, &claim.fingerprint, now).await? {
+                    Settled::Replay(first) => return Ok(Answer::Replayed(first)),
+                    Settled::Retake(previous) => claim.replacing = Some(previous),
+                }
+            }
+            Some(claim)
+        }
+    };
+
+    let limits = deps.config.limits.with_overrides(&account.limits);
+    let admission = deps
+        .store
+        .take_rate_token(account.id, Bucket::Bulk, &limits, now)
+        .await?
+        .map_err(Error::RateLimited)?;
+
+    let bulk = Bulk {
+        id: Uuid::new_v4(),
+        account_id: account.id,
+        webhook_url: submission.webhook_url.as_str().to_owned(),
+        total: u32::try_from(submission.items.len()).unwrap_or(u32::MAX),
+        state: BulkState::Submitting,
+        created_at: now,
+        expires_at: clock::epoch_seconds(
+            now + Duration::days(i64::from(deps.config.bulk_retention_days)),
+        ),
+    };
+    tracing::Span::current().record("bulk_id", field::display(bulk.id));
+    let mut rounds = 0;
+    while let Begun::ClaimHeld(held) = deps.store.begin_bulk(&bulk, claim.as_ref()).await? {
+        let Some(claim) = claim.as_mut() else {
+            unreachable!("a bulk without an idempotency key cannot meet a held claim");
+        };
+        rounds += 1;
+        if rounds == CLAIM_ROUNDS {
+            return Err(Error::IdempotencyKeyInUse);
+        }
+        match replay::settle(&deps.store, &held, &claim.fingerprint, now).await? {
+            Settled::Replay(first) => return Ok(Answer::Replayed(first)),
+            Settled::Retake(previous) => claim.replacing = Some(previous),
+        }
+    }
+
+    enqueue::store_and_queue(deps, &bulk, &submission.items).await?;
+    tracing::info!(total = bulk.total, "bulk accepted");
+    Ok(Answer::Accepted {
+        body: SubmitAccepted::new(bulk.id, submission.items.len(), now),
+        admission,
+    })
+}

@@ -1,0 +1,161 @@
+use serde_json::{Value, json};
+
+use crate::helpers::{
+    WEBHOOK, assert_envelope, body_with, field_errors, header, spawn_app, spawn_app_with,
+};
+
+const MESSAGE: &str = "Invalid request body";
+
+fn pairs(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+    pairs.iter().map(|(f, r)| ((*f).to_owned(), (*r).to_owned())).collect()
+}
+
+#[tokio::test]
+async fn invalid_json_is_a_400_naming_the_body() {
+    let app = spawn_app().await;
+
+    let response = app.post(r#"{"webhook_url": "https://a.io", "radars": [}"#, &[]).await;
+
+    let body = assert_envelope(&response, 400, MESSAGE);
+    let errors = field_errors(&body);
+    assert_eq!(errors.len(), 1);
+    assert_eq!(errors[0].0, "body");
+    assert!(errors[0].1.starts_with("Invalid JSON"), "{}", errors[0].1);
+}
+
+#[tokio::test]
+async fn a_body_that_is_not_an_object_is_a_400() {
+    let app = spawn_app().await;
+
+    for body in [r#"[{"radar_type": "x"}]"#, r#""text""#, "42", "null"] {
+        let response = app.post(body, &[]).await;
+        let body = assert_envelope(&response, 400, MESSAGE);
+        assert_eq!(field_errors(&body), pairs(&[("body", "Must be a JSON object")]));
+    }
+}
+
+#[tokio::test]
+async fn envelope_problems_are_reported_together() {
+    let app = spawn_app().await;
+
+    let missing = assert_envelope(&app.post("{}", &[]).await, 400, MESSAGE);
+    let wrong = assert_envelope(
+        &app.post(&json!({"webhook_url": "http://example.com/h", "radars": "all"}).to_string(), &[])
+            .await,
+        400,
+        MESSAGE,
+    );
+    let empty = assert_envelope(
+        &app.post(&json!({"webhook_url": WEBHOOK, "radars": []}).to_string(), &[]).await,
+        400,
+        MESSAGE,
+    );
+
+    assert_eq!(
+        field_errors(&missing),
+        pairs(&[("webhook_url", "Field is required"), ("radars", "Field is required")])
+    );
+    assert_eq!(
+        field_errors(&wrong),
+        pairs(&[
+            ("webhook_url", "Invalid webhook URL format"),
+            ("radars", "Must be an array of radar objects"),
+        ])
+    );
+    assert_eq!(field_errors(&empty), pairs(&[("radars", "Must contain at least 1 radar")]));
+}
+
+#[tokio::test]
+async fn webhook_urls_must_be_absolute_https_of_at_most_2048_characters() {
+    let app = spawn_app().await;
+    let long = format!("https://example.com/{}", "a".repeat(2049 - 20));
+
+    for url in ["ftp://example.com/h", "example.com/h", "http://example.com/h", long.as_str()] {
+        let body = json!({"webhook_url": url, "radars": [{}]}).to_string();
+        let response = app.post(&body, &[]).await;
+        let body = assert_envelope(&response, 400, MESSAGE);
+        assert_eq!(field_errors(&body), pairs(&[("webhook_url", "Invalid webhook URL format")]));
+    }
+}
+
+#[tokio::test]
+async fn plain_http_to_loopback_is_accepted_only_in_local_development() {
+    let production = spawn_app().await;
+    let local = spawn_app_with(&[("RADAR_ALLOW_INSECURE_WEBHOOKS", "true")]).await;
+    let body = json!({"webhook_url": "http://127.0.0.1:9999/", "radars": [{}]}).to_string();
+
+    let refused = production.post(&body, &[]).await;
+    let accepted = local.post(&body, &[]).await;
+
+    assert_envelope(&refused, 400, MESSAGE);
+    assert_eq!(accepted.status(), 202);
+}
+
+#[tokio::test]
+async fn internal_webhook_hosts_are_refused() {
+    let app = spawn_app().await;
+
+    for url in ["https://169.254.169.254/latest", "https://10.0.0.1/h", "https://[::1]/h"] {
+        let body = json!({"webhook_url": url, "radars": [{}]}).to_string();
+        let body = assert_envelope(&app.post(&body, &[]).await, 400, MESSAGE);
+        assert_eq!(field_errors(&body)[0].0, "webhook_url", "{url}");
+    }
+}
+
+#[tokio::test]
+async fn more_than_1000_items_are_refused_and_nothing_is_queued() {
+    let app = spawn_app().await;
+    let items: Vec<Value> = (0..1001).map(|_| json!({"radar_type": "industry_mentions"})).collect();
+    let body = json!({"webhook_url": WEBHOOK, "radars": items}).to_string();
+
+    let response = app.post(&body, &[]).await;
+
+    let body = assert_envelope(&response, 400, MESSAGE);
+    assert_eq!(
+        field_errors(&body),
+        pairs(&[("radars", "Must contain at most 1000 radars (got 1001)")])
+    );
+    assert!(app.queued().await.is_empty());
+}
+
+#[tokio::test]
+async fn a_body_over_one_megabyte_is_refused() {
+    let app = spawn_app().await;
+    let padding = "x".repeat(1_048_576);
+    let body = json!({"webhook_url": WEBHOOK, "radars": [{"custom_fields": {"pad": padding}}]});
+
+    let response = app.post(&body.to_string(), &[]).await;
+
+    let body = assert_envelope(&response, 400, MESSAGE);
+    assert_eq!(
+        field_errors(&body),
+        pairs(&[("body", "Request body exceeds the 1048576-byte (1 MB) limit")])
+    );
+}
+
+#[tokio::test]
+async fn items_that_are_not_objects_are_named_by_index() {
+    let app = spawn_app().await;
+    let body = json!({"webhook_url": WEBHOOK, "radars": [{}, {}, {}, "stripe.com", {}, [1]]});
+
+    let response = app.post(&body.to_string(), &[]).await;
+
+    let body = assert_envelope(&response, 400, MESSAGE);
+    assert_eq!(
+        field_errors(&body),
+        pairs(&[("radars[3]", "Must be an object"), ("radars[5]", "Must be an object")])
+    );
+}
+
+#[tokio::test]
+async fn refused_bodies_spend_no_rate_limit_token() {
+    let app = spawn_app().await;
+    for _ in 0..12 {
+        assert_eq!(app.post("{}", &[]).await.status(), 400);
+    }
+
+    let response = app.post(&body_with(1), &[]).await;
+
+    assert_eq!(response.status(), 202);
+    assert_eq!(header(&response, "x-ratelimit-remaining"), Some("9"));
+}

@@ -1,0 +1,133 @@
+//! `spawn_app`: a submit handler wired to fresh tables and queues, and request builders.
+
+use chrono::{DateTime, DurationRound, TimeDelta, Utc};
+use lambda_http::{Body, Response};
+use serde_json::{Value, json};
+use shared::{queue::ItemQueue, queue::ItemMessage};
+use submit::Deps;
+use test_support::{TestAccount, TestEnv, api_request, response_json};
+
+pub const WEBHOOK: &str = "https://your-domain.com/webhooks/tamradar";
+pub const PATH: &str = "/v1/radars/bulk";
+
+pub struct App {
+    pub env: TestEnv,
+    pub deps: Deps,
+    pub account: TestAccount,
+    /// A fixed instant 5 s into a minute, so that rate-limit windows never roll over mid-test.
+    pub now: DateTime<Utc>,
+}
+
+pub async fn spawn_app() -> App {
+    spawn_app_with(&[]).await
+}
+
+/// An app whose configuration takes `overrides` on top of the template's environment.
+pub async fn spawn_app_with(overrides: &[(&str, &str)]) -> App {
+    let env = TestEnv::new().await;
+    let config = env.config_with(overrides);
+    let deps = Deps {
+        store: env.store(),
+        queue: ItemQueue::new(env.sqs.clone(), &config.item_queue_url),
+        config,
+    };
+    let account = env.account().await;
+    let now = Utc::now().duration_trunc(TimeDelta::minutes(1)).unwrap() + TimeDelta::seconds(5);
+    App { env, deps, account, now }
+}
+
+impl App {
+    /// Posts `body` with the app account's key and `headers`.
+    pub async fn post(&self, body: &str, headers: &[(&str, &str)]) -> Response<Body> {
+        self.post_as(Some(&self.account.api_key), body, headers).await
+    }
+
+    pub async fn post_as(
+        &self,
+        api_key: Option<&str>,
+        body: &str,
+        headers: &[(&str, &str)],
+    ) -> Response<Body> {
+        let mut all = vec![("content-type", "application/json")];
+        if let Some(key) = api_key {
+            all.push(("x-api-key", key));
+        }
+        all.extend_from_slice(headers);
+        submit::handle_at(&self.deps, api_request("POST", PATH, &all, body), self.now).await
+    }
+
+    /// The messages on the item queue, parsed.
+    pub async fn queued(&self) -> Vec<ItemMessage> {
+        let mut messages: Vec<ItemMessage> = self
+            .env
+            .drain_queue("ItemQueue")
+            .await
+            .iter()
+            .map(|body| serde_json::from_str(body).expect("an item message"))
+            .collect();
+        messages.sort_by_key(|message| message.item_index);
+        messages
+    }
+}
+
+/// A valid body with `count` company radars, each with its index in `custom_fields`.
+pub fn body_with(count: usize) -> String {
+    let radars: Vec<Value> = (0..count)
+        .map(|i| {
+            json!({
+                "radar_type": "company_job_openings",
+                "domain": format!("company{i}.com"),
+                "custom_fields": {"row": i}
+            })
+        })
+        .collect();
+    json!({"webhook_url": WEBHOOK, "radars": radars}).to_string()
+}
+
+/// The spec's request example.
+pub fn spec_example() -> String {
+    json!({
+        "webhook_url": WEBHOOK,
+        "radars": [
+            {"radar_type": "company_job_openings", "domain": "stripe.com",
+             "custom_fields": {"crm_account_id": "acc_001"}},
+            {"radar_type": "industry_funding_rounds", "custom_fields": {"segment": "fintech"}}
+        ]
+    })
+    .to_string()
+}
+
+pub fn header<'a>(response: &'a Response<Body>, name: &str) -> Option<&'a str> {
+    response.headers().get(name).map(|value| value.to_str().expect("an ASCII header"))
+}
+
+/// The `{field, reason}` pairs of an error body.
+pub fn field_errors(body: &Value) -> Vec<(String, String)> {
+    body["errors"]
+        .as_array()
+        .expect("errors[]")
+        .iter()
+        .map(|e| (e["field"].as_str().unwrap().to_owned(), e["reason"].as_str().unwrap().to_owned()))
+        .collect()
+}
+
+/// Asserts the documented error envelope around `code` and `message`.
+pub fn assert_envelope(response: &Response<Body>, code: u16, message: &str) -> Value {
+    let (status, body) = response_json(response);
+    assert_eq!(status, code, "{body}");
+    assert_eq!(header(response, "content-type"), Some("application/json"));
+    assert_eq!(body["status"], "error");
+    assert_eq!(body["code"], code);
+    assert_eq!(body["message"], message);
+    let timestamp = body["timestamp"].as_str().expect("a timestamp");
+    assert!(DateTime::parse_from_rfc3339(timestamp).is_ok() && timestamp.ends_with('Z'));
+    let error_id: uuid::Uuid = body["error_id"].as_str().unwrap().parse().expect("a UUID");
+    assert_eq!(error_id.get_version_num(), 4);
+    let keys: Vec<&str> = body.as_object().unwrap().keys().map(String::as_str).collect();
+    let mut expected = ["status", "code", "message", "errors", "timestamp", "error_id"];
+    expected.sort_unstable();
+    let mut keys = keys;
+    keys.sort_unstable();
+    assert_eq!(keys, expected);
+    body
+}

@@ -1,0 +1,77 @@
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, value::RawValue};
+use uuid::Uuid;
+
+use super::{FieldError, Status, UpdateType};
+
+/// `radar_created`: one item became a radar.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RadarCreated {
+    pub update_id: Uuid,
+    pub update_type: UpdateType,
+    pub completed_at: String,
+    pub bulk_id: Uuid,
+    pub item_index: u32,
+    pub custom_fields: Value,
+    pub status: Status,
+    pub data: RadarData,
+}
+
+/// The created radar, in the shape the single-create endpoints return.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RadarData {
+    pub radar_id: Uuid,
+    pub radar_type: String,
+    /// `null` for industry radars.
+    pub domain: Option<String>,
+    pub radar_status: String,
+    pub created_at: String,
+    pub custom_fields: Value,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub keyword: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub profile_url: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub full_name: Option<String>,
+}
+
+/// `radar_failure`: one item ended in a 400, 402, 409 or (after retries) 500. `code`,
+/// `message`, `errors`, `timestamp` and `error_id` are what the single-create endpoint answers.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RadarFailure {
+    pub update_id: Uuid,
+    pub update_type: UpdateType,
+    pub completed_at: String,
+    /// Kept for backwards compatibility; always equal to `completed_at`.
+    pub discovered_at: String,
+    pub bulk_id: Uuid,
+    pub item_index: u32,
+    pub custom_fields: Value,
+    pub status: Status,
+    pub code: u16,
+    pub message: String,
+    pub errors: Vec<FieldError>,
+    pub timestamp: String,
+    pub error_id: Uuid,
+}
+
+/// `bulk_completed`: every item is terminal. `radars` holds each item's stored event, byte for
+/// byte as it was delivered, in `item_index` order.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct BulkCompleted {
+    pub update_id: Uuid,
+    pub update_type: UpdateType,
+    pub bulk_id: Uuid,
+    pub completed_at: String,
+    pub summary: CompletedSummary,
+    pub radars: Vec<Box<RawValue>>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CompletedSummary {
+    pub total: u32,
+    pub created: u32,
+    pub failed: u32,
+}

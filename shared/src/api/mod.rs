@@ -1,0 +1,33 @@
+//! Wire types for every body in the spec. Field order follows the spec's examples, because
+//! serde writes fields in declaration order and customers diff these payloads.
+
+mod envelope;
+mod events;
+mod poll;
+mod submit;
+
+use serde::{Deserialize, Serialize};
+
+pub use envelope::{ErrorBody, FieldError};
+pub use events::{BulkCompleted, CompletedSummary, RadarCreated, RadarData, RadarFailure};
+pub use poll::{InFlightItem, PollEntry, PollResponse, PollSummary};
+pub use submit::{AcceptedSummary, SubmitAccepted, SubmitRequest};
+
+/// The `status` field: what kind of body this is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Success,
+    Error,
+    Processing,
+    Completed,
+}
+
+/// The `update_type` field of webhook events.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UpdateType {
+    RadarCreated,
+    RadarFailure,
+    BulkCompleted,
+}

@@ -1,0 +1,43 @@
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, value::RawValue};
+use uuid::Uuid;
+
+use super::Status;
+
+/// The answer to `GET /v1/radars/bulk/{bulk_id}`: `processing` while any item is in flight,
+/// then `completed`.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct PollResponse {
+    pub status: Status,
+    pub code: u16,
+    pub timestamp: String,
+    pub message: String,
+    pub bulk_id: Uuid,
+    pub summary: PollSummary,
+    pub radars: Vec<PollEntry>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PollSummary {
+    pub total: u32,
+    pub processing: u32,
+    pub created: u32,
+    pub failed: u32,
+}
+
+/// One item of a poll answer: in flight, or the terminal event exactly as the webhook carries it.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum PollEntry {
+    InFlight(InFlightItem),
+    Terminal(Box<RawValue>),
+}
+
+/// An item still being processed (`status: "processing"`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InFlightItem {
+    pub item_index: u32,
+    pub status: Status,
+    pub custom_fields: Value,
+}

@@ -1,0 +1,110 @@
+//! [`Config`]: everything a function reads from its environment, read once at cold start.
+
+use crate::{Error, Result, rate_limit::Limits, webhook_url::WebhookPolicy};
+
+/// The functions' configuration. The SAM template sets these variables for every function;
+/// `make dev` and the tests set the same ones locally.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    /// `RADAR_TABLE_NAME`: the one DynamoDB table (layout in [`crate::store`]).
+    pub table_name: String,
+    /// `RADAR_ITEM_QUEUE_URL`: the processor's queue, one message per item.
+    pub item_queue_url: String,
+    /// `RADAR_ALLOW_INSECURE_WEBHOOKS`: accept `http://` loopback webhooks (local development).
+    pub webhooks: WebhookPolicy,
+    /// `RADAR_BULK_PER_MINUTE`, `RADAR_READ_PER_MINUTE`, `RADAR_READ_PER_SECOND`: the limits of
+    /// accounts without overrides. Default: the spec's.
+    pub limits: Limits,
+    /// `RADAR_BULK_RETENTION_DAYS`: how long a bulk and its results can be polled. Default 30.
+    pub bulk_retention_days: u32,
+}
+
+/// The AWS SDK configuration from the environment (region, credentials, and the
+/// `AWS_ENDPOINT_URL_*` variables that point the SDK at the local emulators).
+pub async fn load_aws() -> aws_config::SdkConfig {
+    aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await
+}
+
+impl Config {
+    pub fn from_env() -> Result<Self> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads the configuration through `lookup`, so tests need not touch the process environment.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self> {
+        let required = |name: &str| {
+            lookup(name)
+                .filter(|value| !value.is_empty())
+                .ok_or_else(|| Error::Config(format!("{name} is not set")))
+        };
+        let number = |name: &str, default: u32| match lookup(name) {
+            None => Ok(default),
+            Some(value) => value.parse::<u32>().map_err(|_| {
+                Error::Config(format!("{name} must be a whole number, not {value:?}"))
+            }),
+        };
+        let allow_insecure_loopback = match lookup("RADAR_ALLOW_INSECURE_WEBHOOKS").as_deref() {
+            None | Some("" | "false" | "0") => false,
+            Some("true" | "1") => true,
+            Some(other) => {
+                return Err(Error::Config(format!(
+                    "RADAR_ALLOW_INSECURE_WEBHOOKS must be true or false, not {other:?}"
+                )));
+            }
+        };
+        let defaults = Limits::default();
+        Ok(Self {
+            table_name: required("RADAR_TABLE_NAME")?,
+            item_queue_url: required("RADAR_ITEM_QUEUE_URL")?,
+            webhooks: WebhookPolicy { allow_insecure_loopback },
+            limits: Limits {
+                bulk_per_minute: number("RADAR_BULK_PER_MINUTE", defaults.bulk_per_minute)?,
+                read_per_minute: number("RADAR_READ_PER_MINUTE", defaults.read_per_minute)?,
+                read_per_second: number("RADAR_READ_PER_SECOND", defaults.read_per_second)?,
+            },
+            bulk_retention_days: number("RADAR_BULK_RETENTION_DAYS", 30)?,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+
+    fn lookup(vars: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let vars: HashMap<String, String> =
+            vars.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+        move |name| vars.get(name).cloned()
+    }
+
+    #[test]
+    fn defaults_apply_when_only_the_required_variables_are_set() {
+        let config = Config::from_lookup(lookup(&[
+            ("RADAR_TABLE_NAME", "radar"),
+            ("RADAR_ITEM_QUEUE_URL", "http://127.0.0.1:1/q"),
+        ]))
+        .unwrap();
+        assert_eq!(config.limits, Limits::default());
+        assert!(!config.webhooks.allow_insecure_loopback);
+        assert_eq!(config.bulk_retention_days, 30);
+    }
+
+    #[test]
+    fn a_missing_table_name_is_named_in_the_error() {
+        let error = Config::from_lookup(lookup(&[("RADAR_ITEM_QUEUE_URL", "q")])).unwrap_err();
+        assert_eq!(error.to_string(), "configuration: RADAR_TABLE_NAME is not set");
+    }
+
+    #[test]
+    fn malformed_numbers_and_flags_are_refused() {
+        let base = [("RADAR_TABLE_NAME", "t"), ("RADAR_ITEM_QUEUE_URL", "q")];
+        let bad_number = [&base[..], &[("RADAR_BULK_PER_MINUTE", "ten")]].concat();
+        assert!(Config::from_lookup(lookup(&bad_number)).is_err());
+        let bad_flag = [&base[..], &[("RADAR_ALLOW_INSECURE_WEBHOOKS", "yes")]].concat();
+        assert!(Config::from_lookup(lookup(&bad_flag)).is_err());
+        let insecure = [&base[..], &[("RADAR_ALLOW_INSECURE_WEBHOOKS", "true")]].concat();
+        assert!(Config::from_lookup(lookup(&insecure)).unwrap().webhooks.allow_insecure_loopback);
+    }
+}

@@ -1,0 +1,152 @@
+//! The processor's item queue: one message per submitted item.
+
+use std::time::Duration;
+
+use aws_sdk_sqs::{Client, types::SendMessageBatchRequestEntry};
+use futures::{StreamExt, stream};
+use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
+use uuid::Uuid;
+
+use crate::{Error, Result};
+
+/// SendMessageBatch's limits: entries, and bytes of all bodies together.
+const BATCH_ENTRIES: usize = 10;
+const BATCH_BYTES: usize = 262_144;
+/// Batches in flight at once for one submission.
+const CONCURRENCY: usize = 16;
+/// Attempts at entries SQS fails through no fault of ours, before giving up.
+const ATTEMPTS: u32 = 5;
+
+/// A queued item. It carries the radar itself so that the processor needs no read to start.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct ItemMessage {
+    pub bulk_id: Uuid,
+    pub item_index: u32,
+    pub account_id: Uuid,
+    pub radar: Box<RawValue>,
+}
+
+/// The queue and the client that reaches it. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct ItemQueue {
+    client: Client,
+    url: String,
+}
+
+impl ItemQueue {
+    pub fn new(client: Client, url: impl Into<String>) -> Self {
+        Self { client, url: url.into() }
+    }
+
+    /// Queues every message, in batches that respect SQS's entry and size limits, several
+    /// batches at once. Fails if any message could not be queued; the others stay queued.
+    pub async fn send_all(&self, messages: &[ItemMessage]) -> Result<()> {
+        let bodies = messages
+            .iter()
+            .map(|message| {
+                let body = serde_json::to_string(message).map_err(|e| {
+                    Error::Config(format!("item message did not serialise: {e}"))
+                })?;
+                Ok((message.item_index, body))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        // Every batch runs to its end even when one fails, so a failed submission leaves a
+        // known set of messages behind rather than whatever happened to be in flight.
+        let results: Vec<Result<()>> = stream::iter(batches(bodies))
+            .map(|batch| self.send_batch(batch))
+            .buffer_unordered(CONCURRENCY)
+            .collect()
+            .await;
+        results.into_iter().collect()
+    }
+
+    /// One SendMessageBatch, retrying the entries SQS failed on its side.
+    async fn send_batch(&self, batch: Vec<(u32, String)>) -> Result<()> {
+        let mut entries = batch
+            .into_iter()
+            .map(|(index, body)| {
+                SendMessageBatchRequestEntry::builder()
+                    .id(index.to_string())
+                    .message_body(body)
+                    .build()
+                    .map_err(Error::sqs)
+            })
+            .collect::<Result<Vec<_>>>()?;
+        for attempt in 0..ATTEMPTS {
+            if attempt > 0 {
+                tokio::time::sleep(Duration::from_millis(50 << attempt)).await;
+            }
+            let output = self
+                .client
+                .send_message_batch()
+                .queue_url(&self.url)
+                .set_entries(Some(entries.clone()))
+                .send()
+                .await
+                .map_err(Error::sqs)?;
+            if output.failed.is_empty() {
+                return Ok(());
+            }
+            for failure in &output.failed {
+                tracing::warn!(
+                    entry = failure.id,
+                    code = failure.code,
+                    sender_fault = failure.sender_fault,
+                    "SQS did not queue an item"
+                );
+            }
+            if output.failed.iter().any(|failure| failure.sender_fault) {
+                // Retrying what SQS refuses as malformed cannot succeed.
+                break;
+            }
+            entries.retain(|entry| output.failed.iter().any(|failure| failure.id == entry.id));
+        }
+        Err(Error::Unprocessed { what: "SendMessageBatch", left: entries.len(), attempts: ATTEMPTS })
+    }
+}
+
+/// Groups bodies into batches of at most 10 entries and 256 KiB.
+fn batches(bodies: Vec<(u32, String)>) -> Vec<Vec<(u32, String)>> {
+    let mut batches = Vec::new();
+    let mut current: Vec<(u32, String)> = Vec::new();
+    let mut bytes = 0;
+    for (index, body) in bodies {
+        if current.len() == BATCH_ENTRIES || (!current.is_empty() && bytes + body.len() > BATCH_BYTES) {
+            batches.push(std::mem::take(&mut current));
+            bytes = 0;
+        }
+        bytes += body.len();
+        current.push((index, body));
+    }
+    if !current.is_empty() {
+        batches.push(current);
+    }
+    batches
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sizes(bodies: &[usize]) -> Vec<usize> {
+        let bodies = (0u32..).zip(bodies.iter().map(|len| "x".repeat(*len))).collect();
+        batches(bodies).iter().map(Vec::len).collect()
+    }
+
+    #[test]
+    fn batches_hold_at_most_ten_entries() {
+        assert_eq!(sizes(&[10; 25]), [10, 10, 5]);
+    }
+
+    #[test]
+    fn batches_stay_under_256_kib() {
+        assert_eq!(sizes(&[100_000, 100_000, 100_000, 10]), [2, 2]);
+        assert_eq!(sizes(&[BATCH_BYTES, 1]), [1, 1]);
+    }
+
+    #[test]
+    fn no_messages_make_no_batches() {
+        assert!(sizes(&[]).is_empty());
+    }
+}

@@ -1,0 +1,134 @@
+//! Accounts and their API keys.
+
+use aws_sdk_dynamodb::types::{Put, TransactWriteItem};
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+use super::{Fields, Item, NEW_RECORD, Store, key, n, s};
+use crate::{
+    Error, Result,
+    auth::{KeyDigest, WebhookSecret},
+    clock,
+    rate_limit::LimitOverrides,
+};
+
+/// A customer account: its credits, its webhook signing secret, its limit overrides.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Account {
+    pub id: Uuid,
+    pub credits: i64,
+    pub webhook_secret: WebhookSecret,
+    pub limits: LimitOverrides,
+    pub active: bool,
+    pub created_at: DateTime<Utc>,
+}
+
+fn account_key(id: Uuid) -> Item {
+    key(format!("ACCOUNT#{id}"), "ACCOUNT")
+}
+
+fn api_key_key(digest: &KeyDigest) -> Item {
+    key(format!("KEY#{}", digest.as_str()), "KEY")
+}
+
+impl From<&Account> for Item {
+    fn from(account: &Account) -> Self {
+        let mut item = account_key(account.id);
+        item.insert("account_id".into(), s(account.id.to_string()));
+        item.insert("credits".into(), n(account.credits));
+        item.insert("webhook_secret".into(), s(account.webhook_secret.expose()));
+        item.insert("active".into(), aws_sdk_dynamodb::types::AttributeValue::Bool(account.active));
+        item.insert("created_at".into(), s(clock::rfc3339(account.created_at)));
+        let limits = &account.limits;
+        for (name, value) in [
+            ("bulk_per_minute", limits.bulk_per_minute),
+            ("read_per_minute", limits.read_per_minute),
+            ("read_per_second", limits.read_per_second),
+        ] {
+            if let Some(value) = value {
+                item.insert(name.into(), n(value));
+            }
+        }
+        item
+    }
+}
+
+impl TryFrom<&Item> for Account {
+    type Error = Error;
+
+    fn try_from(item: &Item) -> Result<Self> {
+        let fields = Fields(item);
+        Ok(Self {
+            id: fields.parsed("account_id")?,
+            credits: fields.number("credits")?,
+            webhook_secret: WebhookSecret::from_stored(fields.string("webhook_secret")?.to_owned()),
+            limits: LimitOverrides {
+                bulk_per_minute: fields.optional_number("bulk_per_minute")?,
+                read_per_minute: fields.optional_number("read_per_minute")?,
+                read_per_second: fields.optional_number("read_per_second")?,
+            },
+            active: fields.boolean("active")?,
+            created_at: fields.parsed("created_at")?,
+        })
+    }
+}
+
+impl Store {
+    /// Stores a new account and its first API key, both or neither.
+    pub async fn create_account(&self, account: &Account, key: &KeyDigest) -> Result<()> {
+        let mut key_item = api_key_key(key);
+        key_item.insert("account_id".into(), s(account.id.to_string()));
+        key_item.insert("active".into(), aws_sdk_dynamodb::types::AttributeValue::Bool(true));
+        let put = |item: Item| -> Result<TransactWriteItem> {
+            let put = Put::builder()
+                .table_name(self.table())
+                .set_item(Some(item))
+                .condition_expression(NEW_RECORD)
+                .build()
+                .map_err(Error::dynamo)?;
+            Ok(TransactWriteItem::builder().put(put).build())
+        };
+        self.client()
+            .transact_write_items()
+            .transact_items(put(Item::from(account))?)
+            .transact_items(put(key_item)?)
+            .send()
+            .await
+            .map_err(Error::dynamo)?;
+        Ok(())
+    }
+
+    pub async fn get_account(&self, id: Uuid) -> Result<Option<Account>> {
+        let output = self
+            .client()
+            .get_item()
+            .table_name(self.table())
+            .set_key(Some(account_key(id)))
+            .send()
+            .await
+            .map_err(Error::dynamo)?;
+        output.item.as_ref().map(Account::try_from).transpose()
+    }
+
+    /// The active account that owns an active key, if any. Eventually consistent reads: a
+    /// revoked key stops working within a second or so, which is what revocation promises.
+    pub async fn account_for_key(&self, key: &KeyDigest) -> Result<Option<Account>> {
+        let output = self
+            .client()
+            .get_item()
+            .table_name(self.table())
+            .set_key(Some(api_key_key(key)))
+            .send()
+            .await
+            .map_err(Error::dynamo)?;
+        let Some(item) = output.item else {
+            return Ok(None);
+        };
+        let fields = Fields(&item);
+        if !fields.boolean("active")? {
+            return Ok(None);
+        }
+        let account = self.get_account(fields.parsed("account_id")?).await?;
+        Ok(account.filter(|account| account.active))
+    }
+}

@@ -1,0 +1,220 @@
+//! Bulk records: who submitted what, where its events go, and where the submission stands.
+//!
+//! A bulk is written `submitting` before any of its items is queued and becomes `accepted` only
+//! once every item is stored and queued. A submission that fails part-way is marked `aborted`.
+//! The processor acts on items of `accepted` bulks only (checked in the same transaction that
+//! creates a radar), so a 500 from submit means none of its queued items ever takes effect.
+
+use std::{fmt, str::FromStr};
+
+use aws_sdk_dynamodb::{
+    operation::update_item::UpdateItemError,
+    types::{Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem},
+};
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+use super::{
+    EXPIRES_AT, Fields, Item, NEW_RECORD, Store,
+    idempotency::{Claim, ClaimRequest},
+    key, n, s,
+};
+use crate::{Error, Result, clock};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BulkState {
+    /// Stored; its items are being stored and queued. Nothing may act on it yet.
+    Submitting,
+    /// Every item is stored and queued: the processor may work on it.
+    Accepted,
+    /// Submission failed part-way: every queued item of it is dropped.
+    Aborted,
+}
+
+impl BulkState {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Submitting => "submitting",
+            Self::Accepted => "accepted",
+            Self::Aborted => "aborted",
+        }
+    }
+}
+
+impl fmt::Display for BulkState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for BulkState {
+    type Err = ();
+
+    fn from_str(text: &str) -> Result<Self, ()> {
+        match text {
+            "submitting" => Ok(Self::Submitting),
+            "accepted" => Ok(Self::Accepted),
+            "aborted" => Ok(Self::Aborted),
+            _ => Err(()),
+        }
+    }
+}
+
+/// One submission.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Bulk {
+    pub id: Uuid,
+    pub account_id: Uuid,
+    pub webhook_url: String,
+    pub total: u32,
+    pub state: BulkState,
+    pub created_at: DateTime<Utc>,
+    /// When DynamoDB's TTL removes the bulk and, with the same value, its items.
+    pub expires_at: i64,
+}
+
+pub(super) fn bulk_pk(id: Uuid) -> String {
+    format!("BULK#{id}")
+}
+
+fn bulk_key(id: Uuid) -> Item {
+    key(bulk_pk(id), "BULK")
+}
+
+impl From<&Bulk> for Item {
+    fn from(bulk: &Bulk) -> Self {
+        let mut item = bulk_key(bulk.id);
+        item.insert("bulk_id".into(), s(bulk.id.to_string()));
+        item.insert("account_id".into(), s(bulk.account_id.to_string()));
+        item.insert("webhook_url".into(), s(&bulk.webhook_url));
+        item.insert("total".into(), n(bulk.total));
+        item.insert("state".into(), s(bulk.state.as_str()));
+        item.insert("created_at".into(), s(clock::rfc3339(bulk.created_at)));
+        item.insert(EXPIRES_AT.into(), n(bulk.expires_at));
+        item
+    }
+}
+
+impl TryFrom<&Item> for Bulk {
+    type Error = Error;
+
+    fn try_from(item: &Item) -> Result<Self> {
+        let fields = Fields(item);
+        Ok(Self {
+            id: fields.parsed("bulk_id")?,
+            account_id: fields.parsed("account_id")?,
+            webhook_url: fields.string("webhook_url")?.to_owned(),
+            total: fields.number("total")?,
+            state: fields.parsed("state")?,
+            created_at: fields.parsed("created_at")?,
+            expires_at: fields.number(EXPIRES_AT)?,
+        })
+    }
+}
+
+/// What [`Store::begin_bulk`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Begun {
+    /// The bulk is stored as `submitting` (and the idempotency key, if any, points at it).
+    Started,
+    /// The idempotency key is held by another request: here is its claim.
+    ClaimHeld(Claim),
+}
+
+impl Store {
+    /// Stores a new bulk as `submitting`; with an idempotency key, claims the key for it in the
+    /// same transaction, so a key never points at a bulk that does not exist.
+    pub async fn begin_bulk(&self, bulk: &Bulk, claim: Option<&ClaimRequest>) -> Result<Begun> {
+        let Some(claim) = claim else {
+            self.client()
+                .put_item()
+                .table_name(self.table())
+                .set_item(Some(Item::from(bulk)))
+                .condition_expression(NEW_RECORD)
+                .send()
+                .await
+                .map_err(Error::dynamo)?;
+            return Ok(Begun::Started);
+        };
+        let bulk_put = Put::builder()
+            .table_name(self.table())
+            .set_item(Some(Item::from(bulk)))
+            .condition_expression(NEW_RECORD)
+            .build()
+            .map_err(Error::dynamo)?;
+        let claim_put = claim
+            .put(self.table(), bulk.id, bulk.created_at)
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .build()
+            .map_err(Error::dynamo)?;
+        let result = self
+            .client()
+            .transact_write_items()
+            .transact_items(TransactWriteItem::builder().put(claim_put).build())
+            .transact_items(TransactWriteItem::builder().put(bulk_put).build())
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(Begun::Started),
+            Err(error) => match super::idempotency::held_claim(&error) {
+                Some(held) => held.map(Begun::ClaimHeld),
+                None => Err(Error::dynamo(error)),
+            },
+        }
+    }
+
+    /// `submitting` → `accepted`: every item is stored and queued.
+    pub async fn accept_bulk(&self, id: Uuid) -> Result<()> {
+        if self.move_bulk(id, BulkState::Submitting, BulkState::Accepted).await? {
+            Ok(())
+        } else {
+            Err(Error::BulkStateChanged(id))
+        }
+    }
+
+    /// `submitting` → `aborted`. Returns false when the bulk was no longer `submitting`.
+    pub async fn abort_bulk(&self, id: Uuid) -> Result<bool> {
+        self.move_bulk(id, BulkState::Submitting, BulkState::Aborted).await
+    }
+
+    async fn move_bulk(&self, id: Uuid, from: BulkState, to: BulkState) -> Result<bool> {
+        let result = self
+            .client()
+            .update_item()
+            .table_name(self.table())
+            .set_key(Some(bulk_key(id)))
+            .update_expression("SET #state = :to")
+            .condition_expression("#state = :from")
+            .expression_attribute_names("#state", "state")
+            .expression_attribute_values(":from", s(from.as_str()))
+            .expression_attribute_values(":to", s(to.as_str()))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(error)
+                if matches!(
+                    error.as_service_error(),
+                    Some(UpdateItemError::ConditionalCheckFailedException(_))
+                ) =>
+            {
+                Ok(false)
+            }
+            Err(error) => Err(Error::dynamo(error)),
+        }
+    }
+
+    /// The bulk as it is now (a strongly consistent read).
+    pub async fn get_bulk(&self, id: Uuid) -> Result<Option<Bulk>> {
+        let output = self
+            .client()
+            .get_item()
+            .table_name(self.table())
+            .set_key(Some(bulk_key(id)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(Error::dynamo)?;
+        output.item.as_ref().map(Bulk::try_from).transpose()
+    }
+}

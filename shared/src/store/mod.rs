@@ -1,0 +1,117 @@
+//! DynamoDB access: one module per record kind, each owning its keys and its conversions.
+//!
+//! # Layout
+//!
+//! One table, string keys `pk` and `sk`, and `expires_at` (epoch seconds) as its TTL attribute.
+//!
+//! | record | `pk` | `sk` | module |
+//! |---|---|---|---|
+//! | API key | `KEY#<sha256 of key>` | `KEY` | [`accounts`] |
+//! | account | `ACCOUNT#<account_id>` | `ACCOUNT` | [`accounts`] |
+//! | rate window | `RATE#<account_id>#<bucket>#<seconds>#<window start>` | `RATE` | [`rate`] |
+//! | idempotency claim | `IDEMPOTENCY#<account_id>#<sha256 of key>` | `IDEMPOTENCY` | [`idempotency`] |
+//! | bulk | `BULK#<bulk_id>` | `BULK` | [`bulks`] |
+//! | bulk item | `BULK#<bulk_id>` | `ITEM#<item_index, 4 digits>` | [`items`] |
+//!
+//! A bulk and its items share a partition, with the bulk sorting first, so that one `Query`
+//! reads a whole bulk in `item_index` order.
+
+pub mod accounts;
+pub mod bulks;
+pub mod idempotency;
+pub mod items;
+pub mod rate;
+
+use std::{collections::HashMap, str::FromStr};
+
+use aws_sdk_dynamodb::{Client, types::AttributeValue};
+
+use crate::{Error, Result};
+
+/// A DynamoDB item.
+pub type Item = HashMap<String, AttributeValue>;
+
+/// The table and the client that reaches it. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Store {
+    client: Client,
+    table: String,
+}
+
+impl Store {
+    pub fn new(client: Client, table: impl Into<String>) -> Self {
+        Self { client, table: table.into() }
+    }
+
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    pub fn table(&self) -> &str {
+        &self.table
+    }
+}
+
+const PK: &str = "pk";
+const SK: &str = "sk";
+const EXPIRES_AT: &str = "expires_at";
+/// The condition of a put that must not overwrite anything.
+const NEW_RECORD: &str = "attribute_not_exists(pk)";
+
+fn key(pk: String, sk: &str) -> Item {
+    HashMap::from([(PK.to_owned(), s(pk)), (SK.to_owned(), s(sk))])
+}
+
+fn s(value: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(value.into())
+}
+
+fn n(value: impl std::fmt::Display) -> AttributeValue {
+    AttributeValue::N(value.to_string())
+}
+
+/// Typed reads of a stored item; a missing or mistyped attribute is [`Error::CorruptRecord`].
+struct Fields<'a>(&'a Item);
+
+impl Fields<'_> {
+    fn corrupt(&self, problem: String) -> Error {
+        let pk = self.0.get(PK).and_then(|v| v.as_s().ok()).map_or("?", String::as_str);
+        let sk = self.0.get(SK).and_then(|v| v.as_s().ok()).map_or("?", String::as_str);
+        Error::CorruptRecord { key: format!("{pk}/{sk}"), problem }
+    }
+
+    fn string(&self, name: &str) -> Result<&str> {
+        self.0
+            .get(name)
+            .and_then(|v| v.as_s().ok())
+            .map(String::as_str)
+            .ok_or_else(|| self.corrupt(format!("{name} is missing or not a string")))
+    }
+
+    fn parsed<T: FromStr>(&self, name: &str) -> Result<T> {
+        self.string(name)?.parse().map_err(|_| self.corrupt(format!("{name} does not parse")))
+    }
+
+    fn number<T: FromStr>(&self, name: &str) -> Result<T> {
+        self.optional_number(name)?
+            .ok_or_else(|| self.corrupt(format!("{name} is missing")))
+    }
+
+    fn optional_number<T: FromStr>(&self, name: &str) -> Result<Option<T>> {
+        match self.0.get(name) {
+            None => Ok(None),
+            Some(AttributeValue::N(text)) => text
+                .parse()
+                .map(Some)
+                .map_err(|_| self.corrupt(format!("{name} is not a valid number"))),
+            Some(_) => Err(self.corrupt(format!("{name} is not a number"))),
+        }
+    }
+
+    fn boolean(&self, name: &str) -> Result<bool> {
+        match self.0.get(name) {
+            Some(AttributeValue::Bool(value)) => Ok(*value),
+            _ => Err(self.corrupt(format!("{name} is missing or not a boolean"))),
+        }
+    }
+}

@@ -1,0 +1,170 @@
+//! The test harness: every test gets its own tables and queues on the local emulators, made
+//! from `infra/template.yaml`, AWS clients that count the requests they send, and helpers to
+//! seed accounts, build API Gateway events and read queues.
+//!
+//! The emulators are started by `make test` (or `infra/local/services.sh start`), which exports
+//! `AWS_ENDPOINT_URL_DYNAMODB` and `AWS_ENDPOINT_URL_SQS`, and also writes them to
+//! `.local/services.env`, which the harness reads when the variables are not set.
+
+mod counter;
+mod endpoints;
+mod events;
+
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
+use chrono::Utc;
+use provision::{Provisioned, Template};
+use shared::{
+    auth::{ApiKey, WebhookSecret},
+    config::Config,
+    rate_limit::LimitOverrides,
+    store::{Store, accounts::Account},
+};
+use uuid::Uuid;
+
+pub use counter::RequestCounter;
+pub use events::{api_request, response_json};
+
+/// Fresh, uniquely named state on the emulators for one test.
+#[derive(Debug, Clone)]
+pub struct TestEnv {
+    pub dynamodb: aws_sdk_dynamodb::Client,
+    pub sqs: aws_sdk_sqs::Client,
+    pub provisioned: Provisioned,
+    /// Counts every HTTP request the two clients send (retries included).
+    pub requests: RequestCounter,
+}
+
+/// An account made for a test, with its clear API key.
+#[derive(Debug, Clone)]
+pub struct TestAccount {
+    pub id: Uuid,
+    pub api_key: String,
+}
+
+impl TestEnv {
+    pub async fn new() -> Self {
+        let endpoints = endpoints::Endpoints::from_env();
+        let requests = RequestCounter::default();
+        let sdk = aws_config::defaults(BehaviorVersion::latest())
+            .region(Region::new("us-east-1"))
+            .credentials_provider(Credentials::new("local", "local", None, None, "test"))
+            .load()
+            .await;
+        let dynamodb = aws_sdk_dynamodb::Client::from_conf(
+            aws_sdk_dynamodb::config::Builder::from(&sdk)
+                .endpoint_url(&endpoints.dynamodb)
+                .interceptor(requests.clone())
+                .build(),
+        );
+        let sqs = aws_sdk_sqs::Client::from_conf(
+            aws_sdk_sqs::config::Builder::from(&sdk)
+                .endpoint_url(&endpoints.sqs)
+                .interceptor(requests.clone())
+                .build(),
+        );
+        let prefix = format!("t{}", &Uuid::new_v4().simple().to_string()[..12]);
+        let template = Template::load(&Template::default_path()).expect("infra/template.yaml");
+        let provisioned = template
+            .provision(&dynamodb, &sqs, &prefix)
+            .await
+            .expect("tables and queues are created on the emulators");
+        requests.reset();
+        Self { dynamodb, sqs, provisioned, requests }
+    }
+
+    /// The configuration the functions would read, as the template sets it, with `overrides`.
+    pub fn config_with(&self, overrides: &[(&str, &str)]) -> Config {
+        let mut environment = self.provisioned.environment.clone();
+        for (name, value) in overrides {
+            environment.insert((*name).to_owned(), (*value).to_owned());
+        }
+        Config::from_lookup(|name| environment.get(name).cloned()).expect("a valid configuration")
+    }
+
+    pub fn config(&self) -> Config {
+        self.config_with(&[])
+    }
+
+    pub fn store(&self) -> Store {
+        Store::new(self.dynamodb.clone(), &self.config().table_name)
+    }
+
+    /// The URL of a queue of the template, by logical id.
+    pub fn queue_url(&self, logical_id: &str) -> String {
+        self.provisioned.queues[logical_id].url.clone()
+    }
+
+    /// A new active account with `credits` and `limits`, and its API key.
+    pub async fn account_with(&self, credits: i64, limits: LimitOverrides) -> TestAccount {
+        let api_key = ApiKey::generate().unwrap();
+        let account = Account {
+            id: Uuid::new_v4(),
+            credits,
+            webhook_secret: WebhookSecret::generate().unwrap(),
+            limits,
+            active: true,
+            created_at: Utc::now(),
+        };
+        self.store().create_account(&account, &api_key.digest()).await.expect("account stored");
+        TestAccount { id: account.id, api_key: api_key.expose().to_owned() }
+    }
+
+    pub async fn account(&self) -> TestAccount {
+        self.account_with(100, LimitOverrides::default()).await
+    }
+
+    /// Receives every message waiting on a queue (by logical id), leaving them in flight.
+    pub async fn drain_queue(&self, logical_id: &str) -> Vec<String> {
+        let url = self.queue_url(logical_id);
+        let mut bodies = Vec::new();
+        loop {
+            let output = self
+                .sqs
+                .receive_message()
+                .queue_url(&url)
+                .max_number_of_messages(10)
+                .visibility_timeout(300)
+                .send()
+                .await
+                .expect("receive from the emulator");
+            let messages = output.messages.unwrap_or_default();
+            if messages.is_empty() {
+                return bodies;
+            }
+            bodies.extend(messages.into_iter().filter_map(|message| message.body));
+        }
+    }
+
+    /// Every record of a partition, in sort-key order, as `sk → item`.
+    pub async fn partition(
+        &self,
+        pk: &str,
+    ) -> Vec<(String, HashMap<String, aws_sdk_dynamodb::types::AttributeValue>)> {
+        let table = self.config().table_name;
+        let pages = self
+            .dynamodb
+            .query()
+            .table_name(&table)
+            .key_condition_expression("pk = :pk")
+            .expression_attribute_values(
+                ":pk",
+                aws_sdk_dynamodb::types::AttributeValue::S(pk.to_owned()),
+            )
+            .consistent_read(true)
+            .into_paginator()
+            .items()
+            .send()
+            .collect::<Result<Vec<_>, _>>()
+            .await
+            .expect("query the emulator");
+        pages
+            .into_iter()
+            .map(|item| {
+                let sk = item["sk"].as_s().expect("sk is a string").clone();
+                (sk, item)
+            })
+            .collect()
+    }
+}
