@@ -61,7 +61,10 @@ pub struct WebhookSecret(String);
 
 impl WebhookSecret {
     pub fn generate() -> Result<Self> {
-        Ok(Self(format!("whsec_{}", STANDARD.encode(random_bytes::<32>()?))))
+        Ok(Self(format!(
+            "whsec_{}",
+            STANDARD.encode(random_bytes::<32>()?)
+        )))
     }
 
     /// A secret read back from the account record.

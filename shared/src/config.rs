@@ -56,7 +56,9 @@ impl Config {
         Ok(Self {
             table_name: required("RADAR_TABLE_NAME")?,
             item_queue_url: required("RADAR_ITEM_QUEUE_URL")?,
-            webhooks: WebhookPolicy { allow_insecure_loopback },
+            webhooks: WebhookPolicy {
+                allow_insecure_loopback,
+            },
             limits: Limits {
                 bulk_per_minute: number("RADAR_BULK_PER_MINUTE", defaults.bulk_per_minute)?,
                 read_per_minute: number("RADAR_READ_PER_MINUTE", defaults.read_per_minute)?,
@@ -74,8 +76,10 @@ mod tests {
     use super::*;
 
     fn lookup(vars: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
-        let vars: HashMap<String, String> =
-            vars.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+        let vars: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
         move |name| vars.get(name).cloned()
     }
 
@@ -94,7 +98,10 @@ mod tests {
     #[test]
     fn a_missing_table_name_is_named_in_the_error() {
         let error = Config::from_lookup(lookup(&[("RADAR_ITEM_QUEUE_URL", "q")])).unwrap_err();
-        assert_eq!(error.to_string(), "configuration: RADAR_TABLE_NAME is not set");
+        assert_eq!(
+            error.to_string(),
+            "configuration: RADAR_TABLE_NAME is not set"
+        );
     }
 
     #[test]
@@ -105,6 +112,11 @@ mod tests {
         let bad_flag = [&base[..], &[("RADAR_ALLOW_INSECURE_WEBHOOKS", "yes")]].concat();
         assert!(Config::from_lookup(lookup(&bad_flag)).is_err());
         let insecure = [&base[..], &[("RADAR_ALLOW_INSECURE_WEBHOOKS", "true")]].concat();
-        assert!(Config::from_lookup(lookup(&insecure)).unwrap().webhooks.allow_insecure_loopback);
+        assert!(
+            Config::from_lookup(lookup(&insecure))
+                .unwrap()
+                .webhooks
+                .allow_insecure_loopback
+        );
     }
 }

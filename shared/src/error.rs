@@ -39,7 +39,11 @@ pub enum Error {
     #[error("SQS request failed")]
     Sqs(#[source] Box<aws_sdk_sqs::Error>),
     #[error("{what}: {left} entries still unprocessed after {attempts} attempts")]
-    Unprocessed { what: &'static str, left: usize, attempts: u32 },
+    Unprocessed {
+        what: &'static str,
+        left: usize,
+        attempts: u32,
+    },
     #[error("stored record {key} is malformed: {problem}")]
     CorruptRecord { key: String, problem: String },
     #[error("bulk {0} changed state while it was being submitted")]
@@ -185,7 +189,10 @@ mod tests {
 
     #[test]
     fn internal_failures_say_nothing_internal() {
-        let error = Error::CorruptRecord { key: "BULK#x".into(), problem: "no state".into() };
+        let error = Error::CorruptRecord {
+            key: "BULK#x".into(),
+            problem: "no state".into(),
+        };
         let body = error.to_body(Uuid::new_v4(), Utc::now());
         assert_eq!(body.code, 500);
         assert_eq!(body.message, "Internal server error");

@@ -25,8 +25,11 @@ pub fn json<T: Serialize>(status: u16, body: &T) -> Response<Body> {
         }
     };
     let mut response = Response::new(Body::Text(text));
-    *response.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    response.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    *response.status_mut() =
+        StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    response
+        .headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
     response
 }
 
@@ -51,8 +54,14 @@ pub fn error_response(error: &Error, at: DateTime<Utc>) -> Response<Body> {
 pub fn set_admission(response: &mut Response<Body>, admission: &Admission) {
     let headers = response.headers_mut();
     headers.insert("x-ratelimit-limit", HeaderValue::from(admission.limit));
-    headers.insert("x-ratelimit-remaining", HeaderValue::from(admission.remaining));
-    headers.insert("x-ratelimit-reset", HeaderValue::from(admission.reset_after));
+    headers.insert(
+        "x-ratelimit-remaining",
+        HeaderValue::from(admission.remaining),
+    );
+    headers.insert(
+        "x-ratelimit-reset",
+        HeaderValue::from(admission.reset_after),
+    );
 }
 
 /// `Retry-After`, `X-RateLimit-Limit` and `X-RateLimit-Remaining` on a 429.

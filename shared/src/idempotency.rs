@@ -103,10 +103,23 @@ mod tests {
     #[test]
     fn verdicts_follow_the_first_bulks_state() {
         let now = Utc::now();
-        let fresh = Claim { bulk_id: Uuid::new_v4(), fingerprint: "f".into(), claimed_at: now };
-        let stale = Claim { claimed_at: now - CLAIM_LEASE - Duration::seconds(1), ..fresh.clone() };
-        assert_eq!(judge(&fresh, Some(&bulk(BulkState::Accepted)), now), Verdict::Replay);
-        assert_eq!(judge(&fresh, Some(&bulk(BulkState::Submitting)), now), Verdict::InProgress);
+        let fresh = Claim {
+            bulk_id: Uuid::new_v4(),
+            fingerprint: "f".into(),
+            claimed_at: now,
+        };
+        let stale = Claim {
+            claimed_at: now - CLAIM_LEASE - Duration::seconds(1),
+            ..fresh.clone()
+        };
+        assert_eq!(
+            judge(&fresh, Some(&bulk(BulkState::Accepted)), now),
+            Verdict::Replay
+        );
+        assert_eq!(
+            judge(&fresh, Some(&bulk(BulkState::Submitting)), now),
+            Verdict::InProgress
+        );
         assert_eq!(
             judge(&stale, Some(&bulk(BulkState::Submitting)), now),
             Verdict::Retake { abort_first: true }
@@ -115,7 +128,10 @@ mod tests {
             judge(&fresh, Some(&bulk(BulkState::Aborted)), now),
             Verdict::Retake { abort_first: false }
         );
-        assert_eq!(judge(&fresh, None, now), Verdict::Retake { abort_first: false });
+        assert_eq!(
+            judge(&fresh, None, now),
+            Verdict::Retake { abort_first: false }
+        );
     }
 
     fn parse(value: &str) -> Result<Option<IdempotencyKey>> {
@@ -126,7 +142,11 @@ mod tests {
 
     #[test]
     fn absent_header_means_no_key() {
-        assert!(IdempotencyKey::from_headers(&HeaderMap::new()).unwrap().is_none());
+        assert!(
+            IdempotencyKey::from_headers(&HeaderMap::new())
+                .unwrap()
+                .is_none()
+        );
     }
 
     #[test]

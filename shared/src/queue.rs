@@ -36,7 +36,10 @@ pub struct ItemQueue {
 
 impl ItemQueue {
     pub fn new(client: Client, url: impl Into<String>) -> Self {
-        Self { client, url: url.into() }
+        Self {
+            client,
+            url: url.into(),
+        }
     }
 
     /// Queues every message, in batches that respect SQS's entry and size limits, several
@@ -45,9 +48,8 @@ impl ItemQueue {
         let bodies = messages
             .iter()
             .map(|message| {
-                let body = serde_json::to_string(message).map_err(|e| {
-                    Error::Config(format!("item message did not serialise: {e}"))
-                })?;
+                let body = serde_json::to_string(message)
+                    .map_err(|e| Error::Config(format!("item message did not serialise: {e}")))?;
                 Ok((message.item_index, body))
             })
             .collect::<Result<Vec<_>>>()?;
@@ -102,7 +104,11 @@ impl ItemQueue {
             }
             entries.retain(|entry| output.failed.iter().any(|failure| failure.id == entry.id));
         }
-        Err(Error::Unprocessed { what: "SendMessageBatch", left: entries.len(), attempts: ATTEMPTS })
+        Err(Error::Unprocessed {
+            what: "SendMessageBatch",
+            left: entries.len(),
+            attempts: ATTEMPTS,
+        })
     }
 }
 
@@ -112,7 +118,9 @@ fn batches(bodies: Vec<(u32, String)>) -> Vec<Vec<(u32, String)>> {
     let mut current: Vec<(u32, String)> = Vec::new();
     let mut bytes = 0;
     for (index, body) in bodies {
-        if current.len() == BATCH_ENTRIES || (!current.is_empty() && bytes + body.len() > BATCH_BYTES) {
+        if current.len() == BATCH_ENTRIES
+            || (!current.is_empty() && bytes + body.len() > BATCH_BYTES)
+        {
             batches.push(std::mem::take(&mut current));
             bytes = 0;
         }
@@ -130,7 +138,9 @@ mod tests {
     use super::*;
 
     fn sizes(bodies: &[usize]) -> Vec<usize> {
-        let bodies = (0u32..).zip(bodies.iter().map(|len| "x".repeat(*len))).collect();
+        let bodies = (0u32..)
+            .zip(bodies.iter().map(|len| "x".repeat(*len)))
+            .collect();
         batches(bodies).iter().map(Vec::len).collect()
     }
 

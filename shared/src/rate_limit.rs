@@ -66,7 +66,11 @@ pub struct Limits {
 impl Default for Limits {
     /// The spec's standard limits.
     fn default() -> Self {
-        Self { bulk_per_minute: 10, read_per_minute: 200, read_per_second: 10 }
+        Self {
+            bulk_per_minute: 10,
+            read_per_minute: 200,
+            read_per_second: 10,
+        }
     }
 }
 
@@ -95,10 +99,19 @@ impl Limits {
     /// the per-minute budget.
     pub fn windows(&self, bucket: Bucket) -> Vec<Window> {
         match bucket {
-            Bucket::Bulk => vec![Window { kind: WindowKind::Minute, limit: self.bulk_per_minute }],
+            Bucket::Bulk => vec![Window {
+                kind: WindowKind::Minute,
+                limit: self.bulk_per_minute,
+            }],
             Bucket::Read => vec![
-                Window { kind: WindowKind::Second, limit: self.read_per_second },
-                Window { kind: WindowKind::Minute, limit: self.read_per_minute },
+                Window {
+                    kind: WindowKind::Second,
+                    limit: self.read_per_second,
+                },
+                Window {
+                    kind: WindowKind::Minute,
+                    limit: self.read_per_minute,
+                },
             ],
         }
     }
@@ -150,15 +163,26 @@ mod tests {
 
     #[test]
     fn overrides_replace_only_what_they_name() {
-        let limits = Limits::default()
-            .with_overrides(&LimitOverrides { bulk_per_minute: Some(3), ..Default::default() });
-        assert_eq!(limits, Limits { bulk_per_minute: 3, ..Limits::default() });
+        let limits = Limits::default().with_overrides(&LimitOverrides {
+            bulk_per_minute: Some(3),
+            ..Default::default()
+        });
+        assert_eq!(
+            limits,
+            Limits {
+                bulk_per_minute: 3,
+                ..Limits::default()
+            }
+        );
     }
 
     #[test]
     fn read_bucket_checks_the_burst_window_first() {
-        let kinds: Vec<_> =
-            Limits::default().windows(Bucket::Read).iter().map(|w| w.kind).collect();
+        let kinds: Vec<_> = Limits::default()
+            .windows(Bucket::Read)
+            .iter()
+            .map(|w| w.kind)
+            .collect();
         assert_eq!(kinds, [WindowKind::Second, WindowKind::Minute]);
     }
 
@@ -171,7 +195,13 @@ mod tests {
             retry_after: 51,
         };
         assert_eq!(exceeded.message(), "Rate limit exceeded — wait and retry.");
-        let read = RateLimitExceeded { bucket: Bucket::Read, ..exceeded };
-        assert_eq!(read.message(), "Per-minute rate limit exceeded. Retry after 51 seconds.");
+        let read = RateLimitExceeded {
+            bucket: Bucket::Read,
+            ..exceeded
+        };
+        assert_eq!(
+            read.message(),
+            "Per-minute rate limit exceeded. Retry after 51 seconds."
+        );
     }
 }

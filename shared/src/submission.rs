@@ -56,7 +56,9 @@ impl Submission {
         };
 
         let mut errors = Vec::new();
-        let webhook_url = parse_webhook_url(envelope, policy).map_err(|e| errors.push(e)).ok();
+        let webhook_url = parse_webhook_url(envelope, policy)
+            .map_err(|e| errors.push(e))
+            .ok();
         let items = parse_radars(envelope, &mut errors);
         match (webhook_url, errors.is_empty()) {
             (Some(webhook_url), true) => Ok(Self {
@@ -88,7 +90,10 @@ fn parse_radars(envelope: &Map<String, Value>, errors: &mut Vec<FieldError>) -> 
         }
         Some(Value::Array(radars)) => radars,
         Some(_) => {
-            errors.push(FieldError::new("radars", "Must be an array of radar objects"));
+            errors.push(FieldError::new(
+                "radars",
+                "Must be an array of radar objects",
+            ));
             return Vec::new();
         }
     };
@@ -99,7 +104,10 @@ fn parse_radars(envelope: &Map<String, Value>, errors: &mut Vec<FieldError>) -> 
     if radars.len() > MAX_ITEMS {
         errors.push(FieldError::new(
             "radars",
-            format!("Must contain at most {MAX_ITEMS} radars (got {})", radars.len()),
+            format!(
+                "Must contain at most {MAX_ITEMS} radars (got {})",
+                radars.len()
+            ),
         ));
         return Vec::new();
     }
@@ -125,7 +133,11 @@ fn parse_radars(envelope: &Map<String, Value>, errors: &mut Vec<FieldError>) -> 
             Some(object @ Value::Object(_)) => object.to_string(),
             _ => "{}".to_owned(),
         };
-        items.push(SubmittedItem { index, radar: json, custom_fields });
+        items.push(SubmittedItem {
+            index,
+            radar: json,
+            custom_fields,
+        });
     }
     items
 }
@@ -136,7 +148,9 @@ mod tests {
 
     use super::*;
 
-    const POLICY: WebhookPolicy = WebhookPolicy { allow_insecure_loopback: false };
+    const POLICY: WebhookPolicy = WebhookPolicy {
+        allow_insecure_loopback: false,
+    };
 
     fn errors(body: &[u8]) -> Vec<(String, String)> {
         Submission::parse(body, POLICY)
@@ -147,7 +161,10 @@ mod tests {
     }
 
     fn fields(body: &Value) -> Vec<String> {
-        errors(body.to_string().as_bytes()).into_iter().map(|(field, _)| field).collect()
+        errors(body.to_string().as_bytes())
+            .into_iter()
+            .map(|(field, _)| field)
+            .collect()
     }
 
     #[test]
@@ -161,9 +178,15 @@ mod tests {
             ]
         });
         let submission = Submission::parse(body.to_string().as_bytes(), POLICY).unwrap();
-        assert_eq!(submission.webhook_url.as_str(), "https://your-domain.com/webhooks/tamradar");
+        assert_eq!(
+            submission.webhook_url.as_str(),
+            "https://your-domain.com/webhooks/tamradar"
+        );
         assert_eq!(submission.items.len(), 2);
-        assert_eq!(submission.items[0].custom_fields, r#"{"crm_account_id":"acc_001"}"#);
+        assert_eq!(
+            submission.items[0].custom_fields,
+            r#"{"crm_account_id":"acc_001"}"#
+        );
         assert_eq!(submission.items[1].index, 1);
         assert_eq!(submission.items[1].custom_fields, "{}");
     }
@@ -172,7 +195,10 @@ mod tests {
     fn invalid_json_and_non_objects_are_body_errors() {
         assert_eq!(errors(b"{not json")[0].0, "body");
         assert!(errors(b"")[0].1.starts_with("Invalid JSON"));
-        assert_eq!(errors(b"[1,2]"), [("body".to_owned(), "Must be a JSON object".to_owned())]);
+        assert_eq!(
+            errors(b"[1,2]"),
+            [("body".to_owned(), "Must be a JSON object".to_owned())]
+        );
     }
 
     #[test]
@@ -191,13 +217,32 @@ mod tests {
     #[test]
     fn radars_must_hold_between_1_and_1000_items() {
         let url = "https://example.com/hook";
-        assert_eq!(fields(&json!({"webhook_url": url, "radars": []})), ["radars"]);
+        assert_eq!(
+            fields(&json!({"webhook_url": url, "radars": []})),
+            ["radars"]
+        );
         let too_many: Vec<Value> = (0..1001).map(|_| json!({})).collect();
-        let found = errors(json!({"webhook_url": url, "radars": too_many}).to_string().as_bytes());
-        assert_eq!(found, [("radars".into(), "Must contain at most 1000 radars (got 1001)".into())]);
+        let found = errors(
+            json!({"webhook_url": url, "radars": too_many})
+                .to_string()
+                .as_bytes(),
+        );
+        assert_eq!(
+            found,
+            [(
+                "radars".into(),
+                "Must contain at most 1000 radars (got 1001)".into()
+            )]
+        );
         let enough: Vec<Value> = (0..1000).map(|_| json!({})).collect();
         let body = json!({"webhook_url": url, "radars": enough}).to_string();
-        assert_eq!(Submission::parse(body.as_bytes(), POLICY).unwrap().items.len(), 1000);
+        assert_eq!(
+            Submission::parse(body.as_bytes(), POLICY)
+                .unwrap()
+                .items
+                .len(),
+            1000
+        );
     }
 
     #[test]
@@ -210,7 +255,8 @@ mod tests {
     #[test]
     fn an_oversized_item_is_named() {
         let big = "x".repeat(MAX_ITEM_BYTES);
-        let body = json!({"webhook_url": "https://a.io", "radars": [{}, {"custom_fields": {"n": big}}]});
+        let body =
+            json!({"webhook_url": "https://a.io", "radars": [{}, {"custom_fields": {"n": big}}]});
         assert_eq!(fields(&body), ["radars[1]"]);
     }
 

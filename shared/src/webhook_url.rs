@@ -11,8 +11,7 @@ pub const MAX_LEN: usize = 2048;
 
 const FIELD: &str = "webhook_url";
 const INVALID_FORMAT: &str = "Invalid webhook URL format";
-const NOT_PUBLIC: &str =
-    "Webhook URL must not point to a loopback, private or reserved address";
+const NOT_PUBLIC: &str = "Webhook URL must not point to a loopback, private or reserved address";
 
 /// Which webhook URLs are acceptable besides public `https://` ones.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -79,7 +78,12 @@ fn is_localhost(name: &str) -> bool {
 /// Webhook URLs may carry credentials in their user-info or query: never print them whole.
 impl fmt::Debug for WebhookUrl {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "WebhookUrl({}://{})", self.0.scheme(), self.0.host_str().unwrap_or(""))
+        write!(
+            f,
+            "WebhookUrl({}://{})",
+            self.0.scheme(),
+            self.0.host_str().unwrap_or("")
+        )
     }
 }
 
@@ -87,8 +91,12 @@ impl fmt::Debug for WebhookUrl {
 mod tests {
     use super::*;
 
-    const STRICT: WebhookPolicy = WebhookPolicy { allow_insecure_loopback: false };
-    const LOCAL: WebhookPolicy = WebhookPolicy { allow_insecure_loopback: true };
+    const STRICT: WebhookPolicy = WebhookPolicy {
+        allow_insecure_loopback: false,
+    };
+    const LOCAL: WebhookPolicy = WebhookPolicy {
+        allow_insecure_loopback: true,
+    };
 
     fn reason(raw: &str, policy: WebhookPolicy) -> Option<String> {
         WebhookUrl::parse(raw, policy).err().map(|e| {
@@ -120,7 +128,11 @@ mod tests {
             " https://example.com",
             "mailto:someone@example.com",
         ] {
-            assert_eq!(reason(raw, STRICT).as_deref(), Some(INVALID_FORMAT), "{raw:?}");
+            assert_eq!(
+                reason(raw, STRICT).as_deref(),
+                Some(INVALID_FORMAT),
+                "{raw:?}"
+            );
         }
     }
 
@@ -145,16 +157,29 @@ mod tests {
         ] {
             assert_eq!(reason(raw, STRICT).as_deref(), Some(NOT_PUBLIC), "{raw}");
         }
-        assert_eq!(reason("http://127.0.0.1:9999/", STRICT).as_deref(), Some(INVALID_FORMAT));
+        assert_eq!(
+            reason("http://127.0.0.1:9999/", STRICT).as_deref(),
+            Some(INVALID_FORMAT)
+        );
     }
 
     #[test]
     fn local_development_accepts_plain_http_to_loopback_only() {
-        for raw in ["http://127.0.0.1:9999/", "http://localhost:9999/x", "http://[::1]:80/"] {
+        for raw in [
+            "http://127.0.0.1:9999/",
+            "http://localhost:9999/x",
+            "http://[::1]:80/",
+        ] {
             assert_eq!(reason(raw, LOCAL), None, "{raw}");
         }
-        assert_eq!(reason("http://example.com/", LOCAL).as_deref(), Some(INVALID_FORMAT));
-        assert_eq!(reason("https://10.0.0.1/", LOCAL).as_deref(), Some(NOT_PUBLIC));
+        assert_eq!(
+            reason("http://example.com/", LOCAL).as_deref(),
+            Some(INVALID_FORMAT)
+        );
+        assert_eq!(
+            reason("https://10.0.0.1/", LOCAL).as_deref(),
+            Some(NOT_PUBLIC)
+        );
     }
 
     #[test]

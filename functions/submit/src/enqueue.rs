@@ -13,7 +13,11 @@ use crate::Deps;
 /// Stores every item and queues one message per item, concurrently, then marks the bulk
 /// `accepted`. If anything fails the bulk is marked `aborted`, so that the processor drops
 /// whatever was queued, and the caller gets [`Error::QueueingFailed`].
-pub(crate) async fn store_and_queue(deps: &Deps, bulk: &Bulk, items: &[SubmittedItem]) -> Result<()> {
+pub(crate) async fn store_and_queue(
+    deps: &Deps,
+    bulk: &Bulk,
+    items: &[SubmittedItem],
+) -> Result<()> {
     let messages: Vec<ItemMessage> = items
         .iter()
         .map(|item| ItemMessage {
@@ -39,7 +43,12 @@ pub(crate) async fn store_and_queue(deps: &Deps, bulk: &Bulk, items: &[Submitted
         // Not `submitting` any more: if the accept went through despite the error we saw,
         // every item is queued and the submission stands.
         Ok(false) => {
-            if deps.store.get_bulk(bulk.id).await?.is_some_and(|b| b.state == BulkState::Accepted) {
+            if deps
+                .store
+                .get_bulk(bulk.id)
+                .await?
+                .is_some_and(|b| b.state == BulkState::Accepted)
+            {
                 tracing::warn!(error = %Chain(&cause), "accept reported a failure but took effect");
                 return Ok(());
             }

@@ -54,7 +54,9 @@ pub async fn handle_at(deps: &Deps, request: Request, now: DateTime<Utc>) -> Res
         }
         Ok(Answer::Replayed(body)) => {
             let mut response = http::json(202, &body);
-            response.headers_mut().insert("idempotent-replayed", HeaderValue::from_static("true"));
+            response
+                .headers_mut()
+                .insert("idempotent-replayed", HeaderValue::from_static("true"));
             response
         }
         Err(error) => http::error_response(&error, now),
@@ -62,7 +64,10 @@ pub async fn handle_at(deps: &Deps, request: Request, now: DateTime<Utc>) -> Res
 }
 
 enum Answer {
-    Accepted { body: SubmitAccepted, admission: Admission },
+    Accepted {
+        body: SubmitAccepted,
+        admission: Admission,
+    },
     /// The first answer to an earlier request with the same `Idempotency-Key` and body.
     Replayed(SubmitAccepted),
 }
@@ -89,7 +94,11 @@ async fn submit(deps: &Deps, request: &Request, now: DateTime<Utc>) -> Result<An
                 fingerprint: submission.fingerprint.clone(),
                 replacing: None,
             };
-            if let Some(held) = deps.store.find_claim(account.id, &claim.key_digest, now).await? {
+            if let Some(held) = deps
+                .store
+                .find_claim(account.id, &claim.key_digest, now)
+                .await?
+            {
                 match replay::settle(&deps.store, &held, &claim.fingerprint, now).await? {
                     Settled::Replay(first) => return Ok(Answer::Replayed(first)),
                     Settled::Retake(previous) => claim.replacing = Some(previous),

@@ -14,6 +14,8 @@ async fn main() -> Result<(), Error> {
         queue: ItemQueue::new(aws_sdk_sqs::Client::new(&aws), &config.item_queue_url),
         config,
     };
-    run(service_fn(|request| async { Ok::<_, Infallible>(submit::handle(&deps, request).await) }))
-        .await
+    run(service_fn(|request| async {
+        Ok::<_, Infallible>(submit::handle(&deps, request).await)
+    }))
+    .await
 }

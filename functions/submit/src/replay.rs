@@ -31,7 +31,11 @@ pub(crate) async fn settle(
         Verdict::Replay => {
             let bulk = bulk.ok_or(Error::IdempotencyKeyInUse)?;
             let total = usize::try_from(bulk.total).unwrap_or(usize::MAX);
-            Ok(Settled::Replay(SubmitAccepted::new(bulk.id, total, bulk.created_at)))
+            Ok(Settled::Replay(SubmitAccepted::new(
+                bulk.id,
+                total,
+                bulk.created_at,
+            )))
         }
         Verdict::InProgress => Err(Error::IdempotencyKeyInUse),
         Verdict::Retake { abort_first } => {

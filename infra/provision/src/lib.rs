@@ -21,7 +21,11 @@ use serde_yaml::Value;
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     #[error("reading {path}")]
-    Read { path: PathBuf, #[source] source: std::io::Error },
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
     #[error("parsing the template")]
     Parse(#[from] serde_yaml::Error),
     #[error("template: {0}")]
@@ -62,13 +66,17 @@ impl Template {
     }
 
     pub fn load(path: &Path) -> Result<Self> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|source| Error::Read { path: path.to_owned(), source })?;
+        let text = std::fs::read_to_string(path).map_err(|source| Error::Read {
+            path: path.to_owned(),
+            source,
+        })?;
         Self::parse(&text)
     }
 
     pub fn parse(text: &str) -> Result<Self> {
-        Ok(Self { root: serde_yaml::from_str(text)? })
+        Ok(Self {
+            root: serde_yaml::from_str(text)?,
+        })
     }
 
     /// Creates every table and queue of the template, named `<prefix>-<LogicalId>`.
@@ -98,7 +106,10 @@ impl Template {
             .iter()
             .filter(|(_, resource)| resource.get("Type").and_then(Value::as_str) == Some(kind))
             .filter_map(|(id, resource)| {
-                Some((id.as_str()?, resource.get("Properties").unwrap_or(&Value::Null)))
+                Some((
+                    id.as_str()?,
+                    resource.get("Properties").unwrap_or(&Value::Null),
+                ))
             })
             .collect()
     }
@@ -120,9 +131,64 @@ impl Template {
         variables
             .iter()
             .map(|(name, value)| {
-                let name = name.as_str().ok_or_else(|| Error::Template("variable name".into()))?;
+                let name = name
+                    .as_str()
+                    .ok_or_else(|| Error::Template("variable name".into()))?;
                 Ok((name.to_owned(), yaml::resolve(self, made, value)?))
             })
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_repository_template_declares_the_table_and_queues() {
+        let template = Template::load(&Template::default_path()).unwrap();
+        let ids = |kind| {
+            template
+                .resources(kind)
+                .into_iter()
+                .map(|(id, _)| id)
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(ids("AWS::DynamoDB::Table"), ["RadarTable"]);
+        assert_eq!(ids("AWS::SQS::Queue"), ["ItemQueue", "ItemDeadLetterQueue"]);
+    }
+
+    #[test]
+    fn environment_references_resolve_to_what_was_made() {
+        let template = Template::parse(
+            "Parameters: {Level: {Type: String, Default: debug}}\n\
+             Globals: {Function: {Environment: {Variables: \
+               {TABLE: !Ref T, QUEUE: !Ref Q, LEVEL: !Ref Level, FLAG: 'false'}}}}\n",
+        )
+        .unwrap();
+        let made = Provisioned {
+            tables: HashMap::from([("T".into(), "p-T".into())]),
+            queues: HashMap::from([(
+                "Q".into(),
+                Queue {
+                    url: "http://127.0.0.1:1/q".into(),
+                    arn: "arn:q".into(),
+                },
+            )]),
+            environment: HashMap::new(),
+        };
+        let environment = template.environment(&made).unwrap();
+        assert_eq!(environment["TABLE"], "p-T");
+        assert_eq!(environment["QUEUE"], "http://127.0.0.1:1/q");
+        assert_eq!(environment["LEVEL"], "debug");
+        assert_eq!(environment["FLAG"], "false");
+    }
+
+    #[test]
+    fn unknown_references_are_errors_not_blanks() {
+        let template =
+            Template::parse("Globals: {Function: {Environment: {Variables: {X: !Ref Nope}}}}")
+                .unwrap();
+        assert!(template.environment(&Provisioned::default()).is_err());
     }
 }

@@ -22,10 +22,18 @@ pub(crate) async fn create_all(
     made: &mut Provisioned,
 ) -> Result<()> {
     let queues = template.resources("AWS::SQS::Queue");
-    let (with_redrive, plain): (Vec<_>, Vec<_>) =
-        queues.into_iter().partition(|(_, properties)| properties.get("RedrivePolicy").is_some());
+    let (with_redrive, plain): (Vec<_>, Vec<_>) = queues
+        .into_iter()
+        .partition(|(_, properties)| properties.get("RedrivePolicy").is_some());
     for (id, properties) in plain.into_iter().chain(with_redrive) {
-        let queue = create(template, client, &format!("{prefix}-{id}"), properties, made).await?;
+        let queue = create(
+            template,
+            client,
+            &format!("{prefix}-{id}"),
+            properties,
+            made,
+        )
+        .await?;
         made.queues.insert(id.to_owned(), queue);
     }
     Ok(())
@@ -62,7 +70,12 @@ async fn create(
         });
         request = request.attributes(QueueAttributeName::RedrivePolicy, redrive.to_string());
     }
-    let url = request.send().await.map_err(sqs)?.queue_url.unwrap_or_default();
+    let url = request
+        .send()
+        .await
+        .map_err(sqs)?
+        .queue_url
+        .unwrap_or_default();
     let attributes = client
         .get_queue_attributes()
         .queue_url(&url)

@@ -24,7 +24,10 @@ pub(crate) async fn create(client: &Client, name: &str, properties: &Value) -> R
         request = request.attribute_definitions(
             AttributeDefinition::builder()
                 .attribute_name(text(definition, "AttributeName")?)
-                .attribute_type(ScalarAttributeType::from(text(definition, "AttributeType")?))
+                .attribute_type(ScalarAttributeType::from(text(
+                    definition,
+                    "AttributeType",
+                )?))
                 .build()
                 .map_err(dynamo)?,
         );
@@ -32,7 +35,10 @@ pub(crate) async fn create(client: &Client, name: &str, properties: &Value) -> R
     for index in list(properties, "GlobalSecondaryIndexes") {
         let projection = index.get("Projection").unwrap_or(&Value::Null);
         let mut projected = Projection::builder().projection_type(ProjectionType::from(
-            projection.get("ProjectionType").and_then(Value::as_str).unwrap_or("ALL"),
+            projection
+                .get("ProjectionType")
+                .and_then(Value::as_str)
+                .unwrap_or("ALL"),
         ));
         for attribute in list(projection, "NonKeyAttributes") {
             projected = projected.non_key_attributes(attribute.as_str().unwrap_or_default());
@@ -80,7 +86,10 @@ fn key_schema(properties: &Value) -> Result<Vec<KeySchemaElement>> {
 }
 
 fn list<'a>(value: &'a Value, key: &str) -> &'a [Value] {
-    value.get(key).and_then(Value::as_sequence).map_or(&[], Vec::as_slice)
+    value
+        .get(key)
+        .and_then(Value::as_sequence)
+        .map_or(&[], Vec::as_slice)
 }
 
 fn text<'a>(value: &'a Value, key: &str) -> Result<&'a str> {

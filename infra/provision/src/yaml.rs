@@ -17,7 +17,12 @@ pub(crate) fn resolve(template: &Template, made: &Provisioned, value: &Value) ->
 
 fn resolve_tagged(template: &Template, made: &Provisioned, tagged: &TaggedValue) -> Result<String> {
     let argument = tagged.value.as_str().unwrap_or_default();
-    let unknown = || Error::Template(format!("{} {argument} names nothing made locally", tagged.tag));
+    let unknown = || {
+        Error::Template(format!(
+            "{} {argument} names nothing made locally",
+            tagged.tag
+        ))
+    };
     if tagged.tag == "!Ref" {
         if let Some(default) = template.parameter(argument) {
             return resolve(template, made, default);
@@ -25,11 +30,20 @@ fn resolve_tagged(template: &Template, made: &Provisioned, tagged: &TaggedValue)
         if let Some(table) = made.tables.get(argument) {
             return Ok(table.clone());
         }
-        return made.queues.get(argument).map(|queue| queue.url.clone()).ok_or_else(unknown);
+        return made
+            .queues
+            .get(argument)
+            .map(|queue| queue.url.clone())
+            .ok_or_else(unknown);
     }
     if tagged.tag == "!GetAtt" {
-        let queue = argument.strip_suffix(".Arn").and_then(|id| made.queues.get(id));
+        let queue = argument
+            .strip_suffix(".Arn")
+            .and_then(|id| made.queues.get(id));
         return queue.map(|queue| queue.arn.clone()).ok_or_else(unknown);
     }
-    Err(Error::Template(format!("{} is not supported locally", tagged.tag)))
+    Err(Error::Template(format!(
+        "{} is not supported locally",
+        tagged.tag
+    )))
 }

@@ -15,7 +15,11 @@ pub struct FieldError {
 
 impl FieldError {
     pub fn new(field: impl Into<String>, reason: impl Into<String>) -> Self {
-        Self { field: field.into(), reason: reason.into(), conflicting_radar_id: None }
+        Self {
+            field: field.into(),
+            reason: reason.into(),
+            conflicting_radar_id: None,
+        }
     }
 }
 

@@ -31,3 +31,6 @@ pub enum UpdateType {
     RadarFailure,
     BulkCompleted,
 }
+
+#[cfg(test)]
+mod tests;

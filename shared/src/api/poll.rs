@@ -26,11 +26,23 @@ pub struct PollSummary {
 }
 
 /// One item of a poll answer: in flight, or the terminal event exactly as the webhook carries it.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize)]
 #[serde(untagged)]
 pub enum PollEntry {
     InFlight(InFlightItem),
     Terminal(Box<RawValue>),
+}
+
+/// By hand, because serde's untagged enums buffer their input and a `RawValue` cannot be read
+/// from a buffer: read the raw entry once, then see whether it is an in-flight one.
+impl<'de> Deserialize<'de> for PollEntry {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let raw = Box::<RawValue>::deserialize(deserializer)?;
+        Ok(match serde_json::from_str::<InFlightItem>(raw.get()) {
+            Ok(item) => Self::InFlight(item),
+            Err(_) => Self::Terminal(raw),
+        })
+    }
 }
 
 /// An item still being processed (`status: "processing"`).

@@ -37,7 +37,10 @@ impl From<&Account> for Item {
         item.insert("account_id".into(), s(account.id.to_string()));
         item.insert("credits".into(), n(account.credits));
         item.insert("webhook_secret".into(), s(account.webhook_secret.expose()));
-        item.insert("active".into(), aws_sdk_dynamodb::types::AttributeValue::Bool(account.active));
+        item.insert(
+            "active".into(),
+            aws_sdk_dynamodb::types::AttributeValue::Bool(account.active),
+        );
         item.insert("created_at".into(), s(clock::rfc3339(account.created_at)));
         let limits = &account.limits;
         for (name, value) in [
@@ -78,7 +81,10 @@ impl Store {
     pub async fn create_account(&self, account: &Account, key: &KeyDigest) -> Result<()> {
         let mut key_item = api_key_key(key);
         key_item.insert("account_id".into(), s(account.id.to_string()));
-        key_item.insert("active".into(), aws_sdk_dynamodb::types::AttributeValue::Bool(true));
+        key_item.insert(
+            "active".into(),
+            aws_sdk_dynamodb::types::AttributeValue::Bool(true),
+        );
         let put = |item: Item| -> Result<TransactWriteItem> {
             let put = Put::builder()
                 .table_name(self.table())

@@ -165,7 +165,10 @@ impl Store {
 
     /// `submitting` → `accepted`: every item is stored and queued.
     pub async fn accept_bulk(&self, id: Uuid) -> Result<()> {
-        if self.move_bulk(id, BulkState::Submitting, BulkState::Accepted).await? {
+        if self
+            .move_bulk(id, BulkState::Submitting, BulkState::Accepted)
+            .await?
+        {
             Ok(())
         } else {
             Err(Error::BulkStateChanged(id))
@@ -174,7 +177,8 @@ impl Store {
 
     /// `submitting` → `aborted`. Returns false when the bulk was no longer `submitting`.
     pub async fn abort_bulk(&self, id: Uuid) -> Result<bool> {
-        self.move_bulk(id, BulkState::Submitting, BulkState::Aborted).await
+        self.move_bulk(id, BulkState::Submitting, BulkState::Aborted)
+            .await
     }
 
     async fn move_bulk(&self, id: Uuid, from: BulkState, to: BulkState) -> Result<bool> {

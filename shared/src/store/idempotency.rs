@@ -3,7 +3,7 @@
 use aws_sdk_dynamodb::{
     error::SdkError,
     operation::transact_write_items::TransactWriteItemsError,
-    types::{builders::PutBuilder, CancellationReason},
+    types::{CancellationReason, builders::PutBuilder},
 };
 use chrono::{DateTime, Duration, Utc};
 use uuid::Uuid;
@@ -32,7 +32,10 @@ pub struct ClaimRequest {
 }
 
 fn claim_key(account_id: Uuid, key_digest: &str) -> Item {
-    key(format!("IDEMPOTENCY#{account_id}#{key_digest}"), "IDEMPOTENCY")
+    key(
+        format!("IDEMPOTENCY#{account_id}#{key_digest}"),
+        "IDEMPOTENCY",
+    )
 }
 
 impl TryFrom<&Item> for Claim {
@@ -57,7 +60,9 @@ impl ClaimRequest {
         item.insert("claimed_at".into(), s(clock::rfc3339(at)));
         let expires_at = clock::epoch_seconds(at + Duration::hours(RETENTION_HOURS));
         item.insert(EXPIRES_AT.into(), n(expires_at));
-        let put = aws_sdk_dynamodb::types::Put::builder().table_name(table).set_item(Some(item));
+        let put = aws_sdk_dynamodb::types::Put::builder()
+            .table_name(table)
+            .set_item(Some(item));
         match self.replacing {
             // TTL deletes lazily: an expired claim still present counts as free.
             None => put
@@ -74,9 +79,7 @@ impl ClaimRequest {
 /// When a claim transaction was cancelled because the key is held, the holder's claim (read
 /// from the cancellation, at no extra request). `Some(Err(IdempotencyKeyInUse))` when another
 /// transaction on the key was in flight. `None` for any other failure.
-pub(super) fn held_claim<R>(
-    error: &SdkError<TransactWriteItemsError, R>,
-) -> Option<Result<Claim>> {
+pub(super) fn held_claim<R>(error: &SdkError<TransactWriteItemsError, R>) -> Option<Result<Claim>> {
     let Some(TransactWriteItemsError::TransactionCanceledException(cancelled)) =
         error.as_service_error()
     else {

@@ -85,6 +85,10 @@ impl Store {
                 return Ok(());
             }
         }
-        Err(Error::Unprocessed { what: "BatchWriteItem", left: requests.len(), attempts: ATTEMPTS })
+        Err(Error::Unprocessed {
+            what: "BatchWriteItem",
+            left: requests.len(),
+            attempts: ATTEMPTS,
+        })
     }
 }

@@ -40,7 +40,10 @@ pub struct Store {
 
 impl Store {
     pub fn new(client: Client, table: impl Into<String>) -> Self {
-        Self { client, table: table.into() }
+        Self {
+            client,
+            table: table.into(),
+        }
     }
 
     pub fn client(&self) -> &Client {
@@ -75,9 +78,20 @@ struct Fields<'a>(&'a Item);
 
 impl Fields<'_> {
     fn corrupt(&self, problem: String) -> Error {
-        let pk = self.0.get(PK).and_then(|v| v.as_s().ok()).map_or("?", String::as_str);
-        let sk = self.0.get(SK).and_then(|v| v.as_s().ok()).map_or("?", String::as_str);
-        Error::CorruptRecord { key: format!("{pk}/{sk}"), problem }
+        let pk = self
+            .0
+            .get(PK)
+            .and_then(|v| v.as_s().ok())
+            .map_or("?", String::as_str);
+        let sk = self
+            .0
+            .get(SK)
+            .and_then(|v| v.as_s().ok())
+            .map_or("?", String::as_str);
+        Error::CorruptRecord {
+            key: format!("{pk}/{sk}"),
+            problem,
+        }
     }
 
     fn string(&self, name: &str) -> Result<&str> {
@@ -89,7 +103,9 @@ impl Fields<'_> {
     }
 
     fn parsed<T: FromStr>(&self, name: &str) -> Result<T> {
-        self.string(name)?.parse().map_err(|_| self.corrupt(format!("{name} does not parse")))
+        self.string(name)?
+            .parse()
+            .map_err(|_| self.corrupt(format!("{name} does not parse")))
     }
 
     fn number<T: FromStr>(&self, name: &str) -> Result<T> {

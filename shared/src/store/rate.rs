@@ -33,9 +33,14 @@ impl Store {
         for window in &windows {
             let start = window_start(now, window.kind);
             let end_ms = (start + window.kind.seconds()) * 1000;
-            let left_ms = u64::try_from(end_ms - now.timestamp_millis()).unwrap_or(1).max(1);
+            let left_ms = u64::try_from(end_ms - now.timestamp_millis())
+                .unwrap_or(1)
+                .max(1);
             let seconds_left = left_ms.div_ceil(1000);
-            match self.count_in_window(account, bucket, *window, start).await? {
+            match self
+                .count_in_window(account, bucket, *window, start)
+                .await?
+            {
                 Some(count) if window.kind == WindowKind::Minute => {
                     admission = Some(Admission {
                         limit: window.limit,
@@ -54,7 +59,11 @@ impl Store {
                 }
             }
         }
-        Ok(Ok(admission.unwrap_or(Admission { limit: per_minute, remaining: 0, reset_after: 0 })))
+        Ok(Ok(admission.unwrap_or(Admission {
+            limit: per_minute,
+            remaining: 0,
+            reset_after: 0,
+        })))
     }
 
     /// Adds one to the window's counter unless it has reached the limit. Returns the new

@@ -34,6 +34,9 @@ impl Endpoints {
             );
             url
         };
-        Self { dynamodb: endpoint("AWS_ENDPOINT_URL_DYNAMODB"), sqs: endpoint("AWS_ENDPOINT_URL_SQS") }
+        Self {
+            dynamodb: endpoint("AWS_ENDPOINT_URL_DYNAMODB"),
+            sqs: endpoint("AWS_ENDPOINT_URL_SQS"),
+        }
     }
 }

@@ -47,5 +47,8 @@ pub fn response_json(response: &Response<Body>) -> (u16, Value) {
         Body::Empty => b"null",
         _ => panic!("unexpected body kind"),
     };
-    (response.status().as_u16(), serde_json::from_slice(body).expect("a JSON body"))
+    (
+        response.status().as_u16(),
+        serde_json::from_slice(body).expect("a JSON body"),
+    )
 }

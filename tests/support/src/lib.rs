@@ -71,7 +71,12 @@ impl TestEnv {
             .await
             .expect("tables and queues are created on the emulators");
         requests.reset();
-        Self { dynamodb, sqs, provisioned, requests }
+        Self {
+            dynamodb,
+            sqs,
+            provisioned,
+            requests,
+        }
     }
 
     /// The configuration the functions would read, as the template sets it, with `overrides`.
@@ -107,8 +112,14 @@ impl TestEnv {
             active: true,
             created_at: Utc::now(),
         };
-        self.store().create_account(&account, &api_key.digest()).await.expect("account stored");
-        TestAccount { id: account.id, api_key: api_key.expose().to_owned() }
+        self.store()
+            .create_account(&account, &api_key.digest())
+            .await
+            .expect("account stored");
+        TestAccount {
+            id: account.id,
+            api_key: api_key.expose().to_owned(),
+        }
     }
 
     pub async fn account(&self) -> TestAccount {
@@ -137,11 +148,44 @@ impl TestEnv {
         }
     }
 
+    /// How many messages a queue (by logical id) holds, visible or in flight. Cheaper than
+    /// draining: moto scans its whole queue on every receive, so draining n messages costs n².
+    pub async fn queue_depth(&self, logical_id: &str) -> usize {
+        use aws_sdk_sqs::types::QueueAttributeName::{
+            ApproximateNumberOfMessages, ApproximateNumberOfMessagesNotVisible,
+        };
+        let output = self
+            .sqs
+            .get_queue_attributes()
+            .queue_url(self.queue_url(logical_id))
+            .attribute_names(ApproximateNumberOfMessages)
+            .attribute_names(ApproximateNumberOfMessagesNotVisible)
+            .send()
+            .await
+            .expect("queue attributes from the emulator");
+        let attributes = output.attributes.unwrap_or_default();
+        [
+            ApproximateNumberOfMessages,
+            ApproximateNumberOfMessagesNotVisible,
+        ]
+        .iter()
+        .map(|name| {
+            attributes
+                .get(name)
+                .and_then(|n| n.parse::<usize>().ok())
+                .unwrap_or(0)
+        })
+        .sum()
+    }
+
     /// Every record of a partition, in sort-key order, as `sk → item`.
     pub async fn partition(
         &self,
         pk: &str,
-    ) -> Vec<(String, HashMap<String, aws_sdk_dynamodb::types::AttributeValue>)> {
+    ) -> Vec<(
+        String,
+        HashMap<String, aws_sdk_dynamodb::types::AttributeValue>,
+    )> {
         let table = self.config().table_name;
         let pages = self
             .dynamodb

@@ -7,7 +7,10 @@ const MESSAGE: &str = "Invalid or inactive API key";
 
 fn assert_unauthorized(response: &lambda_http::Response<lambda_http::Body>) {
     let body = assert_envelope(response, 401, MESSAGE);
-    assert_eq!(field_errors(&body), [("x-api-key".to_owned(), MESSAGE.to_owned())]);
+    assert_eq!(
+        field_errors(&body),
+        [("x-api-key".to_owned(), MESSAGE.to_owned())]
+    );
 }
 
 #[tokio::test]
@@ -24,7 +27,10 @@ async fn a_missing_api_key_is_401_with_the_spec_body() {
 async fn an_unknown_or_empty_api_key_is_401() {
     let app = spawn_app().await;
 
-    assert_unauthorized(&app.post_as(Some("rbk_not_a_real_key"), &spec_example(), &[]).await);
+    assert_unauthorized(
+        &app.post_as(Some("rbk_not_a_real_key"), &spec_example(), &[])
+            .await,
+    );
     assert_unauthorized(&app.post_as(Some(""), &spec_example(), &[]).await);
 }
 
@@ -45,13 +51,27 @@ async fn a_revoked_key_and_a_deactivated_account_are_401() {
             .expression_attribute_values(":no", AttributeValue::Bool(false))
             .send()
     };
-    deactivate(format!("KEY#{}", digest.as_str()), "KEY").await.unwrap();
+    deactivate(format!("KEY#{}", digest.as_str()), "KEY")
+        .await
+        .unwrap();
     let closed = app.env.account().await;
-    deactivate(format!("ACCOUNT#{}", closed.id), "ACCOUNT").await.unwrap();
+    deactivate(format!("ACCOUNT#{}", closed.id), "ACCOUNT")
+        .await
+        .unwrap();
 
-    assert_unauthorized(&app.post_as(Some(&revoked.api_key), &spec_example(), &[]).await);
-    assert_unauthorized(&app.post_as(Some(&closed.api_key), &spec_example(), &[]).await);
-    assert_eq!(app.post(&spec_example(), &[]).await.status(), 202, "other keys still work");
+    assert_unauthorized(
+        &app.post_as(Some(&revoked.api_key), &spec_example(), &[])
+            .await,
+    );
+    assert_unauthorized(
+        &app.post_as(Some(&closed.api_key), &spec_example(), &[])
+            .await,
+    );
+    assert_eq!(
+        app.post(&spec_example(), &[]).await.status(),
+        202,
+        "other keys still work"
+    );
 }
 
 #[tokio::test]
@@ -59,10 +79,22 @@ async fn api_keys_are_stored_only_as_digests() {
     let app = spawn_app().await;
     let table = app.deps.config.table_name.clone();
 
-    let items = app.env.dynamodb.scan().table_name(&table).send().await.unwrap().items.unwrap();
+    let items = app
+        .env
+        .dynamodb
+        .scan()
+        .table_name(&table)
+        .send()
+        .await
+        .unwrap()
+        .items
+        .unwrap();
 
     let dump = format!("{items:?}");
-    assert!(!dump.contains(&app.account.api_key), "a clear API key was stored");
+    assert!(
+        !dump.contains(&app.account.api_key),
+        "a clear API key was stored"
+    );
     let digest = ApiKey::new(app.account.api_key.clone()).digest();
     assert!(dump.contains(digest.as_str()));
 }

@@ -7,14 +7,19 @@ use crate::helpers::{
 const MESSAGE: &str = "Invalid request body";
 
 fn pairs(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-    pairs.iter().map(|(f, r)| ((*f).to_owned(), (*r).to_owned())).collect()
+    pairs
+        .iter()
+        .map(|(f, r)| ((*f).to_owned(), (*r).to_owned()))
+        .collect()
 }
 
 #[tokio::test]
 async fn invalid_json_is_a_400_naming_the_body() {
     let app = spawn_app().await;
 
-    let response = app.post(r#"{"webhook_url": "https://a.io", "radars": [}"#, &[]).await;
+    let response = app
+        .post(r#"{"webhook_url": "https://a.io", "radars": [}"#, &[])
+        .await;
 
     let body = assert_envelope(&response, 400, MESSAGE);
     let errors = field_errors(&body);
@@ -30,7 +35,10 @@ async fn a_body_that_is_not_an_object_is_a_400() {
     for body in [r#"[{"radar_type": "x"}]"#, r#""text""#, "42", "null"] {
         let response = app.post(body, &[]).await;
         let body = assert_envelope(&response, 400, MESSAGE);
-        assert_eq!(field_errors(&body), pairs(&[("body", "Must be a JSON object")]));
+        assert_eq!(
+            field_errors(&body),
+            pairs(&[("body", "Must be a JSON object")])
+        );
     }
 }
 
@@ -40,20 +48,30 @@ async fn envelope_problems_are_reported_together() {
 
     let missing = assert_envelope(&app.post("{}", &[]).await, 400, MESSAGE);
     let wrong = assert_envelope(
-        &app.post(&json!({"webhook_url": "http://example.com/h", "radars": "all"}).to_string(), &[])
-            .await,
+        &app.post(
+            &json!({"webhook_url": "http://example.com/h", "radars": "all"}).to_string(),
+            &[],
+        )
+        .await,
         400,
         MESSAGE,
     );
     let empty = assert_envelope(
-        &app.post(&json!({"webhook_url": WEBHOOK, "radars": []}).to_string(), &[]).await,
+        &app.post(
+            &json!({"webhook_url": WEBHOOK, "radars": []}).to_string(),
+            &[],
+        )
+        .await,
         400,
         MESSAGE,
     );
 
     assert_eq!(
         field_errors(&missing),
-        pairs(&[("webhook_url", "Field is required"), ("radars", "Field is required")])
+        pairs(&[
+            ("webhook_url", "Field is required"),
+            ("radars", "Field is required")
+        ])
     );
     assert_eq!(
         field_errors(&wrong),
@@ -62,7 +80,10 @@ async fn envelope_problems_are_reported_together() {
             ("radars", "Must be an array of radar objects"),
         ])
     );
-    assert_eq!(field_errors(&empty), pairs(&[("radars", "Must contain at least 1 radar")]));
+    assert_eq!(
+        field_errors(&empty),
+        pairs(&[("radars", "Must contain at least 1 radar")])
+    );
 }
 
 #[tokio::test]
@@ -70,11 +91,19 @@ async fn webhook_urls_must_be_absolute_https_of_at_most_2048_characters() {
     let app = spawn_app().await;
     let long = format!("https://example.com/{}", "a".repeat(2049 - 20));
 
-    for url in ["ftp://example.com/h", "example.com/h", "http://example.com/h", long.as_str()] {
+    for url in [
+        "ftp://example.com/h",
+        "example.com/h",
+        "http://example.com/h",
+        long.as_str(),
+    ] {
         let body = json!({"webhook_url": url, "radars": [{}]}).to_string();
         let response = app.post(&body, &[]).await;
         let body = assert_envelope(&response, 400, MESSAGE);
-        assert_eq!(field_errors(&body), pairs(&[("webhook_url", "Invalid webhook URL format")]));
+        assert_eq!(
+            field_errors(&body),
+            pairs(&[("webhook_url", "Invalid webhook URL format")])
+        );
     }
 }
 
@@ -95,7 +124,11 @@ async fn plain_http_to_loopback_is_accepted_only_in_local_development() {
 async fn internal_webhook_hosts_are_refused() {
     let app = spawn_app().await;
 
-    for url in ["https://169.254.169.254/latest", "https://10.0.0.1/h", "https://[::1]/h"] {
+    for url in [
+        "https://169.254.169.254/latest",
+        "https://10.0.0.1/h",
+        "https://[::1]/h",
+    ] {
         let body = json!({"webhook_url": url, "radars": [{}]}).to_string();
         let body = assert_envelope(&app.post(&body, &[]).await, 400, MESSAGE);
         assert_eq!(field_errors(&body)[0].0, "webhook_url", "{url}");
@@ -105,7 +138,9 @@ async fn internal_webhook_hosts_are_refused() {
 #[tokio::test]
 async fn more_than_1000_items_are_refused_and_nothing_is_queued() {
     let app = spawn_app().await;
-    let items: Vec<Value> = (0..1001).map(|_| json!({"radar_type": "industry_mentions"})).collect();
+    let items: Vec<Value> = (0..1001)
+        .map(|_| json!({"radar_type": "industry_mentions"}))
+        .collect();
     let body = json!({"webhook_url": WEBHOOK, "radars": items}).to_string();
 
     let response = app.post(&body, &[]).await;
@@ -143,7 +178,10 @@ async fn items_that_are_not_objects_are_named_by_index() {
     let body = assert_envelope(&response, 400, MESSAGE);
     assert_eq!(
         field_errors(&body),
-        pairs(&[("radars[3]", "Must be an object"), ("radars[5]", "Must be an object")])
+        pairs(&[
+            ("radars[3]", "Must be an object"),
+            ("radars[5]", "Must be an object")
+        ])
     );
 }
 

@@ -3,7 +3,7 @@
 use chrono::{DateTime, DurationRound, TimeDelta, Utc};
 use lambda_http::{Body, Response};
 use serde_json::{Value, json};
-use shared::{queue::ItemQueue, queue::ItemMessage};
+use shared::{queue::ItemMessage, queue::ItemQueue};
 use submit::Deps;
 use test_support::{TestAccount, TestEnv, api_request, response_json};
 
@@ -33,13 +33,19 @@ pub async fn spawn_app_with(overrides: &[(&str, &str)]) -> App {
     };
     let account = env.account().await;
     let now = Utc::now().duration_trunc(TimeDelta::minutes(1)).unwrap() + TimeDelta::seconds(5);
-    App { env, deps, account, now }
+    App {
+        env,
+        deps,
+        account,
+        now,
+    }
 }
 
 impl App {
     /// Posts `body` with the app account's key and `headers`.
     pub async fn post(&self, body: &str, headers: &[(&str, &str)]) -> Response<Body> {
-        self.post_as(Some(&self.account.api_key), body, headers).await
+        self.post_as(Some(&self.account.api_key), body, headers)
+            .await
     }
 
     pub async fn post_as(
@@ -98,7 +104,10 @@ pub fn spec_example() -> String {
 }
 
 pub fn header<'a>(response: &'a Response<Body>, name: &str) -> Option<&'a str> {
-    response.headers().get(name).map(|value| value.to_str().expect("an ASCII header"))
+    response
+        .headers()
+        .get(name)
+        .map(|value| value.to_str().expect("an ASCII header"))
 }
 
 /// The `{field, reason}` pairs of an error body.
@@ -107,7 +116,12 @@ pub fn field_errors(body: &Value) -> Vec<(String, String)> {
         .as_array()
         .expect("errors[]")
         .iter()
-        .map(|e| (e["field"].as_str().unwrap().to_owned(), e["reason"].as_str().unwrap().to_owned()))
+        .map(|e| {
+            (
+                e["field"].as_str().unwrap().to_owned(),
+                e["reason"].as_str().unwrap().to_owned(),
+            )
+        })
         .collect()
 }
 
@@ -123,8 +137,20 @@ pub fn assert_envelope(response: &Response<Body>, code: u16, message: &str) -> V
     assert!(DateTime::parse_from_rfc3339(timestamp).is_ok() && timestamp.ends_with('Z'));
     let error_id: uuid::Uuid = body["error_id"].as_str().unwrap().parse().expect("a UUID");
     assert_eq!(error_id.get_version_num(), 4);
-    let keys: Vec<&str> = body.as_object().unwrap().keys().map(String::as_str).collect();
-    let mut expected = ["status", "code", "message", "errors", "timestamp", "error_id"];
+    let keys: Vec<&str> = body
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    let mut expected = [
+        "status",
+        "code",
+        "message",
+        "errors",
+        "timestamp",
+        "error_id",
+    ];
     expected.sort_unstable();
     let mut keys = keys;
     keys.sort_unstable();

@@ -12,11 +12,19 @@ async fn the_same_key_and_body_replays_the_first_202_and_queues_nothing() {
     let again = app.post(&body, &[("idempotency-key", "order-42")]).await;
 
     assert_eq!(first.status(), 202);
-    assert_eq!(response_json(&again), response_json(&first), "the very same 202");
+    assert_eq!(
+        response_json(&again),
+        response_json(&first),
+        "the very same 202"
+    );
     assert_eq!(header(&again, "idempotent-replayed"), Some("true"));
     assert_eq!(app.queued().await.len(), 3, "the replay queued nothing");
     let next = app.post(&body_with(1), &[]).await;
-    assert_eq!(header(&next, "x-ratelimit-remaining"), Some("8"), "the replay spent no token");
+    assert_eq!(
+        header(&next, "x-ratelimit-remaining"),
+        Some("8"),
+        "the replay spent no token"
+    );
 }
 
 #[tokio::test]
@@ -29,18 +37,27 @@ async fn a_replay_matches_bodies_by_meaning_not_by_formatting() {
     let first = app.post(compact, &[("idempotency-key", "k")]).await;
     let again = app.post(spaced, &[("idempotency-key", "k")]).await;
 
-    assert_eq!(response_json(&again).1["bulk_id"], response_json(&first).1["bulk_id"]);
+    assert_eq!(
+        response_json(&again).1["bulk_id"],
+        response_json(&first).1["bulk_id"]
+    );
 }
 
 #[tokio::test]
 async fn the_same_key_with_another_body_is_a_422() {
     let app = spawn_app().await;
-    app.post(&body_with(2), &[("idempotency-key", "order-43")]).await;
+    app.post(&body_with(2), &[("idempotency-key", "order-43")])
+        .await;
 
-    let response = app.post(&body_with(5), &[("idempotency-key", "order-43")]).await;
+    let response = app
+        .post(&body_with(5), &[("idempotency-key", "order-43")])
+        .await;
 
-    let body =
-        assert_envelope(&response, 422, "Idempotency-Key reused with a different request body");
+    let body = assert_envelope(
+        &response,
+        422,
+        "Idempotency-Key reused with a different request body",
+    );
     assert_eq!(field_errors(&body)[0].0, "Idempotency-Key");
     assert_eq!(app.queued().await.len(), 2);
 }
@@ -59,7 +76,11 @@ async fn concurrent_requests_with_one_key_make_one_bulk() {
         match response.status().as_u16() {
             202 => assert_eq!(&response_json(response).1["bulk_id"], first_id),
             409 => {
-                assert_envelope(response, 409, "A request with this Idempotency-Key is in progress");
+                assert_envelope(
+                    response,
+                    409,
+                    "A request with this Idempotency-Key is in progress",
+                );
             }
             other => panic!("unexpected status {other}"),
         }
@@ -74,10 +95,19 @@ async fn keys_belong_to_their_account() {
     let body = body_with(1);
 
     let mine = app.post(&body, &[("idempotency-key", "shared-name")]).await;
-    let theirs = app.post_as(Some(&other.api_key), &body, &[("idempotency-key", "shared-name")]).await;
+    let theirs = app
+        .post_as(
+            Some(&other.api_key),
+            &body,
+            &[("idempotency-key", "shared-name")],
+        )
+        .await;
 
     assert_eq!(theirs.status(), 202);
-    assert_ne!(response_json(&mine).1["bulk_id"], response_json(&theirs).1["bulk_id"]);
+    assert_ne!(
+        response_json(&mine).1["bulk_id"],
+        response_json(&theirs).1["bulk_id"]
+    );
 }
 
 #[tokio::test]

@@ -34,12 +34,21 @@ async fn queueing_that_fails_part_way_is_a_500_and_the_bulk_is_aborted() {
     let app = spawn_app().await;
     limit_queue_messages(&app, 1024).await;
 
-    let response = app.post(&body_with_one_large_item(), &[("idempotency-key", "retry-me")]).await;
+    let response = app
+        .post(
+            &body_with_one_large_item(),
+            &[("idempotency-key", "retry-me")],
+        )
+        .await;
 
     let body = assert_envelope(&response, 500, "Internal server error");
     assert_eq!(field_errors(&body)[0].0, "radars");
     let queued = app.queued().await;
-    assert_eq!(queued.len(), 90, "the nine batches without the large item went through");
+    assert_eq!(
+        queued.len(),
+        90,
+        "the nine batches without the large item went through"
+    );
     let bulk_id = queued[0].bulk_id;
     assert!(queued.iter().all(|message| message.bulk_id == bulk_id));
     let records = app.env.partition(&format!("BULK#{bulk_id}")).await;
