@@ -11,7 +11,10 @@ help: ## List the targets
 
 .PHONY: test
 test: lint ## Format and lint checks, then every test against DynamoDB Local and the SQS emulator
-	$(SERVICES) run -- cargo test --workspace --locked
+	@mkdir -p .local
+	$(SERVICES) run -- cargo test --workspace --all-targets --locked 2>&1 | tee .local/test.log
+	@awk '/^test result:/ { passed += $$4; failed += $$6 } \
+	     END { printf "tests: %d passed, %d failed\n", passed, failed }' .local/test.log
 
 .PHONY: lint
 lint: ## cargo fmt --check and clippy with warnings as errors

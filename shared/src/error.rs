@@ -44,6 +44,8 @@ pub enum Error {
         left: usize,
         attempts: u32,
     },
+    #[error("serialising {0} failed")]
+    Serialize(&'static str, #[source] serde_json::Error),
     #[error("stored record {key} is malformed: {problem}")]
     CorruptRecord { key: String, problem: String },
     #[error("bulk {0} changed state while it was being submitted")]
@@ -86,6 +88,7 @@ impl Error {
             | Self::Dynamo(_)
             | Self::Sqs(_)
             | Self::Unprocessed { .. }
+            | Self::Serialize(..)
             | Self::CorruptRecord { .. }
             | Self::BulkStateChanged(_)
             | Self::Config(_) => 500,
@@ -137,6 +140,7 @@ impl Error {
             Self::Dynamo(_)
             | Self::Sqs(_)
             | Self::Unprocessed { .. }
+            | Self::Serialize(..)
             | Self::CorruptRecord { .. }
             | Self::BulkStateChanged(_)
             | Self::Config(_) => (INTERNAL.to_owned(), Vec::new()),

@@ -1,16 +1,13 @@
 //! The `Idempotency-Key` header: what a valid key looks like, and how a retried submission is
 //! matched to the first one (see `store::idempotency` for the claim records).
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Utc};
 use lambda_http::http::HeaderMap;
 use sha2::{Digest, Sha256};
 
 use crate::{
     Error, Result,
-    store::{
-        bulks::{Bulk, BulkState},
-        idempotency::Claim,
-    },
+    store::bulks::{Bulk, BulkState},
 };
 
 pub const HEADER: &str = "idempotency-key";
@@ -18,10 +15,6 @@ pub const HEADER: &str = "idempotency-key";
 pub const MAX_LEN: usize = 255;
 /// How long a key holds on to its first request.
 pub const RETENTION_HOURS: i64 = 24;
-
-/// How long a claim whose bulk is still `submitting` is left to its request. Submit times out
-/// well within this (API Gateway gives up after 30 s), so an older one was abandoned.
-pub const CLAIM_LEASE: Duration = Duration::minutes(2);
 
 /// A client-chosen key that makes retries of one submission safe.
 #[derive(Clone, PartialEq, Eq)]
@@ -58,8 +51,7 @@ impl std::fmt::Debug for IdempotencyKey {
     }
 }
 
-/// What to do with a request whose key is already claimed, with the same body, by `claim`,
-/// whose bulk is `bulk`.
+/// What to do with a request whose key is already claimed, with the same body, for `bulk`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Verdict {
     /// The first request went through: answer with its 202.
@@ -71,13 +63,16 @@ pub enum Verdict {
     Retake { abort_first: bool },
 }
 
-pub fn judge(claim: &Claim, bulk: Option<&Bulk>, now: DateTime<Utc>) -> Verdict {
-    match bulk.map(|bulk| bulk.state) {
-        Some(BulkState::Accepted) => Verdict::Replay,
-        // A missing bulk outlived its retention; an aborted one never took effect.
-        None | Some(BulkState::Aborted) => Verdict::Retake { abort_first: false },
-        Some(BulkState::Submitting) if now - claim.claimed_at < CLAIM_LEASE => Verdict::InProgress,
-        Some(BulkState::Submitting) => Verdict::Retake { abort_first: true },
+pub fn judge(bulk: Option<&Bulk>, now: DateTime<Utc>) -> Verdict {
+    match bulk {
+        Some(bulk) if bulk.is_abandoned(now) => Verdict::Retake { abort_first: true },
+        Some(bulk) => match bulk.state {
+            BulkState::Accepted => Verdict::Replay,
+            BulkState::Submitting => Verdict::InProgress,
+            BulkState::Aborted => Verdict::Retake { abort_first: false },
+        },
+        // The bulk outlived its retention: the key is as good as new.
+        None => Verdict::Retake { abort_first: false },
     }
 }
 
@@ -87,15 +82,22 @@ mod tests {
     use uuid::Uuid;
 
     use super::*;
+    use crate::store::bulks::ABANDONED_AFTER;
 
-    fn bulk(state: BulkState) -> Bulk {
+    fn parse(value: &str) -> Result<Option<IdempotencyKey>> {
+        let mut headers = HeaderMap::new();
+        headers.insert(HEADER, HeaderValue::from_str(value).unwrap());
+        IdempotencyKey::from_headers(&headers)
+    }
+
+    fn bulk(state: BulkState, created_at: DateTime<Utc>) -> Bulk {
         Bulk {
             id: Uuid::new_v4(),
             account_id: Uuid::new_v4(),
             webhook_url: "https://a.io".into(),
             total: 1,
             state,
-            created_at: Utc::now(),
+            created_at,
             expires_at: 0,
         }
     }
@@ -103,41 +105,20 @@ mod tests {
     #[test]
     fn verdicts_follow_the_first_bulks_state() {
         let now = Utc::now();
-        let fresh = Claim {
-            bulk_id: Uuid::new_v4(),
-            fingerprint: "f".into(),
-            claimed_at: now,
-        };
-        let stale = Claim {
-            claimed_at: now - CLAIM_LEASE - Duration::seconds(1),
-            ..fresh.clone()
-        };
+        let long_ago = now - ABANDONED_AFTER - chrono::Duration::seconds(1);
+        let judged = |state, at| judge(Some(&bulk(state, at)), now);
+        assert_eq!(judged(BulkState::Accepted, now), Verdict::Replay);
+        assert_eq!(judged(BulkState::Accepted, long_ago), Verdict::Replay);
+        assert_eq!(judged(BulkState::Submitting, now), Verdict::InProgress);
         assert_eq!(
-            judge(&fresh, Some(&bulk(BulkState::Accepted)), now),
-            Verdict::Replay
-        );
-        assert_eq!(
-            judge(&fresh, Some(&bulk(BulkState::Submitting)), now),
-            Verdict::InProgress
-        );
-        assert_eq!(
-            judge(&stale, Some(&bulk(BulkState::Submitting)), now),
+            judged(BulkState::Submitting, long_ago),
             Verdict::Retake { abort_first: true }
         );
         assert_eq!(
-            judge(&fresh, Some(&bulk(BulkState::Aborted)), now),
+            judged(BulkState::Aborted, now),
             Verdict::Retake { abort_first: false }
         );
-        assert_eq!(
-            judge(&fresh, None, now),
-            Verdict::Retake { abort_first: false }
-        );
-    }
-
-    fn parse(value: &str) -> Result<Option<IdempotencyKey>> {
-        let mut headers = HeaderMap::new();
-        headers.insert(HEADER, HeaderValue::from_str(value).unwrap());
-        IdempotencyKey::from_headers(&headers)
+        assert_eq!(judge(None, now), Verdict::Retake { abort_first: false });
     }
 
     #[test]

@@ -20,15 +20,13 @@ use shared::{
     rate_limit::{Admission, Bucket},
     store::{
         Store,
-        bulks::{Begun, Bulk, BulkState},
+        bulks::{Bulk, BulkState},
         idempotency::ClaimRequest,
     },
     submission::Submission,
 };
 use tracing::{Instrument, field};
 use uuid::Uuid;
-
-use crate::replay::Settled;
 
 /// What the handler needs, built once per cold start.
 #[derive(Debug, Clone)]
@@ -72,10 +70,6 @@ enum Answer {
     Replayed(SubmitAccepted),
 }
 
-/// How many times a request may find its idempotency key taken over under it before it gives
-/// up with a 409; each round is one conditional write that another request won.
-const CLAIM_ROUNDS: usize = 3;
-
 async fn submit(deps: &Deps, request: &Request, now: DateTime<Utc>) -> Result<Answer> {
     let account = auth::authenticate(&deps.store, request.headers()).await?;
     tracing::Span::current().record("account_id", field::display(account.id));
@@ -85,7 +79,7 @@ async fn submit(deps: &Deps, request: &Request, now: DateTime<Utc>) -> Result<An
 
     // A replay is answered before the rate limit: retrying a submission that went through
     // must not cost a token nor be refused for lack of one.
-    let mut claim = match &key {
+    let claim = match &key {
         None => None,
         Some(key) => {
             let mut claim = ClaimRequest {
@@ -94,15 +88,8 @@ async fn submit(deps: &Deps, request: &Request, now: DateTime<Utc>) -> Result<An
                 fingerprint: submission.fingerprint.clone(),
                 replacing: None,
             };
-            if let Some(held) = deps
-                .store
-                .find_claim(account.id, &claim.key_digest, now)
-                .await?
-            {
-                match replay::settle(&deps.store, &held, &claim.fingerprint, now).await? {
-                    Settled::Replay(first) => return Ok(Answer::Replayed(first)),
-                    Settled::Retake(previous) => claim.replacing = Some(previous),
-                }
+            if let Some(first) = replay::look_up(&deps.store, &mut claim, now).await? {
+                return Ok(Answer::Replayed(first));
             }
             Some(claim)
         }
@@ -127,19 +114,8 @@ async fn submit(deps: &Deps, request: &Request, now: DateTime<Utc>) -> Result<An
         ),
     };
     tracing::Span::current().record("bulk_id", field::display(bulk.id));
-    let mut rounds = 0;
-    while let Begun::ClaimHeld(held) = deps.store.begin_bulk(&bulk, claim.as_ref()).await? {
-        let Some(claim) = claim.as_mut() else {
-            unreachable!("a bulk without an idempotency key cannot meet a held claim");
-        };
-        rounds += 1;
-        if rounds == CLAIM_ROUNDS {
-            return Err(Error::IdempotencyKeyInUse);
-        }
-        match replay::settle(&deps.store, &held, &claim.fingerprint, now).await? {
-            Settled::Replay(first) => return Ok(Answer::Replayed(first)),
-            Settled::Retake(previous) => claim.replacing = Some(previous),
-        }
+    if let Some(first) = replay::begin(&deps.store, &bulk, claim, now).await? {
+        return Ok(Answer::Replayed(first));
     }
 
     enqueue::store_and_queue(deps, &bulk, &submission.items).await?;

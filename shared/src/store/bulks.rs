@@ -4,6 +4,8 @@
 //! once every item is stored and queued. A submission that fails part-way is marked `aborted`.
 //! The processor acts on items of `accepted` bulks only (checked in the same transaction that
 //! creates a radar), so a 500 from submit means none of its queued items ever takes effect.
+//! A bulk still `submitting` after [`ABANDONED_AFTER`] lost its submit request (a crash or a
+//! timeout) and is as good as aborted: whoever finds it so may mark it `aborted`.
 
 use std::{fmt, str::FromStr};
 
@@ -11,7 +13,7 @@ use aws_sdk_dynamodb::{
     operation::update_item::UpdateItemError,
     types::{Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem},
 };
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Duration, Utc};
 use uuid::Uuid;
 
 use super::{
@@ -20,6 +22,10 @@ use super::{
     key, n, s,
 };
 use crate::{Error, Result, clock};
+
+/// How long a submit request may keep a bulk `submitting`. Submit answers within API Gateway's
+/// 30 s, so a bulk older than this in that state was abandoned.
+pub const ABANDONED_AFTER: Duration = Duration::minutes(2);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BulkState {
@@ -71,6 +77,13 @@ pub struct Bulk {
     pub created_at: DateTime<Utc>,
     /// When DynamoDB's TTL removes the bulk and, with the same value, its items.
     pub expires_at: i64,
+}
+
+impl Bulk {
+    /// Still `submitting`, long after its submit request must have ended.
+    pub fn is_abandoned(&self, now: DateTime<Utc>) -> bool {
+        self.state == BulkState::Submitting && now - self.created_at >= ABANDONED_AFTER
+    }
 }
 
 pub(super) fn bulk_pk(id: Uuid) -> String {
