@@ -2,7 +2,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, value::RawValue};
 use uuid::Uuid;
 
-use super::{FieldError, Status, UpdateType};
+use super::{ErrorBody, Status, UpdateType};
 
 /// `radar_created`: one item became a radar.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -37,8 +37,8 @@ pub struct RadarData {
     pub full_name: Option<String>,
 }
 
-/// `radar_failure`: one item ended in a 400, 402, 409 or (after retries) 500. `code`,
-/// `message`, `errors`, `timestamp` and `error_id` are what the single-create endpoint answers.
+/// `radar_failure`: one item ended in a 400, 402, 409 or (after retries) 500. As the spec puts
+/// it, the error envelope the single-create endpoint would answer is spread into the event.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RadarFailure {
     pub update_id: Uuid,
@@ -49,12 +49,9 @@ pub struct RadarFailure {
     pub bulk_id: Uuid,
     pub item_index: u32,
     pub custom_fields: Value,
-    pub status: Status,
-    pub code: u16,
-    pub message: String,
-    pub errors: Vec<FieldError>,
-    pub timestamp: String,
-    pub error_id: Uuid,
+    /// `status`, `code`, `message`, `errors`, `timestamp`, `error_id`.
+    #[serde(flatten)]
+    pub error: ErrorBody,
 }
 
 /// `bulk_completed`: every item is terminal. `radars` holds each item's stored event, byte for

@@ -4,7 +4,7 @@ use aws_sdk_dynamodb::types::{Put, TransactWriteItem};
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use super::{Fields, Item, NEW_RECORD, Store, key, n, s};
+use super::{Fields, Item, NEW_RECORD, Read, Store, key, n, s};
 use crate::{
     Error, Result,
     auth::{KeyDigest, WebhookSecret},
@@ -105,29 +105,14 @@ impl Store {
     }
 
     pub async fn get_account(&self, id: Uuid) -> Result<Option<Account>> {
-        let output = self
-            .client()
-            .get_item()
-            .table_name(self.table())
-            .set_key(Some(account_key(id)))
-            .send()
-            .await
-            .map_err(Error::dynamo)?;
-        output.item.as_ref().map(Account::try_from).transpose()
+        let item = self.get(account_key(id), Read::Eventual).await?;
+        item.as_ref().map(Account::try_from).transpose()
     }
 
     /// The active account that owns an active key, if any. Eventually consistent reads: a
     /// revoked key stops working within a second or so, which is what revocation promises.
     pub async fn account_for_key(&self, key: &KeyDigest) -> Result<Option<Account>> {
-        let output = self
-            .client()
-            .get_item()
-            .table_name(self.table())
-            .set_key(Some(api_key_key(key)))
-            .send()
-            .await
-            .map_err(Error::dynamo)?;
-        let Some(item) = output.item else {
+        let Some(item) = self.get(api_key_key(key), Read::Eventual).await? else {
             return Ok(None);
         };
         let fields = Fields(&item);

@@ -9,17 +9,14 @@
 
 use std::{fmt, str::FromStr};
 
-use aws_sdk_dynamodb::{
-    operation::update_item::UpdateItemError,
-    types::{Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem},
-};
+use aws_sdk_dynamodb::types::{Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem};
 use chrono::{DateTime, Duration, Utc};
 use uuid::Uuid;
 
 use super::{
-    EXPIRES_AT, Fields, Item, NEW_RECORD, Store,
+    EXPIRES_AT, Fields, Item, NEW_RECORD, Read, Store,
     idempotency::{Claim, ClaimRequest},
-    key, n, s,
+    key, n, s, unless_condition_failed,
 };
 use crate::{Error, Result, clock};
 
@@ -207,31 +204,12 @@ impl Store {
             .expression_attribute_values(":to", s(to.as_str()))
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(error)
-                if matches!(
-                    error.as_service_error(),
-                    Some(UpdateItemError::ConditionalCheckFailedException(_))
-                ) =>
-            {
-                Ok(false)
-            }
-            Err(error) => Err(Error::dynamo(error)),
-        }
+        Ok(unless_condition_failed(result)?.is_some())
     }
 
     /// The bulk as it is now (a strongly consistent read).
     pub async fn get_bulk(&self, id: Uuid) -> Result<Option<Bulk>> {
-        let output = self
-            .client()
-            .get_item()
-            .table_name(self.table())
-            .set_key(Some(bulk_key(id)))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(Error::dynamo)?;
-        output.item.as_ref().map(Bulk::try_from).transpose()
+        let item = self.get(bulk_key(id), Read::Strong).await?;
+        item.as_ref().map(Bulk::try_from).transpose()
     }
 }

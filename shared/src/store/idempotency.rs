@@ -8,7 +8,7 @@ use aws_sdk_dynamodb::{
 use chrono::{DateTime, Duration, Utc};
 use uuid::Uuid;
 
-use super::{EXPIRES_AT, Fields, Item, Store, key, n, s};
+use super::{EXPIRES_AT, Fields, Item, Read, Store, key, n, s};
 use crate::{Error, Result, clock, idempotency::RETENTION_HOURS};
 
 /// A key's record: the bulk it stands for and the fingerprint of the body that made it.
@@ -105,16 +105,10 @@ impl Store {
         key_digest: &str,
         now: DateTime<Utc>,
     ) -> Result<Option<Claim>> {
-        let output = self
-            .client()
-            .get_item()
-            .table_name(self.table())
-            .set_key(Some(claim_key(account_id, key_digest)))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(Error::dynamo)?;
-        let Some(item) = output.item else {
+        let Some(item) = self
+            .get(claim_key(account_id, key_digest), Read::Strong)
+            .await?
+        else {
             return Ok(None);
         };
         let expires_at: i64 = Fields(&item).number(EXPIRES_AT)?;

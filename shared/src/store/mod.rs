@@ -24,7 +24,12 @@ pub mod rate;
 
 use std::{collections::HashMap, str::FromStr};
 
-use aws_sdk_dynamodb::{Client, types::AttributeValue};
+use aws_sdk_dynamodb::{
+    Client,
+    error::SdkError,
+    operation::update_item::{UpdateItemError, UpdateItemOutput},
+    types::AttributeValue,
+};
 
 use crate::{Error, Result};
 
@@ -52,6 +57,52 @@ impl Store {
 
     pub fn table(&self) -> &str {
         &self.table
+    }
+}
+
+/// How fresh a read must be.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Read {
+    /// Half the cost; may miss a write of the last second or so.
+    Eventual,
+    /// Sees every write acknowledged before it.
+    Strong,
+}
+
+impl Store {
+    /// One item by key.
+    async fn get(&self, key: Item, read: Read) -> Result<Option<Item>> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(key))
+            .consistent_read(read == Read::Strong)
+            .send()
+            .await
+            .map_err(Error::dynamo)?;
+        Ok(output.item)
+    }
+}
+
+/// A conditional update's outcome: `None` when its condition did not hold.
+fn unless_condition_failed<R>(
+    result: std::result::Result<UpdateItemOutput, SdkError<UpdateItemError, R>>,
+) -> Result<Option<UpdateItemOutput>>
+where
+    aws_sdk_dynamodb::Error: From<SdkError<UpdateItemError, R>>,
+{
+    match result {
+        Ok(output) => Ok(Some(output)),
+        Err(error)
+            if matches!(
+                error.as_service_error(),
+                Some(UpdateItemError::ConditionalCheckFailedException(_))
+            ) =>
+        {
+            Ok(None)
+        }
+        Err(error) => Err(Error::dynamo(error)),
     }
 }
 

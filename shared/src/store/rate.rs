@@ -1,12 +1,12 @@
 //! Rate-limit windows: one counter per account, bucket and fixed window.
 
-use aws_sdk_dynamodb::{operation::update_item::UpdateItemError, types::ReturnValue};
+use aws_sdk_dynamodb::types::ReturnValue;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use super::{EXPIRES_AT, Fields, Store, key, n};
+use super::{EXPIRES_AT, Fields, Store, key, n, unless_condition_failed};
 use crate::{
-    Error, Result,
+    Result,
     rate_limit::{Admission, Bucket, Limits, RateLimitExceeded, Window, WindowKind},
 };
 
@@ -94,21 +94,11 @@ impl Store {
             .return_values(ReturnValue::UpdatedNew)
             .send()
             .await;
-        match result {
-            Ok(output) => {
-                let attributes = output.attributes.unwrap_or_default();
-                Ok(Some(Fields(&attributes).number("request_count")?))
-            }
-            Err(error)
-                if matches!(
-                    error.as_service_error(),
-                    Some(UpdateItemError::ConditionalCheckFailedException(_))
-                ) =>
-            {
-                Ok(None)
-            }
-            Err(error) => Err(Error::dynamo(error)),
-        }
+        let Some(output) = unless_condition_failed(result)? else {
+            return Ok(None);
+        };
+        let attributes = output.attributes.unwrap_or_default();
+        Ok(Some(Fields(&attributes).number("request_count")?))
     }
 }
 
