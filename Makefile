@@ -21,6 +21,10 @@ lint: ## cargo fmt --check and clippy with warnings as errors
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets --locked -- -D warnings
 
+.PHONY: bench
+bench: ## Release-mode measurements of the hot paths (no emulators needed)
+	cargo bench -p shared --bench submission --locked
+
 .PHONY: services
 services: ## Start the emulators in the background (then plain `cargo test` works)
 	$(SERVICES) start
