@@ -35,7 +35,10 @@ fn peak_rss_kib() -> Option<u64> {
 
 fn main() {
     let body = largest_body();
-    assert!(body.len() <= shared::submission::MAX_BODY_BYTES, "the body must be accepted");
+    assert!(
+        body.len() <= shared::submission::MAX_BODY_BYTES,
+        "the body must be accepted"
+    );
     let before = peak_rss_kib();
     let mut times = Vec::with_capacity(RUNS);
     for _ in 0..RUNS {
@@ -45,8 +48,15 @@ fn main() {
         assert_eq!(submission.expect("a valid body").items.len(), 1000);
     }
     times.sort();
-    println!("Submission::parse, 1000 items, {} bytes, {RUNS} runs", body.len());
-    println!("  median {:?}, p95 {:?}", times[RUNS / 2], times[RUNS * 95 / 100]);
+    println!(
+        "Submission::parse, 1000 items, {} bytes, {RUNS} runs",
+        body.len()
+    );
+    println!(
+        "  median {:?}, p95 {:?}",
+        times[RUNS / 2],
+        times[RUNS * 95 / 100]
+    );
     if let (Some(before), Some(after)) = (before, peak_rss_kib()) {
         println!("  peak RSS {after} KiB ({before} KiB before parsing)");
     }
