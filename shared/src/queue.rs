@@ -75,10 +75,12 @@ impl ItemQueue {
                     .map_err(Error::sqs)
             })
             .collect::<Result<Vec<_>>>()?;
-        for attempt in 0..ATTEMPTS {
-            if attempt > 0 {
-                tokio::time::sleep(Duration::from_millis(50 << attempt)).await;
+        let mut attempts = 0;
+        while attempts < ATTEMPTS {
+            if attempts > 0 {
+                tokio::time::sleep(Duration::from_millis(50 << attempts)).await;
             }
+            attempts += 1;
             let output = self
                 .client
                 .send_message_batch()

@@ -44,21 +44,26 @@ pub async fn handle(deps: &Deps, request: Request) -> Response<Body> {
 /// [`handle`] as of `now`, which decides the rate-limit window and every timestamp.
 pub async fn handle_at(deps: &Deps, request: Request, now: DateTime<Utc>) -> Response<Body> {
     let span = tracing::info_span!("submit", account_id = field::Empty, bulk_id = field::Empty);
-    match submit(deps, &request, now).instrument(span).await {
-        Ok(Answer::Accepted { body, admission }) => {
-            let mut response = http::json(202, &body);
-            http::set_admission(&mut response, &admission);
-            response
+    // The answer is built inside the span so that a 500's log line names the account and bulk.
+    async {
+        match submit(deps, &request, now).await {
+            Ok(Answer::Accepted { body, admission }) => {
+                let mut response = http::json(202, &body);
+                http::set_admission(&mut response, &admission);
+                response
+            }
+            Ok(Answer::Replayed(body)) => {
+                let mut response = http::json(202, &body);
+                response
+                    .headers_mut()
+                    .insert("idempotent-replayed", HeaderValue::from_static("true"));
+                response
+            }
+            Err(error) => http::error_response(&error, now),
         }
-        Ok(Answer::Replayed(body)) => {
-            let mut response = http::json(202, &body);
-            response
-                .headers_mut()
-                .insert("idempotent-replayed", HeaderValue::from_static("true"));
-            response
-        }
-        Err(error) => http::error_response(&error, now),
     }
+    .instrument(span)
+    .await
 }
 
 enum Answer {
