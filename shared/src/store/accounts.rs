@@ -4,7 +4,7 @@ use aws_sdk_dynamodb::types::{Put, TransactWriteItem};
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use super::{Fields, Item, NEW_RECORD, Read, Store, key, n, s};
+use super::{Fields, Item, NEW_RECORD, Read, Store, b, key, n, s};
 use crate::{
     Error, Result,
     auth::{KeyDigest, WebhookSecret},
@@ -12,7 +12,8 @@ use crate::{
     rate_limit::LimitOverrides,
 };
 
-/// A customer account: its credits, its webhook signing secret, its limit overrides.
+/// A customer account: its credits, its webhook signing secret, its limit overrides. The
+/// secret is stored as it is (signing needs it); the table is encrypted at rest.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Account {
     pub id: Uuid,
@@ -37,10 +38,7 @@ impl From<&Account> for Item {
         item.insert("account_id".into(), s(account.id.to_string()));
         item.insert("credits".into(), n(account.credits));
         item.insert("webhook_secret".into(), s(account.webhook_secret.expose()));
-        item.insert(
-            "active".into(),
-            aws_sdk_dynamodb::types::AttributeValue::Bool(account.active),
-        );
+        item.insert("active".into(), b(account.active));
         item.insert("created_at".into(), s(clock::rfc3339(account.created_at)));
         let limits = &account.limits;
         for (name, value) in [
@@ -81,10 +79,7 @@ impl Store {
     pub async fn create_account(&self, account: &Account, key: &KeyDigest) -> Result<()> {
         let mut key_item = api_key_key(key);
         key_item.insert("account_id".into(), s(account.id.to_string()));
-        key_item.insert(
-            "active".into(),
-            aws_sdk_dynamodb::types::AttributeValue::Bool(true),
-        );
+        key_item.insert("active".into(), b(true));
         let put = |item: Item| -> Result<TransactWriteItem> {
             let put = Put::builder()
                 .table_name(self.table())

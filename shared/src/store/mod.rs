@@ -120,6 +120,10 @@ fn s(value: impl Into<String>) -> AttributeValue {
     AttributeValue::S(value.into())
 }
 
+fn b(value: bool) -> AttributeValue {
+    AttributeValue::Bool(value)
+}
+
 fn n(value: impl std::fmt::Display) -> AttributeValue {
     AttributeValue::N(value.to_string())
 }
