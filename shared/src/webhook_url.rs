@@ -64,10 +64,6 @@ impl WebhookUrl {
     pub fn as_str(&self) -> &str {
         self.0.as_str()
     }
-
-    pub fn url(&self) -> &Url {
-        &self.0
-    }
 }
 
 fn is_localhost(name: &str) -> bool {

@@ -204,3 +204,24 @@ fn error_bodies_follow_the_spec_envelope_order() {
         )
     );
 }
+
+#[test]
+fn the_spec_request_example_is_a_submit_request() {
+    let request: SubmitRequest = serde_json::from_str(
+        r#"{
+  "webhook_url": "https://your-domain.com/webhooks/tamradar",
+  "radars": [
+    { "radar_type": "company_job_openings", "domain": "stripe.com",
+      "custom_fields": { "crm_account_id": "acc_001" } },
+    { "radar_type": "contact_job_changes", "domain": "openai.com",
+      "profile_url": "https://www.linkedin.com/in/example", "custom_fields": { "owner": "sdr_team" } }
+  ]
+}"#,
+    )
+    .unwrap();
+    assert_eq!(request.radars.len(), 2);
+    assert_eq!(
+        request.radars[1]["profile_url"],
+        "https://www.linkedin.com/in/example"
+    );
+}

@@ -23,10 +23,6 @@ impl RequestCounter {
         self.0.lock().unwrap().clone()
     }
 
-    pub fn count(&self, operation: &str) -> usize {
-        self.0.lock().unwrap().get(operation).copied().unwrap_or(0)
-    }
-
     pub fn reset(&self) {
         self.0.lock().unwrap().clear();
     }
