@@ -26,9 +26,6 @@ pub const MAX_ITEM_BYTES: usize = 65_536;
 pub struct Submission {
     pub webhook_url: WebhookUrl,
     pub items: Vec<SubmittedItem>,
-    /// SHA-256 of the body's canonical JSON (keys sorted, no white space): two bodies that say
-    /// the same thing have the same fingerprint, for `Idempotency-Key` checks.
-    pub fingerprint: String,
 }
 
 /// One item of `radars[]`, kept as the client sent it.
@@ -61,13 +58,25 @@ impl Submission {
             .ok();
         let items = parse_radars(envelope, &mut errors);
         match (webhook_url, errors.is_empty()) {
-            (Some(webhook_url), true) => Ok(Self {
-                webhook_url,
-                items,
-                fingerprint: hex::encode(Sha256::digest(value.to_string().as_bytes())),
-            }),
+            (Some(webhook_url), true) => Ok(Self { webhook_url, items }),
             _ => Err(errors),
         }
+    }
+}
+
+impl Submission {
+    /// SHA-256 over the webhook URL and each item's canonical JSON (keys sorted, no white
+    /// space): two bodies that say the same thing have the same fingerprint, for
+    /// `Idempotency-Key` checks. Computed only when a request carries a key.
+    pub fn fingerprint(&self) -> String {
+        let mut hash = Sha256::new();
+        hash.update(self.webhook_url.as_str().as_bytes());
+        for item in &self.items {
+            // A separator no JSON text contains, so item boundaries cannot shift.
+            hash.update(b"\0");
+            hash.update(item.radar.get().as_bytes());
+        }
+        hex::encode(hash.finalize())
     }
 }
 
@@ -266,7 +275,7 @@ mod tests {
         let b = br#"{ "radars": [ {"radar_type": "t", "domain": "x.com"} ],
                       "webhook_url": "https://a.io" }"#;
         let c = br#"{"webhook_url":"https://a.io","radars":[{"domain":"y.com","radar_type":"t"}]}"#;
-        let print = |body: &[u8]| Submission::parse(body, POLICY).unwrap().fingerprint;
+        let print = |body: &[u8]| Submission::parse(body, POLICY).unwrap().fingerprint();
         assert_eq!(print(a), print(b));
         assert_ne!(print(a), print(c));
     }

@@ -90,7 +90,7 @@ async fn submit(deps: &Deps, request: &Request, now: DateTime<Utc>) -> Result<An
             let mut claim = ClaimRequest {
                 account_id: account.id,
                 key_digest: key.digest(),
-                fingerprint: submission.fingerprint.clone(),
+                fingerprint: submission.fingerprint(),
                 replacing: None,
             };
             if let Some(first) = replay::look_up(&deps.store, &mut claim, now).await? {

@@ -1,12 +1,7 @@
-use chrono::{DateTime, DurationRound, TimeDelta, Utc};
+use chrono::TimeDelta;
 use futures::future::join_all;
 use shared::rate_limit::{Bucket, LimitOverrides, Limits, WindowKind};
-use test_support::TestEnv;
-
-/// `seconds` past the start of the current minute, so windows never roll over mid-test.
-fn into_minute(seconds: i64) -> DateTime<Utc> {
-    Utc::now().duration_trunc(TimeDelta::minutes(1)).unwrap() + TimeDelta::seconds(seconds)
-}
+use test_support::{TestEnv, into_minute};
 
 #[tokio::test]
 async fn the_read_buckets_eleventh_request_in_one_second_is_a_burst() {

@@ -13,7 +13,7 @@ mod events;
 use std::collections::HashMap;
 
 use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
-use chrono::Utc;
+use chrono::{DateTime, DurationRound, TimeDelta, Utc};
 use provision::{Provisioned, Template};
 use shared::{
     auth::{ApiKey, WebhookSecret},
@@ -25,6 +25,15 @@ use uuid::Uuid;
 
 pub use counter::RequestCounter;
 pub use events::{api_request, response_json};
+
+/// `seconds` past the start of the current minute: a fixed instant for tests whose rate-limit
+/// windows must not roll over while they run.
+pub fn into_minute(seconds: i64) -> DateTime<Utc> {
+    Utc::now()
+        .duration_trunc(TimeDelta::minutes(1))
+        .expect("a whole minute")
+        + TimeDelta::seconds(seconds)
+}
 
 /// Fresh, uniquely named state on the emulators for one test.
 #[derive(Debug, Clone)]

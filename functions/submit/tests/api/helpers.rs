@@ -1,11 +1,11 @@
 //! `spawn_app`: a submit handler wired to fresh tables and queues, and request builders.
 
-use chrono::{DateTime, DurationRound, TimeDelta, Utc};
+use chrono::{DateTime, Utc};
 use lambda_http::{Body, Response};
 use serde_json::{Value, json};
 use shared::{queue::ItemMessage, queue::ItemQueue};
 use submit::Deps;
-use test_support::{TestAccount, TestEnv, api_request, response_json};
+use test_support::{TestAccount, TestEnv, api_request, into_minute, response_json};
 
 pub const WEBHOOK: &str = "https://your-domain.com/webhooks/tamradar";
 pub const PATH: &str = "/v1/radars/bulk";
@@ -32,7 +32,7 @@ pub async fn spawn_app_with(overrides: &[(&str, &str)]) -> App {
         config,
     };
     let account = env.account().await;
-    let now = Utc::now().duration_trunc(TimeDelta::minutes(1)).unwrap() + TimeDelta::seconds(5);
+    let now = into_minute(5);
     App {
         env,
         deps,
