@@ -10,6 +10,15 @@ pub struct Config {
     pub table_name: String,
     /// `RADAR_ITEM_QUEUE_URL`: the processor's queue, one message per item.
     pub item_queue_url: String,
+    /// `RADAR_ITEM_MAX_RECEIVE_COUNT`: deliveries of an item before SQS dead-letters it (the
+    /// template's `ItemMaxReceiveCount`). The processor records a 500 outcome on the last one.
+    /// Default 5.
+    pub item_max_receive_count: u32,
+    /// `RADAR_ITEM_DEAD_LETTER_QUEUE_ARN`: records from this queue are items that exhausted
+    /// their deliveries; the processor finalises them instead of processing them.
+    pub item_dead_letter_queue_arn: Option<String>,
+    /// `RADAR_WEBHOOK_QUEUE_URL`: the dispatcher's queue, one message per event to deliver.
+    pub webhook_queue_url: String,
     /// `RADAR_ALLOW_INSECURE_WEBHOOKS`: accept `http://` loopback webhooks (local development).
     pub webhooks: WebhookPolicy,
     /// `RADAR_BULK_PER_MINUTE`, `RADAR_READ_PER_MINUTE`, `RADAR_READ_PER_SECOND`: the limits of
@@ -56,6 +65,17 @@ impl Config {
         Ok(Self {
             table_name: required("RADAR_TABLE_NAME")?,
             item_queue_url: required("RADAR_ITEM_QUEUE_URL")?,
+            item_max_receive_count: match number("RADAR_ITEM_MAX_RECEIVE_COUNT", 5)? {
+                0 => {
+                    return Err(Error::Config(
+                        "RADAR_ITEM_MAX_RECEIVE_COUNT must be at least 1".into(),
+                    ));
+                }
+                count => count,
+            },
+            item_dead_letter_queue_arn: lookup("RADAR_ITEM_DEAD_LETTER_QUEUE_ARN")
+                .filter(|arn| !arn.is_empty()),
+            webhook_queue_url: required("RADAR_WEBHOOK_QUEUE_URL")?,
             webhooks: WebhookPolicy {
                 allow_insecure_loopback,
             },
@@ -88,16 +108,23 @@ mod tests {
         let config = Config::from_lookup(lookup(&[
             ("RADAR_TABLE_NAME", "radar"),
             ("RADAR_ITEM_QUEUE_URL", "http://127.0.0.1:1/q"),
+            ("RADAR_WEBHOOK_QUEUE_URL", "http://127.0.0.1:1/w"),
         ]))
         .unwrap();
         assert_eq!(config.limits, Limits::default());
+        assert_eq!(config.item_max_receive_count, 5);
+        assert_eq!(config.item_dead_letter_queue_arn, None);
         assert!(!config.webhooks.allow_insecure_loopback);
         assert_eq!(config.bulk_retention_days, 30);
     }
 
     #[test]
     fn a_missing_table_name_is_named_in_the_error() {
-        let error = Config::from_lookup(lookup(&[("RADAR_ITEM_QUEUE_URL", "q")])).unwrap_err();
+        let error = Config::from_lookup(lookup(&[
+            ("RADAR_ITEM_QUEUE_URL", "q"),
+            ("RADAR_WEBHOOK_QUEUE_URL", "w"),
+        ]))
+        .unwrap_err();
         assert_eq!(
             error.to_string(),
             "configuration: RADAR_TABLE_NAME is not set"
@@ -106,11 +133,17 @@ mod tests {
 
     #[test]
     fn malformed_numbers_and_flags_are_refused() {
-        let base = [("RADAR_TABLE_NAME", "t"), ("RADAR_ITEM_QUEUE_URL", "q")];
+        let base = [
+            ("RADAR_TABLE_NAME", "t"),
+            ("RADAR_ITEM_QUEUE_URL", "q"),
+            ("RADAR_WEBHOOK_QUEUE_URL", "w"),
+        ];
         let bad_number = [&base[..], &[("RADAR_BULK_PER_MINUTE", "ten")]].concat();
         assert!(Config::from_lookup(lookup(&bad_number)).is_err());
         let bad_flag = [&base[..], &[("RADAR_ALLOW_INSECURE_WEBHOOKS", "yes")]].concat();
         assert!(Config::from_lookup(lookup(&bad_flag)).is_err());
+        let no_attempts = [&base[..], &[("RADAR_ITEM_MAX_RECEIVE_COUNT", "0")]].concat();
+        assert!(Config::from_lookup(lookup(&no_attempts)).is_err());
         let insecure = [&base[..], &[("RADAR_ALLOW_INSECURE_WEBHOOKS", "true")]].concat();
         assert!(
             Config::from_lookup(lookup(&insecure))

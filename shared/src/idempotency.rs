@@ -99,6 +99,7 @@ mod tests {
             state,
             created_at,
             expires_at: 0,
+            completion: None,
         }
     }
 

@@ -16,7 +16,7 @@ use shared::{
     config::Config,
     http,
     idempotency::IdempotencyKey,
-    queue::ItemQueue,
+    queue::Queue,
     rate_limit::{Admission, Bucket},
     store::{
         Store,
@@ -32,7 +32,7 @@ use uuid::Uuid;
 #[derive(Debug, Clone)]
 pub struct Deps {
     pub store: Store,
-    pub queue: ItemQueue,
+    pub queue: Queue,
     pub config: Config,
 }
 
@@ -117,6 +117,7 @@ async fn submit(deps: &Deps, request: &Request, now: DateTime<Utc>) -> Result<An
         expires_at: clock::epoch_seconds(
             now + Duration::days(i64::from(deps.config.bulk_retention_days)),
         ),
+        completion: None,
     };
     tracing::Span::current().record("bulk_id", field::display(bulk.id));
     if let Some(first) = replay::begin(&deps.store, &bulk, claim, now).await? {

@@ -1,7 +1,7 @@
 use std::convert::Infallible;
 
 use lambda_http::{Error, run, service_fn};
-use shared::{config::Config, queue::ItemQueue, store::Store};
+use shared::{config::Config, queue::Queue, store::Store};
 use submit::Deps;
 
 #[tokio::main]
@@ -11,7 +11,7 @@ async fn main() -> Result<(), Error> {
     let aws = shared::config::load_aws().await;
     let deps = Deps {
         store: Store::new(aws_sdk_dynamodb::Client::new(&aws), &config.table_name),
-        queue: ItemQueue::new(aws_sdk_sqs::Client::new(&aws), &config.item_queue_url),
+        queue: Queue::new(aws_sdk_sqs::Client::new(&aws), &config.item_queue_url),
         config,
     };
     run(service_fn(|request| async {

@@ -155,7 +155,15 @@ mod tests {
                 .collect::<Vec<_>>()
         };
         assert_eq!(ids("AWS::DynamoDB::Table"), ["RadarTable"]);
-        assert_eq!(ids("AWS::SQS::Queue"), ["ItemQueue", "ItemDeadLetterQueue"]);
+        assert_eq!(
+            ids("AWS::SQS::Queue"),
+            [
+                "ItemQueue",
+                "ItemDeadLetterQueue",
+                "WebhookQueue",
+                "WebhookDeadLetterQueue"
+            ]
+        );
     }
 
     #[test]

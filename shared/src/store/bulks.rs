@@ -74,6 +74,16 @@ pub struct Bulk {
     pub created_at: DateTime<Utc>,
     /// When DynamoDB's TTL removes the bulk and, with the same value, its items.
     pub expires_at: i64,
+    /// Set once, by whichever processor finds the bulk's last item terminal.
+    pub completion: Option<Completion>,
+}
+
+/// The bulk's `bulk_completed`: its `update_id` and `completed_at` are fixed when the bulk is
+/// found complete, so every delivery attempt assembles the same body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Completion {
+    pub update_id: Uuid,
+    pub completed_at: String,
 }
 
 impl Bulk {
@@ -87,8 +97,10 @@ pub(super) fn bulk_pk(id: Uuid) -> String {
     format!("BULK#{id}")
 }
 
-fn bulk_key(id: Uuid) -> Item {
-    key(bulk_pk(id), "BULK")
+pub(super) const BULK_SK: &str = "BULK";
+
+pub(super) fn bulk_key(id: Uuid) -> Item {
+    key(bulk_pk(id), BULK_SK)
 }
 
 impl From<&Bulk> for Item {
@@ -101,9 +113,16 @@ impl From<&Bulk> for Item {
         item.insert("state".into(), s(bulk.state.as_str()));
         item.insert("created_at".into(), s(clock::rfc3339(bulk.created_at)));
         item.insert(EXPIRES_AT.into(), n(bulk.expires_at));
+        if let Some(completion) = &bulk.completion {
+            item.insert(COMPLETION_ID.into(), s(completion.update_id.to_string()));
+            item.insert(COMPLETED_AT.into(), s(&completion.completed_at));
+        }
         item
     }
 }
+
+pub(super) const COMPLETION_ID: &str = "completion_id";
+pub(super) const COMPLETED_AT: &str = "completed_at";
 
 impl TryFrom<&Item> for Bulk {
     type Error = Error;
@@ -118,6 +137,13 @@ impl TryFrom<&Item> for Bulk {
             state: fields.parsed("state")?,
             created_at: fields.parsed("created_at")?,
             expires_at: fields.number(EXPIRES_AT)?,
+            completion: match item.get(COMPLETION_ID) {
+                None => None,
+                Some(_) => Some(Completion {
+                    update_id: fields.parsed(COMPLETION_ID)?,
+                    completed_at: fields.string(COMPLETED_AT)?.to_owned(),
+                }),
+            },
         })
     }
 }

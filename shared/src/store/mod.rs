@@ -21,6 +21,7 @@ pub mod bulks;
 pub mod idempotency;
 pub mod items;
 pub mod rate;
+pub mod snapshot;
 
 use std::{collections::HashMap, str::FromStr};
 

@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 use lambda_http::{Body, Response};
 use serde_json::{Value, json};
-use shared::{queue::ItemMessage, queue::ItemQueue};
+use shared::queue::{ItemMessage, Queue};
 use submit::Deps;
 use test_support::{TestAccount, TestEnv, api_request, into_minute, response_json};
 
@@ -28,7 +28,7 @@ pub async fn spawn_app_with(overrides: &[(&str, &str)]) -> App {
     let config = env.config_with(overrides);
     let deps = Deps {
         store: env.store(),
-        queue: ItemQueue::new(env.sqs.clone(), &config.item_queue_url),
+        queue: Queue::new(env.sqs.clone(), &config.item_queue_url),
         config,
     };
     let account = env.account().await;

@@ -88,7 +88,7 @@ async fn a_failed_submission_can_be_retried_with_the_same_key() {
 async fn a_missing_queue_is_a_500_that_leaves_the_bulk_aborted() {
     let mut app = spawn_app().await;
     let url = format!("{}-gone", app.deps.config.item_queue_url);
-    app.deps.queue = shared::queue::ItemQueue::new(app.env.sqs.clone(), url);
+    app.deps.queue = shared::queue::Queue::new(app.env.sqs.clone(), url);
 
     let response = app.post(&crate::helpers::body_with(3), &[]).await;
 

@@ -1,14 +1,17 @@
-//! The processor's item queue: one message per submitted item.
+//! SQS queues: the processor's item queue and the dispatcher's webhook queue, with batched,
+//! size-aware sends. What travels on each is in [`messages`].
+
+mod messages;
 
 use std::time::Duration;
 
 use aws_sdk_sqs::{Client, types::SendMessageBatchRequestEntry};
 use futures::{StreamExt, stream};
-use serde::{Deserialize, Serialize};
-use serde_json::value::RawValue;
-use uuid::Uuid;
+use serde::Serialize;
 
 use crate::{Error, Result};
+
+pub use messages::{ItemMessage, WebhookMessage};
 
 /// SendMessageBatch's limits: entries, and bytes of all bodies together.
 const BATCH_ENTRIES: usize = 10;
@@ -18,23 +21,14 @@ const CONCURRENCY: usize = 16;
 /// Attempts at entries SQS fails through no fault of ours, before giving up.
 const ATTEMPTS: u32 = 5;
 
-/// A queued item. It carries the radar itself so that the processor needs no read to start.
-#[derive(Debug, Serialize, Deserialize)]
-pub struct ItemMessage {
-    pub bulk_id: Uuid,
-    pub item_index: u32,
-    pub account_id: Uuid,
-    pub radar: Box<RawValue>,
-}
-
-/// The queue and the client that reaches it. Cheap to clone.
+/// A queue and the client that reaches it. Cheap to clone.
 #[derive(Debug, Clone)]
-pub struct ItemQueue {
+pub struct Queue {
     client: Client,
     url: String,
 }
 
-impl ItemQueue {
+impl Queue {
     pub fn new(client: Client, url: impl Into<String>) -> Self {
         Self {
             client,
@@ -42,15 +36,24 @@ impl ItemQueue {
         }
     }
 
-    /// Queues every message, in batches that respect SQS's entry and size limits, several
-    /// batches at once. Fails if any message could not be queued; the others stay queued.
-    pub async fn send_all(&self, messages: &[ItemMessage]) -> Result<()> {
-        let bodies = messages
-            .iter()
-            .map(|message| {
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    /// Queues every message as JSON, in batches that respect SQS's entry and size limits,
+    /// several batches at once. Fails if any message could not be queued; the others stay
+    /// queued.
+    pub async fn send_all<T: Serialize>(&self, messages: &[T]) -> Result<()> {
+        let bodies = (0u32..)
+            .zip(messages)
+            .map(|(position, message)| {
                 let body = serde_json::to_string(message)
-                    .map_err(|e| Error::Config(format!("item message did not serialise: {e}")))?;
-                Ok((message.item_index, body))
+                    .map_err(|e| Error::Serialize("a queue message", e))?;
+                Ok((position, body))
             })
             .collect::<Result<Vec<_>>>()?;
         // Every batch runs to its end even when one fails, so a failed submission leaves a
@@ -63,13 +66,14 @@ impl ItemQueue {
         results.into_iter().collect()
     }
 
-    /// One SendMessageBatch, retrying the entries SQS failed on its side.
+    /// One SendMessageBatch, retrying the entries SQS failed on its side. Entry ids are the
+    /// messages' positions in the slice given to [`Queue::send_all`].
     async fn send_batch(&self, batch: Vec<(u32, String)>) -> Result<()> {
         let mut entries = batch
             .into_iter()
-            .map(|(index, body)| {
+            .map(|(position, body)| {
                 SendMessageBatchRequestEntry::builder()
-                    .id(index.to_string())
+                    .id(position.to_string())
                     .message_body(body)
                     .build()
                     .map_err(Error::sqs)
@@ -97,7 +101,7 @@ impl ItemQueue {
                     entry = failure.id,
                     code = failure.code,
                     sender_fault = failure.sender_fault,
-                    "SQS did not queue an item"
+                    "SQS did not queue a message"
                 );
             }
             if output.failed.iter().any(|failure| failure.sender_fault) {
