@@ -18,6 +18,8 @@
 //!   envelope, the three webhook events, both poll shapes).
 //! - [`submission`]: parses a submit body into a [`submission::Submission`], collecting every
 //!   `{field, reason}` problem at once.
+//! - [`radar`]: one item of `radars[]`, parsed by the radar-type table (kinds, costs, fields),
+//!   normalised, with its 409 identity and its `radar_created` data. Pure logic for the processor.
 //! - [`webhook_url`] and [`net`]: the `webhook_url` rules, and which IP addresses are public.
 //! - [`error`]: the crate's one error type and its mapping to the documented envelope.
 //! - [`http`]: JSON responses with the rate-limit headers, for the two HTTP functions.
@@ -38,6 +40,7 @@ pub mod http;
 pub mod idempotency;
 pub mod net;
 pub mod queue;
+pub mod radar;
 pub mod rate_limit;
 pub mod store;
 pub mod submission;

@@ -1,0 +1,122 @@
+//! One radar item, parsed: what the processor creates from an element of `radars[]`.
+//!
+//! - [`types`]: the radar-type table (kind, cost, which fields each type takes), in one place.
+//! - [`Radar::parse`] (in `parse`): an item into a [`Radar`], or every failing field at once.
+//! - [`normalise`] and [`values`]: the canonical form of domains, emails, profile URLs and
+//!   text, and the newtypes that hold them.
+//! - [`Radar::identity`] and [`conflict`] (in `identity`): what makes two radars the same
+//!   (the 409 rule), and the error that says so.
+//! - [`Radar::data`]: the created radar as `radar_created` reports it.
+//!
+//! Everything here is pure: no I/O, so the rules are tested without emulators.
+
+mod identity;
+pub mod normalise;
+mod parse;
+pub mod types;
+pub mod values;
+
+use serde_json::Value;
+use uuid::Uuid;
+
+pub use identity::{CONFLICT_MESSAGE, Identity, conflict};
+pub use parse::{EMPTY_STRINGS, NOT_A_STRING, NOT_STRINGS, REQUIRED};
+pub use types::{Kind, RadarType};
+pub use values::{Domain, Email, FullName, Keyword, ProfileUrl};
+
+use crate::api::RadarData;
+
+/// The `radar_status` of a radar just created.
+pub const ACTIVE: &str = "active";
+
+/// A valid radar item: its row of the type table and what it watches. Built only by
+/// [`Radar::parse`], so the target always matches the type's kind and rules.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Radar {
+    radar_type: &'static RadarType,
+    target: Target,
+}
+
+/// What a radar watches, by kind. Values are already normalised.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Target {
+    Company {
+        domain: Domain,
+        filters: CompanyFilters,
+    },
+    Contact {
+        /// Required for `contact_job_changes`, optional for the social types.
+        domain: Option<Domain>,
+        email: Option<Email>,
+        profile_url: Option<ProfileUrl>,
+        full_name: Option<FullName>,
+    },
+    Industry {
+        /// Present exactly for the types that require it.
+        keyword: Option<Keyword>,
+        /// Empty unless given (for `industry_job_openings` only).
+        countries: Vec<String>,
+    },
+}
+
+/// The optional filters of some company types; each value trimmed, white space collapsed.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CompanyFilters {
+    pub departments: Option<Vec<String>>,
+    pub seniorities: Option<Vec<String>>,
+    pub job_titles: Option<String>,
+}
+
+impl Radar {
+    pub fn radar_type(&self) -> &'static RadarType {
+        self.radar_type
+    }
+
+    pub fn target(&self) -> &Target {
+        &self.target
+    }
+
+    /// Credits charged for creating this radar, from the type table.
+    pub fn cost(&self) -> i64 {
+        self.radar_type.cost
+    }
+
+    /// The created radar in the shape the single-create endpoints return, values normalised:
+    /// what the customer sees is what the 409 check compares.
+    pub fn data(&self, radar_id: Uuid, created_at: String, custom_fields: Value) -> RadarData {
+        let mut data = RadarData {
+            radar_id,
+            radar_type: self.radar_type.name.to_owned(),
+            domain: None,
+            radar_status: ACTIVE.to_owned(),
+            created_at,
+            custom_fields,
+            keyword: None,
+            email: None,
+            profile_url: None,
+            full_name: None,
+        };
+        let text = |value: Option<&str>| value.map(str::to_owned);
+        match &self.target {
+            Target::Company { domain, .. } => data.domain = Some(domain.as_str().to_owned()),
+            Target::Contact {
+                domain,
+                email,
+                profile_url,
+                full_name,
+            } => {
+                data.domain = text(domain.as_ref().map(Domain::as_str));
+                data.email = text(email.as_ref().map(Email::as_str));
+                data.profile_url = text(profile_url.as_ref().map(ProfileUrl::as_str));
+                data.full_name = text(full_name.as_ref().map(FullName::as_str));
+            }
+            Target::Industry { keyword, .. } => {
+                data.keyword = text(keyword.as_ref().map(Keyword::as_str));
+            }
+        }
+        data
+    }
+}
+
+#[cfg(test)]
+mod tests;
