@@ -18,6 +18,8 @@ const BATCH_ENTRIES: usize = 10;
 const BATCH_BYTES: usize = 262_144;
 /// Batches in flight at once for one submission.
 const CONCURRENCY: usize = 16;
+/// SQS's longest message delay.
+const MAX_DELAY_SECONDS: i32 = 900;
 /// Attempts at entries SQS fails through no fault of ours, before giving up.
 const ATTEMPTS: u32 = 5;
 
@@ -48,6 +50,18 @@ impl Queue {
     /// several batches at once. Fails if any message could not be queued; the others stay
     /// queued.
     pub async fn send_all<T: Serialize>(&self, messages: &[T]) -> Result<()> {
+        self.send_all_after(messages, Duration::ZERO).await
+    }
+
+    /// [`Queue::send_all`], each message invisible for `delay` first (at most 15 minutes).
+    pub async fn send_all_after<T: Serialize>(
+        &self,
+        messages: &[T],
+        delay: Duration,
+    ) -> Result<()> {
+        let delay = i32::try_from(delay.as_secs())
+            .unwrap_or(i32::MAX)
+            .min(MAX_DELAY_SECONDS);
         let bodies = (0u32..)
             .zip(messages)
             .map(|(position, message)| {
@@ -59,7 +73,7 @@ impl Queue {
         // Every batch runs to its end even when one fails, so a failed submission leaves a
         // known set of messages behind rather than whatever happened to be in flight.
         let results: Vec<Result<()>> = stream::iter(batches(bodies))
-            .map(|batch| self.send_batch(batch))
+            .map(|batch| self.send_batch(batch, delay))
             .buffer_unordered(CONCURRENCY)
             .collect()
             .await;
@@ -68,13 +82,14 @@ impl Queue {
 
     /// One SendMessageBatch, retrying the entries SQS failed on its side. Entry ids are the
     /// messages' positions in the slice given to [`Queue::send_all`].
-    async fn send_batch(&self, batch: Vec<(u32, String)>) -> Result<()> {
+    async fn send_batch(&self, batch: Vec<(u32, String)>, delay_seconds: i32) -> Result<()> {
         let mut entries = batch
             .into_iter()
             .map(|(position, body)| {
                 SendMessageBatchRequestEntry::builder()
                     .id(position.to_string())
                     .message_body(body)
+                    .delay_seconds(delay_seconds)
                     .build()
                     .map_err(Error::sqs)
             })

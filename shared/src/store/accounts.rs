@@ -24,7 +24,7 @@ pub struct Account {
     pub created_at: DateTime<Utc>,
 }
 
-fn account_key(id: Uuid) -> Item {
+pub(super) fn account_key(id: Uuid) -> Item {
     key(format!("ACCOUNT#{id}"), "ACCOUNT")
 }
 

@@ -106,15 +106,12 @@ const CONCURRENCY: usize = 16;
 const ATTEMPTS: u32 = 8;
 
 /// The outcome of an item found already decided.
-pub(super) fn decided(old: &Item) -> Result<Marked> {
+pub(super) fn decided(old: &Item) -> Result<Outcome> {
     let record = ItemRecord::try_from(old)?;
-    record
-        .outcome
-        .map(Marked::Already)
-        .ok_or_else(|| Error::CorruptRecord {
-            key: format!("item {}", record.index),
-            problem: "its condition failed while it is still queued".into(),
-        })
+    record.outcome.ok_or_else(|| Error::CorruptRecord {
+        key: format!("item {}", record.index),
+        problem: "its condition failed while it is still queued".into(),
+    })
 }
 
 pub(super) fn item_key(bulk_id: Uuid, index: u32) -> Item {
@@ -195,7 +192,7 @@ impl Store {
             Err(error) => match error.as_service_error() {
                 Some(UpdateItemError::ConditionalCheckFailedException(failed)) => {
                     match failed.item() {
-                        Some(old) => decided(old),
+                        Some(old) => decided(old).map(Marked::Already),
                         None => Ok(Marked::Missing),
                     }
                 }

@@ -11,15 +11,20 @@
 //! | rate window | `RATE#<account_id>#<bucket>#<seconds>#<window start>` | `RATE` | [`rate`] |
 //! | idempotency claim | `IDEMPOTENCY#<account_id>#<sha256 of key>` | `IDEMPOTENCY` | [`idempotency`] |
 //! | bulk | `BULK#<bulk_id>` | `BULK` | [`bulks`] |
+//! | completion tally | `BULK#<bulk_id>` | `TALLY#<shard, 2 digits>` | [`completion`] |
 //! | bulk item | `BULK#<bulk_id>` | `ITEM#<item_index, 4 digits>` | [`items`] |
+//! | radar (and its identity claim) | `RADAR#<account_id>#<sha256 of identity>` | `RADAR` | [`radars`] |
 //!
 //! A bulk and its items share a partition, with the bulk sorting first, so that one `Query`
-//! reads a whole bulk in `item_index` order.
+//! reads a whole bulk in `item_index` order ([`snapshot`]). Each radar has a partition of its
+//! own: its key is its identity, which makes a 409 a conditional put.
 
 pub mod accounts;
 pub mod bulks;
+pub mod completion;
 pub mod idempotency;
 pub mod items;
+pub mod radars;
 pub mod rate;
 pub mod snapshot;
 

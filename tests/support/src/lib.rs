@@ -157,11 +157,12 @@ impl TestEnv {
         }
     }
 
-    /// How many messages a queue (by logical id) holds, visible or in flight. Cheaper than
+    /// How many messages a queue (by logical id) holds, visible, in flight or delayed. Cheaper than
     /// draining: moto scans its whole queue on every receive, so draining n messages costs n².
     pub async fn queue_depth(&self, logical_id: &str) -> usize {
         use aws_sdk_sqs::types::QueueAttributeName::{
-            ApproximateNumberOfMessages, ApproximateNumberOfMessagesNotVisible,
+            ApproximateNumberOfMessages, ApproximateNumberOfMessagesDelayed,
+            ApproximateNumberOfMessagesNotVisible,
         };
         let output = self
             .sqs
@@ -169,6 +170,7 @@ impl TestEnv {
             .queue_url(self.queue_url(logical_id))
             .attribute_names(ApproximateNumberOfMessages)
             .attribute_names(ApproximateNumberOfMessagesNotVisible)
+            .attribute_names(ApproximateNumberOfMessagesDelayed)
             .send()
             .await
             .expect("queue attributes from the emulator");
@@ -176,6 +178,7 @@ impl TestEnv {
         [
             ApproximateNumberOfMessages,
             ApproximateNumberOfMessagesNotVisible,
+            ApproximateNumberOfMessagesDelayed,
         ]
         .iter()
         .map(|name| {

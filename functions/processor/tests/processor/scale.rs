@@ -1,0 +1,86 @@
+use futures::{StreamExt, stream};
+use serde_json::{Value, json};
+use shared::store::items::ItemState;
+use uuid::Uuid;
+
+use crate::helpers::{company, completions, retried, spawn_app_with_credits};
+
+/// Item `i` of the big bulk: every tenth (index ending in 5) invalid, and each index ending in
+/// 99 a duplicate of the one before it.
+fn item(i: usize) -> Value {
+    match (i % 10, i % 100) {
+        (5, _) => json!({"radar_type": "company_job_openings", "domain": "not a domain"}),
+        (_, 99) => company(&format!("d{}.com", i - 1)),
+        _ => company(&format!("d{i}.com")),
+    }
+}
+
+#[tokio::test]
+async fn a_1000_item_bulk_over_8_concurrent_invocations_completes_exactly_once() {
+    let app = spawn_app_with_credits(2000).await;
+    let radars: Vec<Value> = (0..1000).map(item).collect();
+    let seeded = app.submit(&radars).await;
+    let mut shuffled: Vec<(Uuid, usize)> = (0..1000).map(|i| (Uuid::new_v4(), i)).collect();
+    shuffled.sort_unstable();
+    let order: Vec<usize> = shuffled.into_iter().map(|(_, i)| i).collect();
+    app.env.requests.reset();
+
+    let reports: Vec<processor::BatchReport> = stream::iter(order.chunks(10))
+        .map(|batch| app.process(seeded.event(batch.iter().copied(), 1)))
+        .buffer_unordered(8)
+        .collect()
+        .await;
+
+    assert!(reports.iter().all(|r| retried(r).is_empty()));
+    let snapshot = app.snapshot(&seeded.bulk).await;
+    let counts = snapshot.counts();
+    assert_eq!(
+        (counts.processing, counts.created, counts.failed),
+        (0, 890, 110)
+    );
+    let codes = |code: u64| {
+        snapshot
+            .items
+            .iter()
+            .filter_map(|item| item.outcome.as_ref())
+            .filter(|outcome| outcome.state == ItemState::Failed)
+            .filter(|outcome| outcome.event.contains(&format!(r#""code":{code},"#)))
+            .count()
+    };
+    assert_eq!((codes(400), codes(409)), (100, 10));
+    assert_eq!(app.radars().await.len(), 890);
+    assert_eq!(app.balance().await, 2000 - 890);
+    let completion = snapshot.bulk.completion.expect("complete");
+    assert_eq!(
+        completions(&reports),
+        [completion.update_id],
+        "exactly one bulk_completed"
+    );
+    assert_eq!(app.env.queue_depth("WebhookQueue").await, 1001);
+
+    let transactions = app.env.requests.by_operation()["DynamoDB.TransactWriteItems"];
+    eprintln!(
+        "creating transactions: {transactions} for 900 creatable items ({} retried after \
+         meeting a concurrent one or refused)",
+        transactions - 900
+    );
+    assert!((900..1800).contains(&transactions));
+}
+
+#[tokio::test]
+async fn a_created_item_costs_at_most_4_aws_requests() {
+    let app = spawn_app_with_credits(1000).await;
+    let radars: Vec<Value> = (0..100).map(|i| company(&format!("r{i}.com"))).collect();
+    let seeded = app.submit(&radars).await;
+    app.env.requests.reset();
+
+    for batch in (0..100).collect::<Vec<_>>().chunks(10) {
+        app.process(seeded.event(batch.iter().copied(), 1)).await;
+    }
+
+    assert_eq!(app.snapshot(&seeded.bulk).await.counts().created, 100);
+    let by_operation = app.env.requests.by_operation();
+    let total = app.env.requests.total();
+    eprintln!("AWS requests for 100 created items, 10 batches of 10: {total} {by_operation:?}");
+    assert!(total <= 400, "{total} requests: {by_operation:?}");
+}
