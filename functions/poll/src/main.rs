@@ -1,0 +1,20 @@
+use std::convert::Infallible;
+
+use lambda_http::{Error, run, service_fn};
+use poll::Deps;
+use shared::{config::Config, store::Store};
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    shared::telemetry::init();
+    let config = Config::from_env()?;
+    let aws = shared::config::load_aws().await;
+    let deps = Deps {
+        store: Store::new(aws_sdk_dynamodb::Client::new(&aws), &config.table_name),
+        config,
+    };
+    run(service_fn(|request| async {
+        Ok::<_, Infallible>(poll::handle(&deps, request).await)
+    }))
+    .await
+}
