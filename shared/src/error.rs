@@ -23,6 +23,10 @@ pub enum Error {
     Unauthorized,
     #[error("invalid request: {} problem(s)", .0.len())]
     InvalidRequest(Vec<FieldError>),
+    /// A path parameter (such as `{bulk_id}`) that does not parse: a 400 whose message does not
+    /// speak of a body the request does not have.
+    #[error("invalid path parameter {}", .0.field)]
+    InvalidPath(FieldError),
     #[error("rate limit exceeded: {}", .0.window.reason())]
     RateLimited(RateLimitExceeded),
     #[error("Idempotency-Key reused with a different request body")]
@@ -79,7 +83,7 @@ impl Error {
     pub fn status_code(&self) -> u16 {
         match self {
             Self::Unauthorized => 401,
-            Self::InvalidRequest(_) => 400,
+            Self::InvalidRequest(_) | Self::InvalidPath(_) => 400,
             Self::BulkNotFound => 404,
             Self::IdempotencyKeyInUse => 409,
             Self::IdempotencyKeyReused => 422,
@@ -103,6 +107,7 @@ impl Error {
                 vec![FieldError::new("x-api-key", INVALID_KEY)],
             ),
             Self::InvalidRequest(errors) => ("Invalid request body".to_owned(), errors.clone()),
+            Self::InvalidPath(error) => ("Invalid path parameter".to_owned(), vec![error.clone()]),
             Self::RateLimited(exceeded) => (
                 exceeded.message(),
                 vec![FieldError::new("rate_limit", exceeded.window.reason())],

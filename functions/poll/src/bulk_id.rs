@@ -32,7 +32,7 @@ pub(crate) fn parse(raw: &str) -> Result<Uuid> {
 }
 
 fn invalid() -> Error {
-    Error::invalid(PARAMETER, "Must be a valid UUID")
+    Error::InvalidPath(shared::FieldError::new(PARAMETER, "Must be a valid UUID"))
 }
 
 /// The last non-empty segment of `path`, so that a trailing slash does not hide the id.
@@ -62,12 +62,11 @@ mod tests {
         let urn = format!("urn:uuid:{ID}");
         let not_hex = ID.replace('f', "g");
         for raw in ["", "bulk", "123", &simple, &braced, &urn, &not_hex] {
-            let Err(Error::InvalidRequest(errors)) = parse(raw) else {
+            let Err(Error::InvalidPath(error)) = parse(raw) else {
                 panic!("{raw:?} was accepted");
             };
-            assert_eq!(errors.len(), 1);
-            assert_eq!(errors[0].field, "bulk_id");
-            assert_eq!(errors[0].reason, "Must be a valid UUID");
+            assert_eq!(error.field, "bulk_id");
+            assert_eq!(error.reason, "Must be a valid UUID");
         }
     }
 

@@ -30,7 +30,7 @@ async fn a_bulk_id_that_is_not_a_uuid_is_400_naming_bulk_id() {
     for raw in ["not-a-uuid", "123", bare_digits.as_str()] {
         let response = app.poll(raw).await;
 
-        let body = assert_envelope(&response, 400, "Invalid request body");
+        let body = assert_envelope(&response, 400, "Invalid path parameter");
         assert_eq!(
             field_errors(&body),
             [("bulk_id".to_owned(), "Must be a valid UUID".to_owned())],
