@@ -9,6 +9,7 @@
 mod counter;
 mod endpoints;
 mod events;
+mod responses;
 
 use std::collections::HashMap;
 
@@ -25,6 +26,7 @@ use uuid::Uuid;
 
 pub use counter::RequestCounter;
 pub use events::{api_request, response_json};
+pub use responses::{assert_envelope, field_errors, header};
 
 /// `seconds` past the start of the current minute: a fixed instant for tests whose rate-limit
 /// windows must not roll over while they run.

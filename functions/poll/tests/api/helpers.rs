@@ -14,7 +14,8 @@ use shared::{
     },
     submission::SubmittedItem,
 };
-use test_support::{TestAccount, TestEnv, api_request, into_minute, response_json};
+use test_support::{TestAccount, TestEnv, api_request, into_minute};
+pub use test_support::{assert_envelope, field_errors, header};
 use uuid::Uuid;
 
 pub struct App {
@@ -227,66 +228,11 @@ pub fn conflict(bulk_id: Uuid, index: u32, custom_fields: &Value) -> Event {
     })
 }
 
-pub fn header<'a>(response: &'a Response<Body>, name: &str) -> Option<&'a str> {
-    response
-        .headers()
-        .get(name)
-        .map(|value| value.to_str().expect("an ASCII header"))
-}
-
 pub fn body_text(response: &Response<Body>) -> &str {
     match response.body() {
         Body::Text(text) => text,
         other => panic!("expected a text body, got {other:?}"),
     }
-}
-
-/// The `{field, reason}` pairs of an error body.
-pub fn field_errors(body: &Value) -> Vec<(String, String)> {
-    body["errors"]
-        .as_array()
-        .expect("errors[]")
-        .iter()
-        .map(|e| {
-            (
-                e["field"].as_str().unwrap().to_owned(),
-                e["reason"].as_str().unwrap().to_owned(),
-            )
-        })
-        .collect()
-}
-
-/// Asserts the documented error envelope around `code` and `message`; returns the body.
-pub fn assert_envelope(response: &Response<Body>, code: u16, message: &str) -> Value {
-    let (status, body) = response_json(response);
-    assert_eq!(status, code, "{body}");
-    assert_eq!(header(response, "content-type"), Some("application/json"));
-    assert_eq!(body["status"], "error");
-    assert_eq!(body["code"], code);
-    assert_eq!(body["message"], message);
-    let timestamp = body["timestamp"].as_str().expect("a timestamp");
-    assert!(DateTime::parse_from_rfc3339(timestamp).is_ok() && timestamp.ends_with('Z'));
-    let error_id: Uuid = body["error_id"].as_str().unwrap().parse().expect("a UUID");
-    assert_eq!(error_id.get_version_num(), 4);
-    let mut keys: Vec<&str> = body
-        .as_object()
-        .unwrap()
-        .keys()
-        .map(String::as_str)
-        .collect();
-    keys.sort_unstable();
-    assert_eq!(
-        keys,
-        [
-            "code",
-            "error_id",
-            "errors",
-            "message",
-            "status",
-            "timestamp"
-        ]
-    );
-    body
 }
 
 /// An error body without the two fields that differ on every response.

@@ -5,7 +5,8 @@ use lambda_http::{Body, Response};
 use serde_json::{Value, json};
 use shared::queue::{ItemMessage, Queue};
 use submit::Deps;
-use test_support::{TestAccount, TestEnv, api_request, into_minute, response_json};
+use test_support::{TestAccount, TestEnv, api_request, into_minute};
+pub use test_support::{assert_envelope, field_errors, header};
 
 pub const WEBHOOK: &str = "https://your-domain.com/webhooks/tamradar";
 pub const PATH: &str = "/v1/radars/bulk";
@@ -101,59 +102,4 @@ pub fn spec_example() -> String {
         ]
     })
     .to_string()
-}
-
-pub fn header<'a>(response: &'a Response<Body>, name: &str) -> Option<&'a str> {
-    response
-        .headers()
-        .get(name)
-        .map(|value| value.to_str().expect("an ASCII header"))
-}
-
-/// The `{field, reason}` pairs of an error body.
-pub fn field_errors(body: &Value) -> Vec<(String, String)> {
-    body["errors"]
-        .as_array()
-        .expect("errors[]")
-        .iter()
-        .map(|e| {
-            (
-                e["field"].as_str().unwrap().to_owned(),
-                e["reason"].as_str().unwrap().to_owned(),
-            )
-        })
-        .collect()
-}
-
-/// Asserts the documented error envelope around `code` and `message`.
-pub fn assert_envelope(response: &Response<Body>, code: u16, message: &str) -> Value {
-    let (status, body) = response_json(response);
-    assert_eq!(status, code, "{body}");
-    assert_eq!(header(response, "content-type"), Some("application/json"));
-    assert_eq!(body["status"], "error");
-    assert_eq!(body["code"], code);
-    assert_eq!(body["message"], message);
-    let timestamp = body["timestamp"].as_str().expect("a timestamp");
-    assert!(DateTime::parse_from_rfc3339(timestamp).is_ok() && timestamp.ends_with('Z'));
-    let error_id: uuid::Uuid = body["error_id"].as_str().unwrap().parse().expect("a UUID");
-    assert_eq!(error_id.get_version_num(), 4);
-    let keys: Vec<&str> = body
-        .as_object()
-        .unwrap()
-        .keys()
-        .map(String::as_str)
-        .collect();
-    let mut expected = [
-        "status",
-        "code",
-        "message",
-        "errors",
-        "timestamp",
-        "error_id",
-    ];
-    expected.sort_unstable();
-    let mut keys = keys;
-    keys.sort_unstable();
-    assert_eq!(keys, expected);
-    body
 }
