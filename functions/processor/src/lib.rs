@@ -6,8 +6,9 @@
 //! 1. [`gate`]: read each bulk of the batch once. Only `accepted` bulks are worked on; items of
 //!    aborted, abandoned or vanished bulks are acknowledged and dropped; items that arrive
 //!    before their submission finished are sent back to the queue for a few seconds.
-//! 2. [`item`]: decide each item (validate, then create, or record a 400/402/409), tally it
-//!    towards its bulk and, if it was the last, fix the bulk's completion.
+//! 2. [`item`]: decide every item (validate; create the valid ones of each account in one
+//!    transaction; record the 400s, 402s and 409s), then tally each towards its bulk and, for
+//!    the last one, fix the bulk's completion.
 //! 3. Hand every decided event to the webhook queue in batches.
 //! 4. Report the messages that must be retried; SQS redelivers those and only those.
 //!
@@ -19,11 +20,11 @@ mod faults;
 mod gate;
 mod item;
 
-use std::{collections::HashMap, convert::Infallible, time::Duration};
+use std::{collections::BTreeMap, convert::Infallible, time::Duration};
 
 use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use chrono::{DateTime, Utc};
-use futures::{StreamExt, future::join_all, stream};
+use futures::future::join_all;
 use lambda_runtime::LambdaEvent;
 use shared::{
     config::Config,
@@ -31,7 +32,6 @@ use shared::{
     queue::{ItemMessage, Queue, WebhookMessage},
     store::Store,
 };
-use tracing::Instrument;
 use uuid::Uuid;
 
 pub use faults::{Faults, Step};
@@ -50,7 +50,7 @@ pub struct Deps {
     pub faults: Faults,
 }
 
-/// Items of one batch worked on at once.
+/// Items of one batch settled at once.
 const CONCURRENCY: usize = 10;
 /// How long an item that arrived before its bulk was accepted waits before its next try.
 const DEFER: Duration = Duration::from_secs(5);
@@ -97,7 +97,7 @@ pub async fn process_batch(deps: &Deps, event: SqsEvent, now: DateTime<Utc>) -> 
     let mut bulk_ids: Vec<Uuid> = records.iter().map(|r| r.message.bulk_id).collect();
     bulk_ids.sort_unstable();
     bulk_ids.dedup();
-    let gates: HashMap<Uuid, Gate> = join_all(
+    let gates: BTreeMap<Uuid, Gate> = join_all(
         bulk_ids
             .into_iter()
             .map(|id| async move { (id, gate::open(&deps.store, id, now).await) }),
@@ -106,29 +106,11 @@ pub async fn process_batch(deps: &Deps, event: SqsEvent, now: DateTime<Utc>) -> 
     .into_iter()
     .collect();
 
-    let verdicts: Vec<(Record, Verdict)> = stream::iter(records)
-        .map(|record| {
-            let gate = &gates[&record.message.bulk_id];
-            let span = tracing::info_span!(
-                "item",
-                message_id = %record.message_id,
-                bulk_id = %record.message.bulk_id,
-                item_index = record.message.item_index,
-                account_id = %record.message.account_id,
-            );
-            async move {
-                let verdict = item::handle(deps, &record, gate, dead_letters, now).await;
-                (record, verdict)
-            }
-            .instrument(span)
-        })
-        .buffer_unordered(CONCURRENCY)
-        .collect()
-        .await;
+    let verdicts = item::handle_all(deps, &records, &gates, dead_letters, now).await;
 
     let mut deferred = Vec::new();
     let mut handing_off = Vec::new();
-    for (record, verdict) in verdicts {
+    for (record, verdict) in records.into_iter().zip(verdicts) {
         match verdict {
             Verdict::Done(events) => handing_off.push((record.message_id, events)),
             Verdict::Dropped => {}

@@ -140,3 +140,36 @@ async fn two_items_of_one_bulk_with_one_identity_create_one_radar_and_one_409() 
     assert_conflict(created[0], refused[0], "domain");
     assert_eq!(app.balance().await, 99);
 }
+
+#[tokio::test]
+async fn a_conflict_in_a_batch_does_not_hold_back_its_neighbours() {
+    let app = spawn_app().await;
+    let earlier = app
+        .submit(&[json!({"radar_type": "company_reviews", "domain": "taken.com"})])
+        .await;
+    app.process(earlier.all(1)).await;
+    let seeded = app
+        .submit(&[
+            json!({"radar_type": "company_reviews", "domain": "free-1.com"}),
+            json!({"radar_type": "company_reviews", "domain": "taken.com"}),
+            json!({"radar_type": "company_reviews", "domain": "free-2.com"}),
+        ])
+        .await;
+
+    app.process(seeded.all(1)).await;
+
+    let codes: Vec<Value> = app
+        .events(&seeded.bulk)
+        .await
+        .into_iter()
+        .map(|event| {
+            event
+                .unwrap()
+                .get("code")
+                .cloned()
+                .unwrap_or(json!("created"))
+        })
+        .collect();
+    assert_eq!(codes, [json!("created"), json!(409), json!("created")]);
+    assert_eq!(app.balance().await, 97);
+}

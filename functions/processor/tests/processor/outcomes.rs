@@ -212,3 +212,29 @@ async fn a_transient_failure_is_retried_until_the_last_delivery_records_a_500() 
     assert_eq!(app.balance().await, 100);
     assert_eq!(completions([&report]).len(), 1, "the bulk still completes");
 }
+
+#[tokio::test]
+async fn a_balance_that_covers_part_of_a_batch_creates_the_first_items_and_refuses_the_rest() {
+    let app = spawn_app_with_credits(3).await;
+    let radars: Vec<Value> = (0..5).map(|i| company(&format!("c{i}.com"))).collect();
+    let seeded = app.submit(&radars).await;
+
+    let report = app.process(seeded.all(1)).await;
+
+    assert!(retried(&report).is_empty());
+    let states = app.states(&seeded.bulk).await;
+    assert_eq!(
+        states,
+        [
+            ItemState::Created,
+            ItemState::Created,
+            ItemState::Created,
+            ItemState::Failed,
+            ItemState::Failed
+        ]
+    );
+    let events = app.events(&seeded.bulk).await;
+    assert_eq!(events[4].as_ref().unwrap()["code"], 402);
+    assert_eq!(app.balance().await, 0);
+    assert_eq!(app.radars().await.len(), 3);
+}
