@@ -201,6 +201,14 @@ impl Store {
         }
     }
 
+    /// One item, strongly consistent; `None` when it does not exist (its bulk expired).
+    pub async fn get_item(&self, bulk_id: Uuid, index: u32) -> Result<Option<ItemRecord>> {
+        let item = self
+            .get(item_key(bulk_id, index), super::Read::Strong)
+            .await?;
+        item.as_ref().map(ItemRecord::try_from).transpose()
+    }
+
     /// Stores every item of a bulk, 25 to a request, several requests at once.
     pub async fn put_items(
         &self,
