@@ -198,7 +198,7 @@ mod tests {
         let minutes: Vec<u64> = dispatch
             .retry_schedule
             .iter()
-            .map(|pause| pause.as_secs())
+            .map(Duration::as_secs)
             .collect();
         assert_eq!(minutes, [5, 300, 1800, 7200, 18_000, 36_000, 36_000]);
     }

@@ -57,7 +57,7 @@ pub struct WebhookTask {
     /// The attempt this message is for, from 1. An attempt is made by one message only: the
     /// delivery record counts attempts, and a message whose attempt is already counted is
     /// spent.
-    #[serde(default = "first_attempt")]
+    #[serde(default = "first_attempt", skip_serializing_if = "is_first")]
     pub attempt: u32,
     /// Not to be acted on before this instant. SQS delays a message by at most 15 minutes, so
     /// a longer pause is a chain of messages that each wait at most that long.
@@ -73,6 +73,11 @@ fn first_attempt() -> u32 {
 }
 
 #[allow(clippy::trivially_copy_pass_by_ref)] // serde's skip_serializing_if passes a reference
+fn is_first(value: &u32) -> bool {
+    *value == 1
+}
+
+#[allow(clippy::trivially_copy_pass_by_ref)]
 fn is_zero(value: &u32) -> bool {
     *value == 0
 }
