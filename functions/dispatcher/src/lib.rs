@@ -94,17 +94,25 @@ pub async fn process_batch(deps: &Deps, event: SqsEvent, now: DateTime<Utc>) -> 
         .filter_map(|message| read(message, &mut report.response))
         .collect();
 
-    let mut bulk_ids: Vec<Uuid> = records.iter().map(|(_, t)| t.event.bulk_id()).collect();
-    bulk_ids.sort_unstable();
-    bulk_ids.dedup();
-    let contexts: HashMap<Uuid, Context> = join_all(
-        bulk_ids
-            .into_iter()
-            .map(|id| async move { (id, context::load(&deps.store, id).await) }),
-    )
-    .await
-    .into_iter()
-    .collect();
+    // Each bulk once, with the items whose events are due now.
+    let mut wanted: HashMap<Uuid, Vec<u32>> = HashMap::new();
+    for (_, task) in &records {
+        let indices = wanted.entry(task.event.bulk_id()).or_default();
+        if let WebhookMessage::Item { item_index, .. } = task.event
+            && task.not_before.is_none_or(|due| due <= now)
+        {
+            indices.push(item_index);
+        }
+    }
+    let contexts: HashMap<Uuid, Context> =
+        join_all(wanted.into_iter().map(|(id, mut indices)| async move {
+            indices.sort_unstable();
+            indices.dedup();
+            (id, context::load(&deps.store, id, &indices).await)
+        }))
+        .await
+        .into_iter()
+        .collect();
 
     let steps: Vec<(String, WebhookTask, Step)> = stream::iter(records)
         .map(|(message_id, task)| {
@@ -112,8 +120,22 @@ pub async fn process_batch(deps: &Deps, event: SqsEvent, now: DateTime<Utc>) -> 
             let context = &contexts[&task.event.bulk_id()];
             async move {
                 let step = match context {
-                    Context::Ready { bulk, secrets } => {
-                        task::run(deps, bulk, secrets, task, clock).await
+                    Context::Ready {
+                        bulk,
+                        secrets,
+                        items,
+                    } => {
+                        task::run(
+                            deps,
+                            &task::Scope {
+                                bulk,
+                                secrets,
+                                items,
+                            },
+                            task,
+                            clock,
+                        )
+                        .await
                     }
                     Context::Gone(why) => {
                         tracing::warn!(why, "dropping an event that can no longer be delivered");

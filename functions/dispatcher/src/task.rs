@@ -16,7 +16,7 @@
 //! original message, which SQS redelivers: it finds its attempt spent and the next one not
 //! begun, waits until the next one should have begun, and then becomes it.
 
-use std::time::Duration;
+use std::{collections::HashMap, time::Duration};
 
 use chrono::{DateTime, Utc};
 use shared::{
@@ -26,6 +26,7 @@ use shared::{
     store::{
         bulks::Bulk,
         deliveries::{AttemptRecord, Claim, Claimed, DeliveryKey},
+        items::ItemRecord,
     },
 };
 
@@ -53,19 +54,29 @@ pub(crate) enum Step {
     Retry,
 }
 
+/// What the batch read for a message's bulk.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Scope<'a> {
+    pub bulk: &'a Bulk,
+    /// The signing secrets, current first.
+    pub secrets: &'a [WebhookSecret],
+    /// The batch's items of this bulk, by `item_index`.
+    pub items: &'a HashMap<u32, ItemRecord>,
+}
+
 /// How long after its next attempt was due a spent message checks that it was made.
 const GRACE: Duration = Duration::from_secs(120);
 
 pub(crate) async fn run(
     deps: &Deps,
-    bulk: &Bulk,
-    secrets: &[WebhookSecret],
+    scope: &Scope<'_>,
     mut task: WebhookTask,
     clock: Clock,
 ) -> Step {
+    let bulk = scope.bulk;
     let now = clock.now();
-    if let Some(due) = task.not_before.filter(|due| *due > now) {
-        return Step::Requeue(task, until(now, due));
+    if let Some(due) = task.not_before.filter(|due| *due > clock.batch_start()) {
+        return Step::Requeue(task, until(now, due).max(Duration::from_secs(1)));
     }
     if let (WebhookMessage::BulkCompleted { .. }, 1) = (task.event, task.attempt) {
         let schedule = &deps.config.dispatch.retry_schedule;
@@ -108,7 +119,7 @@ pub(crate) async fn run(
             }
         };
         match claimed {
-            Claimed::Now(claim) => return attempt(deps, bulk, secrets, task, &claim, clock).await,
+            Claimed::Now(claim) => return attempt(deps, scope, task, &claim, clock).await,
             Claimed::Settled(state) => {
                 tracing::info!(?state, "already settled");
                 return Step::Done;
@@ -143,13 +154,12 @@ pub(crate) async fn run(
 /// Makes the claimed attempt and records it.
 async fn attempt(
     deps: &Deps,
-    bulk: &Bulk,
-    secrets: &[WebhookSecret],
+    scope: &Scope<'_>,
     task: WebhookTask,
     claim: &Claim,
     clock: Clock,
 ) -> Step {
-    let body = match body(deps, task.event).await {
+    let body = match body(deps, scope, task.event).await {
         Ok(Some(body)) => body,
         Ok(None) => return Step::Done,
         // The lease lapses and SQS redelivers.
@@ -157,7 +167,8 @@ async fn attempt(
     };
     let now = clock.now();
     let update_id = task.event.update_id().to_string();
-    let headers = match signature::sign(secrets, &update_id, now.timestamp(), body.as_bytes()) {
+    let headers = match signature::sign(scope.secrets, &update_id, now.timestamp(), body.as_bytes())
+    {
         Ok(headers) => headers,
         Err(error) => {
             tracing::error!(%error, "cannot sign: fix the account's secret");
@@ -166,7 +177,7 @@ async fn attempt(
     };
     let sent = deps
         .sender
-        .post(&bulk.webhook_url, &headers, body, now)
+        .post(&scope.bulk.webhook_url, &headers, body, now)
         .await;
     let record = record_of(claim.attempt(), now, &sent);
     tracing::info!(
@@ -259,29 +270,25 @@ async fn settle(
 }
 
 /// The event's body: `None` when it no longer exists.
-async fn body(deps: &Deps, event: WebhookMessage) -> Result<Option<String>, ()> {
+async fn body(deps: &Deps, scope: &Scope<'_>, event: WebhookMessage) -> Result<Option<String>, ()> {
     match event {
         WebhookMessage::Item {
-            bulk_id,
             item_index,
             update_id,
-        } => match deps.store.get_item(bulk_id, item_index).await {
-            Ok(Some(item)) => match item.outcome {
-                Some(outcome) if outcome.update_id == update_id => Ok(Some(outcome.event)),
+            ..
+        } => {
+            let Some(item) = scope.items.get(&item_index) else {
+                tracing::warn!("the item is gone (its bulk expired); dropping");
+                return Ok(None);
+            };
+            match &item.outcome {
+                Some(outcome) if outcome.update_id == update_id => Ok(Some(outcome.event.clone())),
                 _ => {
                     tracing::error!("the item holds no event with this update_id; dropping");
                     Ok(None)
                 }
-            },
-            Ok(None) => {
-                tracing::warn!("the item is gone (its bulk expired); dropping");
-                Ok(None)
             }
-            Err(error) => {
-                tracing::warn!(error = %Chain(&error), "could not read the item");
-                Err(())
-            }
-        },
+        }
         WebhookMessage::BulkCompleted { bulk_id, update_id } => {
             match deps.store.read_bulk(bulk_id).await {
                 Ok(Some(snapshot)) => match completed::assemble(&snapshot, update_id) {

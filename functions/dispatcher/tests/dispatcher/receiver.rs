@@ -144,7 +144,7 @@ async fn answer(
     let body = body
         .collect()
         .await
-        .map(|b| b.to_bytes())
+        .map(http_body_util::Collected::to_bytes)
         .unwrap_or_default();
     state.received.lock().unwrap().push(Received {
         path: parts.uri.path().to_owned(),
