@@ -16,13 +16,14 @@
 //!    could not be queued.
 //!
 //! The other modules: [`sender`] (the HTTP client and one POST), [`resolver`] (the SSRF-safe
-//! resolver), [`signature`], [`retry`] (the schedule, jitter, `Retry-After`) and
-//! [`completed`] (`bulk_completed`'s readiness and body).
+//! resolver), [`signature`], [`retry`] (the schedule, jitter, `Retry-After`),
+//! [`completed`] (`bulk_completed`'s readiness and body) and [`metrics`].
 //!
 //! [`DispatchConfig::concurrency`]: shared::config::DispatchConfig::concurrency
 
 mod completed;
 mod context;
+pub mod metrics;
 pub mod resolver;
 pub mod retry;
 pub mod sender;

@@ -34,7 +34,7 @@ use crate::{
     Deps,
     completed::{self, Readiness},
     context::Clock,
-    retry,
+    metrics, retry,
     sender::{Reply, Sent},
     signature,
 };
@@ -180,6 +180,7 @@ async fn attempt(
         .post(&scope.bulk.webhook_url, &headers, body, now)
         .await;
     let record = record_of(claim.attempt(), now, &sent);
+    metrics::attempt(&sent.reply);
     tracing::info!(
         attempt = record.attempt,
         status = record.status,
@@ -190,8 +191,8 @@ async fn attempt(
     let schedule = &deps.config.dispatch.retry_schedule;
     let outcome = match &sent.reply {
         Reply::Status { status, .. } if (200..300).contains(status) => Outcome::Delivered,
-        Reply::Status { status: 410, .. } => Outcome::GiveUp("the receiver answered 410 Gone"),
-        Reply::Refused(_) => Outcome::GiveUp("the destination is not allowed"),
+        Reply::Status { status: 410, .. } => Outcome::GiveUp(GiveUp::Gone),
+        Reply::Refused(_) => Outcome::GiveUp(GiveUp::Refused),
         reply => {
             let retry_after = match reply {
                 Reply::Status { retry_after, .. } => *retry_after,
@@ -199,7 +200,7 @@ async fn attempt(
             };
             match retry::next_pause(schedule, task.attempt, retry_after, retry::random_unit()) {
                 Some(pause) => Outcome::RetryAfter(pause),
-                None => Outcome::GiveUp("every attempt of the schedule failed"),
+                None => Outcome::GiveUp(GiveUp::Exhausted),
             }
         }
     };
@@ -211,7 +212,28 @@ async fn attempt(
 enum Outcome {
     Delivered,
     RetryAfter(Duration),
-    GiveUp(&'static str),
+    GiveUp(GiveUp),
+}
+
+/// Why a delivery is given up.
+#[derive(Debug, Clone, Copy)]
+enum GiveUp {
+    /// The receiver answered 410 Gone.
+    Gone,
+    /// The destination is not one a webhook may reach.
+    Refused,
+    /// Every attempt of the schedule failed.
+    Exhausted,
+}
+
+impl GiveUp {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Gone => "gone",
+            Self::Refused => "refused",
+            Self::Exhausted => "exhausted",
+        }
+    }
 }
 
 async fn settle(
@@ -238,9 +260,10 @@ async fn settle(
                 bulk_id = %task.event.bulk_id(),
                 update_id = %task.event.update_id(),
                 attempts = task.attempt,
-                reason,
+                reason = reason.as_str(),
                 "webhook delivery given up and parked on the dead-letter queue"
             );
+            metrics::given_up(reason.as_str());
             deps.store.mark_given_up(claim, record).await
         }
     };
@@ -256,7 +279,10 @@ async fn settle(
         }
     }
     match outcome {
-        Outcome::Delivered => Step::Delivered,
+        Outcome::Delivered => {
+            metrics::delivered();
+            Step::Delivered
+        }
         Outcome::GiveUp(_) => Step::Parked,
         Outcome::RetryAfter(pause) => {
             let next = WebhookTask {
