@@ -1,7 +1,11 @@
 use chrono::Utc;
 use hyper::HeaderMap;
-use shared::store::deliveries::DeliveryState;
+use shared::{
+    auth::{ApiKey, WebhookSecret},
+    store::{accounts::Account, deliveries::DeliveryState},
+};
 use standardwebhooks::Webhook;
+use uuid::Uuid;
 
 use crate::{
     helpers::spawn_app,
@@ -50,6 +54,36 @@ async fn an_item_event_is_posted_as_stored_and_signed_verifiably() {
     assert_eq!(delivery.log.len(), 1);
     assert_eq!(delivery.log[0].status, Some(200));
     assert_eq!(delivery.lease_until, None, "the lease is released");
+}
+
+#[tokio::test]
+async fn while_a_secret_rotates_either_secret_verifies_the_event() {
+    let app = spawn_app().await;
+    let (current, previous) = (
+        WebhookSecret::generate().unwrap(),
+        WebhookSecret::generate().unwrap(),
+    );
+    let account = Account {
+        id: Uuid::new_v4(),
+        webhook_secret: current.clone(),
+        previous_webhook_secret: Some(previous.clone()),
+        ..app.account.clone()
+    };
+    let key = ApiKey::generate().unwrap();
+    app.deps
+        .store
+        .create_account(&account, &key.digest())
+        .await
+        .unwrap();
+    let seeded = app.seed_for(account.id, &app.receiver.url, 1).await;
+
+    app.dispatch(&[seeded.item(0)]).await;
+
+    let request = &app.receiver.received()[0];
+    assert_eq!(request.header("webhook-signature").split(' ').count(), 2);
+    verify(current.expose(), request).expect("the new secret verifies");
+    verify(previous.expose(), request).expect("the old secret verifies");
+    verify(app.account.webhook_secret.expose(), request).expect_err("another secret does not");
 }
 
 #[tokio::test]

@@ -99,11 +99,16 @@ impl App {
     }
 
     pub async fn seed_to(&self, webhook_url: &str, total: u32) -> Seeded {
+        self.seed_for(self.account.id, webhook_url, total).await
+    }
+
+    /// A complete bulk of another account's.
+    pub async fn seed_for(&self, account_id: Uuid, webhook_url: &str, total: u32) -> Seeded {
         let store = &self.deps.store;
         let now = Utc::now();
         let bulk = Bulk {
             id: Uuid::new_v4(),
-            account_id: self.account.id,
+            account_id,
             webhook_url: webhook_url.to_owned(),
             total,
             state: BulkState::Submitting,
