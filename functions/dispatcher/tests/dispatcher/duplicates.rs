@@ -92,3 +92,36 @@ async fn a_lost_retry_message_is_made_good_by_the_redelivered_original() {
         (DeliveryState::Delivered, 2)
     );
 }
+
+#[tokio::test]
+async fn a_crashed_workers_claim_lapses_and_the_attempt_is_made_after_it() {
+    let app = spawn_app().await;
+    let seeded = app.seed(1).await;
+    let now = Utc::now();
+    // A worker claimed the first attempt and died before recording anything.
+    let key = shared::store::deliveries::DeliveryKey {
+        bulk_id: seeded.bulk.id,
+        update_id: seeded.update_ids[0],
+        item_index: Some(0),
+        expires_at: seeded.bulk.expires_at,
+    };
+    let lease = Duration::from_secs(60);
+    app.deps
+        .store
+        .claim_attempt(&key, 1, now, lease)
+        .await
+        .unwrap();
+
+    let redelivered = app.dispatch_at(&[seeded.item(0)], now).await;
+    assert_eq!(app.receiver.count(), 0, "not while the lease runs");
+    assert_eq!(redelivered.requeued.len(), 1);
+    let later = app.follow(&redelivered, now).await;
+
+    assert_eq!(app.receiver.count(), 1);
+    assert_eq!(later.last().unwrap().delivered, [seeded.update_ids[0]]);
+    let delivery = app.delivery(&seeded, seeded.update_ids[0]).await;
+    assert_eq!(
+        (delivery.state, delivery.attempts),
+        (DeliveryState::Delivered, 1)
+    );
+}
