@@ -1,6 +1,12 @@
 //! [`Config`]: everything a function reads from its environment, read once at cold start.
 
+use std::time::Duration;
+
 use crate::{Error, Result, rate_limit::Limits, webhook_url::WebhookPolicy};
+
+/// The dispatcher's default retry schedule: the pause before each retry of a failed webhook
+/// delivery, so 8 attempts over about 28 hours (before jitter).
+pub const DEFAULT_RETRY_SCHEDULE: &str = "5s,5m,30m,2h,5h,10h,10h";
 
 /// The functions' configuration. The SAM template sets these variables for every function;
 /// `make dev` and the tests set the same ones locally.
@@ -26,6 +32,50 @@ pub struct Config {
     pub limits: Limits,
     /// `RADAR_BULK_RETENTION_DAYS`: how long a bulk and its results can be polled. Default 30.
     pub bulk_retention_days: u32,
+    /// Settings of the webhook dispatcher.
+    pub dispatch: DispatchConfig,
+}
+
+/// How the dispatcher delivers webhooks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DispatchConfig {
+    /// `RADAR_WEBHOOK_DEAD_LETTER_QUEUE_URL`: where exhausted deliveries are parked. The
+    /// dispatcher refuses to start without it; the other functions ignore it.
+    pub dead_letter_queue_url: Option<String>,
+    /// `RADAR_WEBHOOK_TIMEOUT_SECONDS`: how long one attempt may take, connection included,
+    /// before it counts as failed. Default 15.
+    pub timeout: Duration,
+    /// `RADAR_WEBHOOK_RETRY_SCHEDULE`: the pause before each retry, comma-separated, each a
+    /// number and a unit (`s`, `m`, `h`). Default [`DEFAULT_RETRY_SCHEDULE`]; empty means one
+    /// attempt only.
+    pub retry_schedule: Vec<Duration>,
+    /// `RADAR_WEBHOOK_CONCURRENCY`: deliveries of one SQS batch in flight at once. Default 10.
+    pub concurrency: usize,
+}
+
+/// Parses a retry schedule such as `5s,5m,2h`.
+pub fn parse_schedule(text: &str) -> Result<Vec<Duration>> {
+    let bad = |part: &str| {
+        Error::Config(format!(
+            "RADAR_WEBHOOK_RETRY_SCHEDULE: {part:?} is not a number followed by s, m or h"
+        ))
+    };
+    text.split(',')
+        .map(str::trim)
+        .filter(|part| !part.is_empty())
+        .map(|part| {
+            let last = part.char_indices().last().map_or(0, |(at, _)| at);
+            let (number, unit) = part.split_at(last);
+            let number: u64 = number.parse().map_err(|_| bad(part))?;
+            let seconds = match unit {
+                "s" => number,
+                "m" => number * 60,
+                "h" => number * 3600,
+                _ => return Err(bad(part)),
+            };
+            Ok(Duration::from_secs(seconds))
+        })
+        .collect()
 }
 
 /// The AWS SDK configuration from the environment (region, credentials, and the
@@ -85,6 +135,31 @@ impl Config {
                 read_per_second: number("RADAR_READ_PER_SECOND", defaults.read_per_second)?,
             },
             bulk_retention_days: number("RADAR_BULK_RETENTION_DAYS", 30)?,
+            dispatch: DispatchConfig {
+                dead_letter_queue_url: lookup("RADAR_WEBHOOK_DEAD_LETTER_QUEUE_URL")
+                    .filter(|url| !url.is_empty()),
+                timeout: match number("RADAR_WEBHOOK_TIMEOUT_SECONDS", 15)? {
+                    0 => {
+                        return Err(Error::Config(
+                            "RADAR_WEBHOOK_TIMEOUT_SECONDS must be at least 1".into(),
+                        ));
+                    }
+                    seconds => Duration::from_secs(seconds.into()),
+                },
+                retry_schedule: parse_schedule(
+                    lookup("RADAR_WEBHOOK_RETRY_SCHEDULE")
+                        .as_deref()
+                        .unwrap_or(DEFAULT_RETRY_SCHEDULE),
+                )?,
+                concurrency: match number("RADAR_WEBHOOK_CONCURRENCY", 10)? {
+                    0 => {
+                        return Err(Error::Config(
+                            "RADAR_WEBHOOK_CONCURRENCY must be at least 1".into(),
+                        ));
+                    }
+                    count => count as usize,
+                },
+            },
         })
     }
 }
@@ -116,6 +191,46 @@ mod tests {
         assert_eq!(config.item_dead_letter_queue_arn, None);
         assert!(!config.webhooks.allow_insecure_loopback);
         assert_eq!(config.bulk_retention_days, 30);
+        let dispatch = &config.dispatch;
+        assert_eq!(dispatch.dead_letter_queue_url, None);
+        assert_eq!(dispatch.timeout, Duration::from_secs(15));
+        assert_eq!(dispatch.concurrency, 10);
+        let minutes: Vec<u64> = dispatch
+            .retry_schedule
+            .iter()
+            .map(Duration::as_secs)
+            .collect();
+        assert_eq!(minutes, [5, 300, 1800, 7200, 18_000, 36_000, 36_000]);
+    }
+
+    #[test]
+    fn the_dispatcher_settings_are_read_from_their_variables() {
+        let config = Config::from_lookup(lookup(&[
+            ("RADAR_TABLE_NAME", "t"),
+            ("RADAR_ITEM_QUEUE_URL", "q"),
+            ("RADAR_WEBHOOK_QUEUE_URL", "w"),
+            ("RADAR_WEBHOOK_DEAD_LETTER_QUEUE_URL", "dlq"),
+            ("RADAR_WEBHOOK_TIMEOUT_SECONDS", "3"),
+            ("RADAR_WEBHOOK_RETRY_SCHEDULE", "1s, 2m,3h"),
+            ("RADAR_WEBHOOK_CONCURRENCY", "4"),
+        ]))
+        .unwrap();
+        let dispatch = config.dispatch;
+        assert_eq!(dispatch.dead_letter_queue_url.as_deref(), Some("dlq"));
+        assert_eq!(dispatch.timeout, Duration::from_secs(3));
+        assert_eq!(dispatch.concurrency, 4);
+        assert_eq!(
+            dispatch.retry_schedule,
+            [1, 120, 10_800].map(Duration::from_secs)
+        );
+    }
+
+    #[test]
+    fn malformed_retry_schedules_are_refused() {
+        for bad in ["5", "5d", "s", "-1s", "1.5h", "5é"] {
+            assert!(parse_schedule(bad).is_err(), "{bad}");
+        }
+        assert!(parse_schedule("").unwrap().is_empty());
     }
 
     #[test]
@@ -144,6 +259,10 @@ mod tests {
         assert!(Config::from_lookup(lookup(&bad_flag)).is_err());
         let no_attempts = [&base[..], &[("RADAR_ITEM_MAX_RECEIVE_COUNT", "0")]].concat();
         assert!(Config::from_lookup(lookup(&no_attempts)).is_err());
+        let no_timeout = [&base[..], &[("RADAR_WEBHOOK_TIMEOUT_SECONDS", "0")]].concat();
+        assert!(Config::from_lookup(lookup(&no_timeout)).is_err());
+        let no_concurrency = [&base[..], &[("RADAR_WEBHOOK_CONCURRENCY", "0")]].concat();
+        assert!(Config::from_lookup(lookup(&no_concurrency)).is_err());
         let insecure = [&base[..], &[("RADAR_ALLOW_INSECURE_WEBHOOKS", "true")]].concat();
         assert!(
             Config::from_lookup(lookup(&insecure))

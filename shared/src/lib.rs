@@ -27,7 +27,8 @@
 //! - [`auth`]: API keys (stored only as SHA-256 digests) and request authentication.
 //! - [`rate_limit`]: per-account buckets and windows; counting happens in [`store::rate`].
 //! - [`store`]: DynamoDB access, one module per record kind; the key layout is documented there.
-//! - [`queue`]: the processor's item queue (batched, size-aware sends).
+//! - [`queue`]: the item queue and the webhook queue (batched, size-aware sends, per-message
+//!   delays), and the messages each carries.
 //! - [`idempotency`]: `Idempotency-Key` parsing and request fingerprints.
 //! - [`clock`] and [`telemetry`]: timestamps in the API's format, and tracing set-up.
 

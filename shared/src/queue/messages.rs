@@ -1,5 +1,6 @@
 //! What travels on the two queues.
 
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use uuid::Uuid;
@@ -45,6 +46,53 @@ impl WebhookMessage {
     }
 }
 
+/// What the webhook queue carries: an event to deliver, and where its delivery stands. The
+/// processor queues bare [`WebhookMessage`]s, which read as a first attempt due now; the
+/// dispatcher queues the same event again, with these fields, to retry it later or to wait
+/// for something.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WebhookTask {
+    #[serde(flatten)]
+    pub event: WebhookMessage,
+    /// The attempt this message is for, from 1. An attempt is made by one message only: the
+    /// delivery record counts attempts, and a message whose attempt is already counted is
+    /// spent.
+    #[serde(default = "first_attempt", skip_serializing_if = "is_first")]
+    pub attempt: u32,
+    /// Not to be acted on before this instant. SQS delays a message by at most 15 minutes, so
+    /// a longer pause is a chain of messages that each wait at most that long.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub not_before: Option<DateTime<Utc>>,
+    /// For `bulk_completed`: how often it has already waited for its items' deliveries.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub waits: u32,
+}
+
+fn first_attempt() -> u32 {
+    1
+}
+
+#[allow(clippy::trivially_copy_pass_by_ref)] // serde's skip_serializing_if passes a reference
+fn is_first(value: &u32) -> bool {
+    *value == 1
+}
+
+#[allow(clippy::trivially_copy_pass_by_ref)]
+fn is_zero(value: &u32) -> bool {
+    *value == 0
+}
+
+impl From<WebhookMessage> for WebhookTask {
+    fn from(event: WebhookMessage) -> Self {
+        Self {
+            event,
+            attempt: first_attempt(),
+            not_before: None,
+            waits: 0,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -66,5 +114,42 @@ mod tests {
         };
         let text = serde_json::to_string(&done).unwrap();
         assert!(text.starts_with(r#"{"event":"bulk_completed""#), "{text}");
+    }
+
+    #[test]
+    fn the_processors_messages_read_as_first_attempts_due_now() {
+        let event = WebhookMessage::Item {
+            bulk_id: Uuid::new_v4(),
+            item_index: 3,
+            update_id: Uuid::new_v4(),
+        };
+        let text = serde_json::to_string(&event).unwrap();
+        let task: WebhookTask = serde_json::from_str(&text).unwrap();
+        assert_eq!(task, WebhookTask::from(event));
+        assert_eq!(
+            serde_json::to_string(&task).unwrap(),
+            text,
+            "same bytes back"
+        );
+    }
+
+    #[test]
+    fn retries_carry_their_attempt_and_their_time() {
+        let task = WebhookTask {
+            event: WebhookMessage::BulkCompleted {
+                bulk_id: Uuid::nil(),
+                update_id: Uuid::nil(),
+            },
+            attempt: 4,
+            not_before: Some("2026-05-25T11:17:12Z".parse().unwrap()),
+            waits: 2,
+        };
+        let text = serde_json::to_string(&task).unwrap();
+        assert!(text.contains(r#""attempt":4"#), "{text}");
+        assert!(
+            text.contains(r#""not_before":"2026-05-25T11:17:12Z""#),
+            "{text}"
+        );
+        assert_eq!(serde_json::from_str::<WebhookTask>(&text).unwrap(), task);
     }
 }

@@ -11,7 +11,7 @@ use serde::Serialize;
 
 use crate::{Error, Result};
 
-pub use messages::{ItemMessage, WebhookMessage};
+pub use messages::{ItemMessage, WebhookMessage, WebhookTask};
 
 /// SendMessageBatch's limits: entries, and bytes of all bodies together.
 const BATCH_ENTRIES: usize = 10;
@@ -20,6 +20,8 @@ const BATCH_BYTES: usize = 262_144;
 const CONCURRENCY: usize = 16;
 /// SQS's longest message delay.
 const MAX_DELAY_SECONDS: i32 = 900;
+/// [`MAX_DELAY_SECONDS`] as a duration: longer waits are chained by whoever needs them.
+pub const MAX_DELAY: Duration = Duration::from_secs(900);
 /// Attempts at entries SQS fails through no fault of ours, before giving up.
 const ATTEMPTS: u32 = 5;
 
@@ -59,12 +61,24 @@ impl Queue {
         messages: &[T],
         delay: Duration,
     ) -> Result<()> {
-        let delay = i32::try_from(delay.as_secs())
-            .unwrap_or(i32::MAX)
-            .min(MAX_DELAY_SECONDS);
+        let delayed: Vec<(&T, Duration)> = messages.iter().map(|m| (m, delay)).collect();
+        self.send_each_after(&delayed).await
+    }
+
+    /// [`Queue::send_all`], each message invisible for its own delay first (at most 15
+    /// minutes: longer delays are cut to SQS's limit).
+    pub async fn send_each_after<T: Serialize>(&self, messages: &[(T, Duration)]) -> Result<()> {
+        let delays: Vec<i32> = messages
+            .iter()
+            .map(|(_, delay)| {
+                i32::try_from(delay.as_secs())
+                    .unwrap_or(i32::MAX)
+                    .min(MAX_DELAY_SECONDS)
+            })
+            .collect();
         let bodies = (0u32..)
             .zip(messages)
-            .map(|(position, message)| {
+            .map(|(position, (message, _))| {
                 let body = serde_json::to_string(message)
                     .map_err(|e| Error::Serialize("a queue message", e))?;
                 Ok((position, body))
@@ -73,7 +87,7 @@ impl Queue {
         // Every batch runs to its end even when one fails, so a failed submission leaves a
         // known set of messages behind rather than whatever happened to be in flight.
         let results: Vec<Result<()>> = stream::iter(batches(bodies))
-            .map(|batch| self.send_batch(batch, delay))
+            .map(|batch| self.send_batch(batch, &delays))
             .buffer_unordered(CONCURRENCY)
             .collect()
             .await;
@@ -81,15 +95,16 @@ impl Queue {
     }
 
     /// One SendMessageBatch, retrying the entries SQS failed on its side. Entry ids are the
-    /// messages' positions in the slice given to [`Queue::send_all`].
-    async fn send_batch(&self, batch: Vec<(u32, String)>, delay_seconds: i32) -> Result<()> {
+    /// messages' positions in the slice given to [`Queue::send_each_after`], which also index
+    /// `delays`.
+    async fn send_batch(&self, batch: Vec<(u32, String)>, delays: &[i32]) -> Result<()> {
         let mut entries = batch
             .into_iter()
             .map(|(position, body)| {
                 SendMessageBatchRequestEntry::builder()
                     .id(position.to_string())
                     .message_body(body)
-                    .delay_seconds(delay_seconds)
+                    .delay_seconds(delays[position as usize])
                     .build()
                     .map_err(Error::sqs)
             })

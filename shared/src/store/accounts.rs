@@ -19,10 +19,15 @@ pub struct Account {
     pub id: Uuid,
     pub credits: i64,
     pub webhook_secret: WebhookSecret,
+    /// The secret being rotated out, if a rotation is under way: deliveries are signed with
+    /// both until it is removed, so receivers can switch secrets at their own pace.
+    pub previous_webhook_secret: Option<WebhookSecret>,
     pub limits: LimitOverrides,
     pub active: bool,
     pub created_at: DateTime<Utc>,
 }
+
+const PREVIOUS_SECRET: &str = "previous_webhook_secret";
 
 pub(super) fn account_key(id: Uuid) -> Item {
     key(format!("ACCOUNT#{id}"), "ACCOUNT")
@@ -38,6 +43,9 @@ impl From<&Account> for Item {
         item.insert("account_id".into(), s(account.id.to_string()));
         item.insert("credits".into(), n(account.credits));
         item.insert("webhook_secret".into(), s(account.webhook_secret.expose()));
+        if let Some(previous) = &account.previous_webhook_secret {
+            item.insert(PREVIOUS_SECRET.into(), s(previous.expose()));
+        }
         item.insert("active".into(), b(account.active));
         item.insert("created_at".into(), s(clock::rfc3339(account.created_at)));
         let limits = &account.limits;
@@ -63,6 +71,12 @@ impl TryFrom<&Item> for Account {
             id: fields.parsed("account_id")?,
             credits: fields.number("credits")?,
             webhook_secret: WebhookSecret::from_stored(fields.string("webhook_secret")?.to_owned()),
+            previous_webhook_secret: match item.get(PREVIOUS_SECRET) {
+                None => None,
+                Some(_) => Some(WebhookSecret::from_stored(
+                    fields.string(PREVIOUS_SECRET)?.to_owned(),
+                )),
+            },
             limits: LimitOverrides {
                 bulk_per_minute: fields.optional_number("bulk_per_minute")?,
                 read_per_minute: fields.optional_number("read_per_minute")?,

@@ -9,7 +9,10 @@ use std::time::Duration;
 
 use aws_sdk_dynamodb::{
     operation::update_item::UpdateItemError,
-    types::{AttributeValue, PutRequest, ReturnValuesOnConditionCheckFailure, WriteRequest},
+    types::{
+        AttributeValue, KeysAndAttributes, PutRequest, ReturnValuesOnConditionCheckFailure,
+        WriteRequest,
+    },
 };
 use futures::{StreamExt, stream};
 use uuid::Uuid;
@@ -100,6 +103,8 @@ impl TryFrom<&Item> for ItemRecord {
 
 /// BatchWriteItem's limit.
 const BATCH: usize = 25;
+/// BatchGetItem's limit.
+const GET_BATCH: usize = 100;
 /// Batches in flight at once for one submission.
 const CONCURRENCY: usize = 16;
 /// Attempts at the items DynamoDB leaves unprocessed (throttling) before giving up.
@@ -199,6 +204,56 @@ impl Store {
                 _ => Err(Error::dynamo(error)),
             },
         }
+    }
+
+    /// Several items of one bulk, strongly consistent, in one BatchGetItem per 100 (the rest
+    /// of a page DynamoDB leaves unprocessed is asked for again). Items that do not exist are
+    /// left out.
+    pub async fn get_items(&self, bulk_id: Uuid, indices: &[u32]) -> Result<Vec<ItemRecord>> {
+        let mut records = Vec::with_capacity(indices.len());
+        for chunk in indices.chunks(GET_BATCH) {
+            let mut keys: Vec<Item> = chunk.iter().map(|i| item_key(bulk_id, *i)).collect();
+            for attempt in 0..ATTEMPTS {
+                if keys.is_empty() {
+                    break;
+                }
+                if attempt > 0 {
+                    tokio::time::sleep(Duration::from_millis(25 << attempt)).await;
+                }
+                let wanted = KeysAndAttributes::builder()
+                    .set_keys(Some(std::mem::take(&mut keys)))
+                    .consistent_read(true)
+                    .build()
+                    .map_err(Error::dynamo)?;
+                let output = self
+                    .client()
+                    .batch_get_item()
+                    .request_items(self.table(), wanted)
+                    .send()
+                    .await
+                    .map_err(Error::dynamo)?;
+                for item in output
+                    .responses
+                    .and_then(|mut found| found.remove(self.table()))
+                    .unwrap_or_default()
+                {
+                    records.push(ItemRecord::try_from(&item)?);
+                }
+                keys = output
+                    .unprocessed_keys
+                    .and_then(|mut left| left.remove(self.table()))
+                    .map(|left| left.keys)
+                    .unwrap_or_default();
+            }
+            if !keys.is_empty() {
+                return Err(Error::Unprocessed {
+                    what: "BatchGetItem",
+                    left: keys.len(),
+                    attempts: ATTEMPTS,
+                });
+            }
+        }
+        Ok(records)
     }
 
     /// Stores every item of a bulk, 25 to a request, several requests at once.

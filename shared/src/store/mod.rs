@@ -13,15 +13,19 @@
 //! | bulk | `BULK#<bulk_id>` | `BULK` | [`bulks`] |
 //! | completion tally | `BULK#<bulk_id>` | `TALLY#<shard, 2 digits>` | [`completion`] |
 //! | bulk item | `BULK#<bulk_id>` | `ITEM#<item_index, 4 digits>` | [`items`] |
+//! | webhook delivery | `BULK#<bulk_id>` | `WEBHOOK#<update_id>` | [`deliveries`] |
 //! | radar (and its identity claim) | `RADAR#<account_id>#<sha256 of identity>` | `RADAR` | [`radars`] |
 //!
 //! A bulk and its items share a partition, with the bulk sorting first, so that one `Query`
-//! reads a whole bulk in `item_index` order ([`snapshot`]). Each radar has a partition of its
+//! reads a whole bulk in `item_index` order ([`snapshot`]). The deliveries of the bulk's
+//! events sort after its items and tallies: that `Query` stops before them, and another,
+//! small one reads the state of every delivery without the events ([`deliveries`]). Each radar has a partition of its
 //! own: its key is its identity, which makes a 409 a conditional put.
 
 pub mod accounts;
 pub mod bulks;
 pub mod completion;
+pub mod deliveries;
 pub mod idempotency;
 pub mod items;
 pub mod radars;

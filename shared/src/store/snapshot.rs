@@ -14,6 +14,9 @@ use super::{
 };
 use crate::{Error, Result};
 
+/// The first sort key after every `ITEM#…` ('$' follows '#').
+const ITEMS_END: &str = "ITEM$";
+
 /// A bulk and its items as they stood at one read.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BulkSnapshot {
@@ -65,8 +68,12 @@ impl Store {
                 .client()
                 .query()
                 .table_name(self.table())
-                .key_condition_expression("pk = :pk")
+                // From the bulk to its last item: not the tallies or the webhook deliveries that
+                // sort after them.
+                .key_condition_expression("pk = :pk AND sk BETWEEN :bulk AND :items_end")
                 .expression_attribute_values(":pk", s(bulk_pk(id)))
+                .expression_attribute_values(":bulk", s(BULK_SK))
+                .expression_attribute_values(":items_end", s(ITEMS_END))
                 .consistent_read(true)
                 .set_exclusive_start_key(start)
                 .send()

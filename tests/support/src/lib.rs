@@ -119,6 +119,7 @@ impl TestEnv {
             id: Uuid::new_v4(),
             credits,
             webhook_secret: WebhookSecret::generate().unwrap(),
+            previous_webhook_secret: None,
             limits,
             active: true,
             created_at: Utc::now(),

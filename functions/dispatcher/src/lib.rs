@@ -1,0 +1,243 @@
+//! The webhook dispatcher: delivers every stored event to its bulk's `webhook_url`, signed
+//! (Standard Webhooks), retried on a schedule, never to an internal address, and each bulk's
+//! `bulk_completed` only after all of its items' events.
+//!
+//! The webhook queue carries references ([`WebhookTask`]): the processor queues one per
+//! decided event, and this function queues them again to retry or to wait. Each message is
+//! one attempt at one delivery ([`task`]); the delivery's record
+//! ([`shared::store::deliveries`]) makes attempts exclusive and counted, so redelivered and
+//! duplicated messages never send twice what was acknowledged.
+//!
+//! A batch goes through three steps:
+//! 1. [`context`]: read each bulk of the batch, and its account's secrets, once.
+//! 2. [`task`]: handle the messages, at most [`DispatchConfig::concurrency`] at once.
+//! 3. Queue every message that comes back later (retries, waits, chained pauses) in batches,
+//!    and report what SQS must redeliver: transient failures, and messages whose follow-up
+//!    could not be queued.
+//!
+//! The other modules: [`sender`] (the HTTP client and one POST), [`resolver`] (the SSRF-safe
+//! resolver), [`signature`], [`retry`] (the schedule, jitter, `Retry-After`),
+//! [`completed`] (`bulk_completed`'s readiness and body) and [`metrics`].
+//!
+//! [`DispatchConfig::concurrency`]: shared::config::DispatchConfig::concurrency
+
+mod completed;
+mod context;
+pub mod metrics;
+pub mod resolver;
+pub mod retry;
+pub mod sender;
+pub mod signature;
+mod task;
+
+use std::{collections::HashMap, convert::Infallible, time::Duration};
+
+use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
+use chrono::{DateTime, Utc};
+use futures::{StreamExt, future::join_all, stream};
+use lambda_runtime::LambdaEvent;
+use shared::{
+    config::Config,
+    error::Chain,
+    queue::{Queue, WebhookMessage, WebhookTask},
+    store::Store,
+};
+use tracing::Instrument;
+use uuid::Uuid;
+
+use crate::{
+    context::{Clock, Context},
+    sender::Sender,
+    task::Step,
+};
+
+/// What the handler needs, built once per cold start.
+#[derive(Debug, Clone)]
+pub struct Deps {
+    pub store: Store,
+    /// The webhook queue, for retries and waits.
+    pub webhooks: Queue,
+    /// The webhook dead-letter queue, where given-up deliveries are parked.
+    pub dead_letters: Queue,
+    pub sender: Sender,
+    pub config: Config,
+}
+
+/// What one batch did: the answer for Lambda, and what tests look at.
+#[derive(Debug, Default)]
+pub struct BatchReport {
+    pub response: SqsBatchResponse,
+    /// Messages put back on the webhook queue, each with its delay.
+    pub requeued: Vec<(WebhookTask, Duration)>,
+    /// Events delivered by this batch.
+    pub delivered: Vec<Uuid>,
+    /// Events given up by this batch (and parked on the dead-letter queue).
+    pub given_up: Vec<Uuid>,
+}
+
+/// The Lambda handler: a partial batch response naming the messages to retry.
+pub async fn handle(
+    deps: &Deps,
+    event: LambdaEvent<SqsEvent>,
+) -> Result<SqsBatchResponse, Infallible> {
+    Ok(process_batch(deps, event.payload, Utc::now())
+        .await
+        .response)
+}
+
+/// Handles one SQS batch as of `now`.
+pub async fn process_batch(deps: &Deps, event: SqsEvent, now: DateTime<Utc>) -> BatchReport {
+    let clock = Clock::starting_at(now);
+    let mut report = BatchReport::default();
+    let records: Vec<(String, WebhookTask)> = event
+        .records
+        .into_iter()
+        .filter_map(|message| read(message, &mut report.response))
+        .collect();
+
+    // Each bulk once, with the items whose events are due now.
+    let mut wanted: HashMap<Uuid, Vec<u32>> = HashMap::new();
+    for (_, task) in &records {
+        let indices = wanted.entry(task.event.bulk_id()).or_default();
+        if let WebhookMessage::Item { item_index, .. } = task.event
+            && task.not_before.is_none_or(|due| due <= now)
+        {
+            indices.push(item_index);
+        }
+    }
+    let contexts: HashMap<Uuid, Context> =
+        join_all(wanted.into_iter().map(|(id, mut indices)| async move {
+            indices.sort_unstable();
+            indices.dedup();
+            (id, context::load(&deps.store, id, &indices).await)
+        }))
+        .await
+        .into_iter()
+        .collect();
+
+    let steps: Vec<(String, WebhookTask, Step)> = stream::iter(records)
+        .map(|(message_id, task)| {
+            let span = span(&message_id, &task);
+            let context = &contexts[&task.event.bulk_id()];
+            async move {
+                let step = match context {
+                    Context::Ready {
+                        bulk,
+                        secrets,
+                        items,
+                    } => {
+                        task::run(
+                            deps,
+                            &task::Scope {
+                                bulk,
+                                secrets,
+                                items,
+                            },
+                            task,
+                            clock,
+                        )
+                        .await
+                    }
+                    Context::Gone(why) => {
+                        tracing::warn!(why, "dropping an event that can no longer be delivered");
+                        Step::Done
+                    }
+                    Context::Unknown => Step::Retry,
+                };
+                (message_id, task, step)
+            }
+            .instrument(span)
+        })
+        .buffer_unordered(deps.config.dispatch.concurrency)
+        .collect()
+        .await;
+
+    let mut requeue = Vec::new();
+    for (message_id, task, step) in steps {
+        match step {
+            Step::Done => {}
+            Step::Delivered => report.delivered.push(task.event.update_id()),
+            Step::Parked => report.given_up.push(task.event.update_id()),
+            Step::Requeue(next, delay) => requeue.push((message_id, next, delay)),
+            Step::Retry => report.response.add_failure(message_id),
+        }
+    }
+    send_back(deps, requeue, &mut report).await;
+    report
+}
+
+/// Reads one SQS message. One that is not a webhook task is reported as a failure, so that
+/// it ends on the dead-letter queue for someone to look at.
+fn read(message: SqsMessage, response: &mut SqsBatchResponse) -> Option<(String, WebhookTask)> {
+    let message_id = message.message_id?;
+    match serde_json::from_str::<WebhookTask>(message.body.as_deref().unwrap_or_default()) {
+        Ok(task) => Some((message_id, task)),
+        Err(error) => {
+            tracing::error!(%message_id, %error, "message is not a webhook task");
+            response.add_failure(message_id);
+            None
+        }
+    }
+}
+
+fn span(message_id: &str, task: &WebhookTask) -> tracing::Span {
+    let item_index = match task.event {
+        WebhookMessage::Item { item_index, .. } => Some(item_index),
+        WebhookMessage::BulkCompleted { .. } => None,
+    };
+    tracing::info_span!(
+        "delivery",
+        message_id,
+        bulk_id = %task.event.bulk_id(),
+        update_id = %task.event.update_id(),
+        item_index,
+        attempt = task.attempt,
+    )
+}
+
+/// Queues the messages that come back later. If that fails, SQS redelivers their originals,
+/// which find their delivery as this batch left it and carry on from there.
+async fn send_back(
+    deps: &Deps,
+    requeue: Vec<(String, WebhookTask, Duration)>,
+    report: &mut BatchReport,
+) {
+    if requeue.is_empty() {
+        return;
+    }
+    let messages: Vec<(WebhookTask, Duration)> = requeue
+        .iter()
+        .map(|(_, task, delay)| (*task, *delay))
+        .collect();
+    match deps.webhooks.send_each_after(&messages).await {
+        Ok(()) => report.requeued = messages,
+        Err(error) => {
+            tracing::warn!(error = %Chain(&error), "could not requeue; SQS will redeliver");
+            for (message_id, ..) in requeue {
+                report.response.add_failure(message_id);
+            }
+        }
+    }
+}
+
+impl Deps {
+    /// Everything the handler needs, from the configuration and the AWS clients.
+    pub fn new(
+        config: Config,
+        dynamodb: aws_sdk_dynamodb::Client,
+        sqs: aws_sdk_sqs::Client,
+        lookup: std::sync::Arc<dyn resolver::HostLookup>,
+    ) -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
+        let dead_letter_url = config.dispatch.dead_letter_queue_url.clone().ok_or(
+            "RADAR_WEBHOOK_DEAD_LETTER_QUEUE_URL is not set: the dispatcher parks exhausted \
+             deliveries there",
+        )?;
+        Ok(Self {
+            store: Store::new(dynamodb, &config.table_name),
+            webhooks: Queue::new(sqs.clone(), &config.webhook_queue_url),
+            dead_letters: Queue::new(sqs, dead_letter_url),
+            sender: Sender::new(&config.dispatch, config.webhooks, lookup)?,
+            config,
+        })
+    }
+}

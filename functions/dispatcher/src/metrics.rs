@@ -1,0 +1,65 @@
+//! The dispatcher's CloudWatch metrics, as Embedded Metric Format lines flushed after each
+//! invocation (namespace `RadarBulk`). Tests install no collector, so counting is a no-op
+//! there.
+//!
+//! | metric | counts |
+//! |---|---|
+//! | `WebhookAttempts` | HTTP attempts made, by `Outcome` (`2xx`, `3xx`, `4xx`, `5xx`, `timeout`, `connection`, `refused`) |
+//! | `WebhookDeliveries` | deliveries acknowledged |
+//! | `WebhookExhaustions` | deliveries given up and parked, by `Reason` (`gone`, `refused`, `exhausted`) |
+
+use metrics_cloudwatch_embedded::{Builder, Collector};
+
+use crate::sender::Reply;
+
+/// Installs the collector; call once, before the runtime starts.
+pub fn collector() -> Result<&'static Collector, metrics_cloudwatch_embedded::Error> {
+    let function =
+        std::env::var("AWS_LAMBDA_FUNCTION_NAME").unwrap_or_else(|_| "dispatcher".into());
+    Builder::new()
+        .cloudwatch_namespace("RadarBulk")
+        .with_dimension("Function", function)
+        .lambda_cold_start_metric("ColdStart")
+        .init()
+}
+
+pub(crate) fn attempt(reply: &Reply) {
+    let outcome = match reply {
+        Reply::Status { status, .. } => match status / 100 {
+            2 => "2xx",
+            3 => "3xx",
+            4 => "4xx",
+            _ => "5xx",
+        },
+        Reply::Timeout => "timeout",
+        Reply::Connection(_) => "connection",
+        Reply::Refused(_) => "refused",
+    };
+    metrics::counter!("WebhookAttempts", "Outcome" => outcome).increment(1);
+}
+
+pub(crate) fn delivered() {
+    metrics::counter!("WebhookDeliveries").increment(1);
+}
+
+pub(crate) fn given_up(reason: &'static str) {
+    metrics::counter!("WebhookExhaustions", "Reason" => reason).increment(1);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_collector_installs_and_writes_embedded_metric_lines() {
+        let collector = collector().expect("a valid collector configuration");
+        delivered();
+        given_up("gone");
+        let mut out = Vec::new();
+        collector.flush(&mut out).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        assert!(text.contains(r#""Namespace":"RadarBulk""#), "{text}");
+        assert!(text.contains(r#""WebhookDeliveries":1"#), "{text}");
+        assert!(text.contains(r#""Reason":"gone""#), "{text}");
+    }
+}

@@ -1,0 +1,360 @@
+//! One message: one attempt at one delivery, or a reason to wait.
+//!
+//! 1. A message not due yet (`not_before` ahead, a pause longer than SQS's 15 minutes) goes
+//!    back to the queue for what is left, at most 15 minutes at a time.
+//! 2. `bulk_completed`, on its first attempt, waits until every item's event is settled.
+//! 3. Claim the attempt ([`Store::claim_attempt`]). Only the winner goes on; a message whose
+//!    attempt is settled or spent is done, one whose delivery is leased to someone else comes
+//!    back after the lease.
+//! 4. Read the body (the item's stored event, or `bulk_completed` assembled), sign it, POST it.
+//! 5. Record the result and decide: delivered; retry later (the next attempt's message is
+//!    queued by the batch after the record is written); or give up (410, a refused
+//!    destination, the schedule spent): the message is parked on the dead-letter queue first,
+//!    then the delivery is marked failed.
+//!
+//! A crash after the record and before the next attempt's message is queued is healed by the
+//! original message, which SQS redelivers: it finds its attempt spent and the next one not
+//! begun, waits until the next one should have begun, and then becomes it.
+
+use std::{collections::HashMap, time::Duration};
+
+use chrono::{DateTime, Utc};
+use shared::{
+    auth::WebhookSecret,
+    error::Chain,
+    queue::{MAX_DELAY, WebhookMessage, WebhookTask},
+    store::{
+        bulks::Bulk,
+        deliveries::{AttemptRecord, Claim, Claimed, DeliveryKey},
+        items::ItemRecord,
+    },
+};
+
+use crate::{
+    Deps,
+    completed::{self, Readiness},
+    context::Clock,
+    metrics, retry,
+    sender::{Reply, Sent},
+    signature,
+};
+
+/// What the batch does with a message once it has been handled.
+#[derive(Debug)]
+pub(crate) enum Step {
+    /// Nothing more to do with it: acknowledge.
+    Done,
+    /// Delivered by this message: acknowledge.
+    Delivered,
+    /// Queue this (a later attempt, or the same message later), then acknowledge.
+    Requeue(WebhookTask, Duration),
+    /// Given up and parked on the dead-letter queue: acknowledge.
+    Parked,
+    /// Something transient failed: SQS redelivers it.
+    Retry,
+}
+
+/// What the batch read for a message's bulk.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Scope<'a> {
+    pub bulk: &'a Bulk,
+    /// The signing secrets, current first.
+    pub secrets: &'a [WebhookSecret],
+    /// The batch's items of this bulk, by `item_index`.
+    pub items: &'a HashMap<u32, ItemRecord>,
+}
+
+/// How long after its next attempt was due a spent message checks that it was made.
+const GRACE: Duration = Duration::from_secs(120);
+
+pub(crate) async fn run(
+    deps: &Deps,
+    scope: &Scope<'_>,
+    mut task: WebhookTask,
+    clock: Clock,
+) -> Step {
+    let bulk = scope.bulk;
+    let now = clock.now();
+    if let Some(due) = task.not_before.filter(|due| *due > clock.batch_start()) {
+        return Step::Requeue(task, until(now, due).max(Duration::from_secs(1)));
+    }
+    if let (WebhookMessage::BulkCompleted { .. }, 1) = (task.event, task.attempt) {
+        let schedule = &deps.config.dispatch.retry_schedule;
+        match completed::readiness(&deps.store, bulk, schedule, now).await {
+            Ok(Readiness::Ready) => {}
+            Ok(Readiness::Waiting { settled }) => {
+                let wait = retry::completion_wait(task.waits);
+                tracing::info!(settled, total = bulk.total, ?wait, "items still delivering");
+                task.waits += 1;
+                task.not_before = Some(now + chrono_duration(wait));
+                return Step::Requeue(task, wait);
+            }
+            Err(error) => {
+                tracing::warn!(error = %Chain(&error), "could not read the deliveries");
+                return Step::Retry;
+            }
+        }
+    }
+    let key = DeliveryKey {
+        bulk_id: bulk.id,
+        update_id: task.event.update_id(),
+        item_index: match task.event {
+            WebhookMessage::Item { item_index, .. } => Some(item_index),
+            WebhookMessage::BulkCompleted { .. } => None,
+        },
+        expires_at: bulk.expires_at,
+    };
+    // Twice at most: a spent message that finds its successor missing becomes it.
+    for _ in 0..2 {
+        let lease = deps.config.dispatch.timeout * 2 + Duration::from_secs(30);
+        let claimed = match deps
+            .store
+            .claim_attempt(&key, task.attempt, now, lease)
+            .await
+        {
+            Ok(claimed) => claimed,
+            Err(error) => {
+                tracing::warn!(error = %Chain(&error), "could not claim the attempt");
+                return Step::Retry;
+            }
+        };
+        match claimed {
+            Claimed::Now(claim) => return attempt(deps, scope, task, &claim, clock).await,
+            Claimed::Settled(state) => {
+                tracing::info!(?state, "already settled");
+                return Step::Done;
+            }
+            Claimed::Busy { until: lease_end } => {
+                let wait = until(now, lease_end) + Duration::from_secs(1);
+                tracing::info!(?wait, "another worker holds this delivery");
+                return Step::Requeue(task, wait);
+            }
+            Claimed::Spent {
+                attempts,
+                next_attempt_at: Some(next),
+            } if attempts == task.attempt => {
+                let check_at = next + chrono_duration(GRACE);
+                if check_at > now {
+                    task.not_before = Some(check_at);
+                    return Step::Requeue(task, until(now, check_at));
+                }
+                tracing::warn!(
+                    attempt = attempts + 1,
+                    "the next attempt never began; making it"
+                );
+                task.attempt += 1;
+                task.not_before = None;
+            }
+            Claimed::Spent { .. } => return Step::Done,
+        }
+    }
+    Step::Done
+}
+
+/// Makes the claimed attempt and records it.
+async fn attempt(
+    deps: &Deps,
+    scope: &Scope<'_>,
+    task: WebhookTask,
+    claim: &Claim,
+    clock: Clock,
+) -> Step {
+    let body = match body(deps, scope, task.event).await {
+        Ok(Some(body)) => body,
+        Ok(None) => return Step::Done,
+        // The lease lapses and SQS redelivers.
+        Err(()) => return Step::Retry,
+    };
+    let now = clock.now();
+    let update_id = task.event.update_id().to_string();
+    let headers = match signature::sign(scope.secrets, &update_id, now.timestamp(), body.as_bytes())
+    {
+        Ok(headers) => headers,
+        Err(error) => {
+            tracing::error!(%error, "cannot sign: fix the account's secret");
+            return Step::Retry;
+        }
+    };
+    let sent = deps
+        .sender
+        .post(&scope.bulk.webhook_url, &headers, body, now)
+        .await;
+    let record = record_of(claim.attempt(), now, &sent);
+    metrics::attempt(&sent.reply);
+    tracing::info!(
+        attempt = record.attempt,
+        status = record.status,
+        latency_ms = record.latency_ms,
+        error = record.error,
+        "attempt made"
+    );
+    let schedule = &deps.config.dispatch.retry_schedule;
+    let outcome = match &sent.reply {
+        Reply::Status { status, .. } if (200..300).contains(status) => Outcome::Delivered,
+        Reply::Status { status: 410, .. } => Outcome::GiveUp(GiveUp::Gone),
+        Reply::Refused(_) => Outcome::GiveUp(GiveUp::Refused),
+        reply => {
+            let retry_after = match reply {
+                Reply::Status { retry_after, .. } => *retry_after,
+                _ => None,
+            };
+            match retry::next_pause(schedule, task.attempt, retry_after, retry::random_unit()) {
+                Some(pause) => Outcome::RetryAfter(pause),
+                None => Outcome::GiveUp(GiveUp::Exhausted),
+            }
+        }
+    };
+    settle(deps, task, claim, &record, outcome, now).await
+}
+
+/// What an attempt leads to.
+#[derive(Debug, Clone, Copy)]
+enum Outcome {
+    Delivered,
+    RetryAfter(Duration),
+    GiveUp(GiveUp),
+}
+
+/// Why a delivery is given up.
+#[derive(Debug, Clone, Copy)]
+enum GiveUp {
+    /// The receiver answered 410 Gone.
+    Gone,
+    /// The destination is not one a webhook may reach.
+    Refused,
+    /// Every attempt of the schedule failed.
+    Exhausted,
+}
+
+impl GiveUp {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Gone => "gone",
+            Self::Refused => "refused",
+            Self::Exhausted => "exhausted",
+        }
+    }
+}
+
+async fn settle(
+    deps: &Deps,
+    task: WebhookTask,
+    claim: &Claim,
+    record: &AttemptRecord,
+    outcome: Outcome,
+    now: DateTime<Utc>,
+) -> Step {
+    let recorded = match outcome {
+        Outcome::Delivered => deps.store.mark_delivered(claim, record).await,
+        Outcome::RetryAfter(pause) => {
+            let next_at = now + chrono_duration(pause);
+            deps.store.schedule_retry(claim, record, next_at).await
+        }
+        Outcome::GiveUp(reason) => {
+            // Parked first: a crash before the record costs a second parking, never none.
+            if let Err(error) = deps.dead_letters.send_all(&[task]).await {
+                tracing::warn!(error = %Chain(&error), "could not park the delivery");
+                return Step::Retry;
+            }
+            tracing::error!(
+                bulk_id = %task.event.bulk_id(),
+                update_id = %task.event.update_id(),
+                attempts = task.attempt,
+                reason = reason.as_str(),
+                "webhook delivery given up and parked on the dead-letter queue"
+            );
+            metrics::given_up(reason.as_str());
+            deps.store.mark_given_up(claim, record).await
+        }
+    };
+    match recorded {
+        Ok(true) => {}
+        Ok(false) => {
+            tracing::warn!("the lease lapsed during the attempt; its new holder carries on");
+            return Step::Done;
+        }
+        Err(error) => {
+            tracing::warn!(error = %Chain(&error), "could not record the attempt");
+            return Step::Retry;
+        }
+    }
+    match outcome {
+        Outcome::Delivered => {
+            metrics::delivered();
+            Step::Delivered
+        }
+        Outcome::GiveUp(_) => Step::Parked,
+        Outcome::RetryAfter(pause) => {
+            let next = WebhookTask {
+                attempt: task.attempt + 1,
+                not_before: Some(now + chrono_duration(pause)),
+                ..task
+            };
+            Step::Requeue(next, pause.min(MAX_DELAY))
+        }
+    }
+}
+
+/// The event's body: `None` when it no longer exists.
+async fn body(deps: &Deps, scope: &Scope<'_>, event: WebhookMessage) -> Result<Option<String>, ()> {
+    match event {
+        WebhookMessage::Item {
+            item_index,
+            update_id,
+            ..
+        } => {
+            let Some(item) = scope.items.get(&item_index) else {
+                tracing::warn!("the item is gone (its bulk expired); dropping");
+                return Ok(None);
+            };
+            match &item.outcome {
+                Some(outcome) if outcome.update_id == update_id => Ok(Some(outcome.event.clone())),
+                _ => {
+                    tracing::error!("the item holds no event with this update_id; dropping");
+                    Ok(None)
+                }
+            }
+        }
+        WebhookMessage::BulkCompleted { bulk_id, update_id } => {
+            match deps.store.read_bulk(bulk_id).await {
+                Ok(Some(snapshot)) => match completed::assemble(&snapshot, update_id) {
+                    Ok(body) => Ok(Some(body)),
+                    Err(error) => {
+                        tracing::error!(error = %Chain(&error), "cannot assemble; dropping");
+                        Ok(None)
+                    }
+                },
+                Ok(None) => Ok(None),
+                Err(error) => {
+                    tracing::warn!(error = %Chain(&error), "could not read the bulk");
+                    Err(())
+                }
+            }
+        }
+    }
+}
+
+fn record_of(attempt: u32, at: DateTime<Utc>, sent: &Sent) -> AttemptRecord {
+    let (status, error) = match &sent.reply {
+        Reply::Status { status, .. } => (Some(*status), None),
+        Reply::Timeout => (None, Some("timed out".to_owned())),
+        Reply::Connection(cause) => (None, Some(format!("connection failed: {cause}"))),
+        Reply::Refused(why) => (None, Some(format!("refused: {why}"))),
+    };
+    AttemptRecord {
+        attempt,
+        at,
+        status,
+        latency_ms: u64::try_from(sent.latency.as_millis()).unwrap_or(u64::MAX),
+        error,
+    }
+}
+
+/// The time from `now` to `at` (zero if past), at most SQS's longest delay.
+fn until(now: DateTime<Utc>, at: DateTime<Utc>) -> Duration {
+    (at - now).to_std().unwrap_or_default().min(MAX_DELAY)
+}
+
+fn chrono_duration(duration: Duration) -> chrono::Duration {
+    chrono::Duration::from_std(duration).unwrap_or(chrono::Duration::MAX)
+}

@@ -1,0 +1,87 @@
+use chrono::Utc;
+use serde_json::Value;
+use shared::store::deliveries::DeliveryState;
+
+use crate::{helpers::spawn_app, receiver::Reply};
+
+#[tokio::test]
+async fn bulk_completed_waits_until_every_item_event_is_delivered_or_given_up() {
+    let app = spawn_app().await;
+    let seeded = app.seed(3).await;
+    let now = Utc::now();
+
+    // The summary's message arrives first: it waits.
+    let early = app.dispatch_at(&[seeded.completed()], now).await;
+    assert_eq!(app.receiver.count(), 0);
+    assert_eq!(early.requeued.len(), 1);
+    assert_eq!(early.requeued[0].0.waits, 1);
+
+    // Two items are delivered, the third is refused for good (410): still waiting until then.
+    app.dispatch_at(&seeded.items()[..2], now).await;
+    let waiting = app.dispatch_at(&[early.requeued[0].0], now).await;
+    assert_eq!(waiting.requeued.len(), 1, "one item is still pending");
+    app.receiver.script([Reply::status(410)]);
+    app.dispatch_at(&[seeded.item(2)], now).await;
+    let item = app.delivery(&seeded, seeded.update_ids[2]).await;
+    assert_eq!(item.state, DeliveryState::Failed);
+
+    let sent = app.follow(&waiting, now).await;
+
+    let delivered: Vec<_> = sent.iter().flat_map(|r| r.delivered.clone()).collect();
+    assert_eq!(delivered, [seeded.completion.update_id]);
+    let received = app.receiver.received();
+    assert_eq!(received.len(), 4);
+    let summary = received.last().unwrap();
+    assert_eq!(
+        summary.header("webhook-id"),
+        seeded.completion.update_id.to_string()
+    );
+    let body: Value = serde_json::from_slice(&summary.body).unwrap();
+    assert_eq!(body["update_type"], "bulk_completed");
+    assert_eq!(body["summary"]["total"], 3);
+    assert_eq!(body["summary"]["created"], 2);
+    assert_eq!(body["summary"]["failed"], 1);
+}
+
+#[tokio::test]
+async fn bulk_completed_carries_each_item_event_byte_for_byte_in_item_order() {
+    let app = spawn_app().await;
+    let seeded = app.seed(5).await;
+    let mut items = seeded.items();
+    items.reverse();
+    app.dispatch(&items).await;
+
+    let report = app.dispatch(&[seeded.completed()]).await;
+
+    assert_eq!(report.delivered, [seeded.completion.update_id]);
+    let received = app.receiver.received();
+    let summary = received.last().unwrap().text().to_owned();
+    let expected = format!("\"radars\":[{}]}}", seeded.events.join(","));
+    assert!(summary.ends_with(&expected), "{summary}");
+    let body: Value = serde_json::from_str(&summary).unwrap();
+    assert_eq!(body["bulk_id"], seeded.bulk.id.to_string());
+    assert_eq!(body["completed_at"], seeded.completion.completed_at);
+    assert_eq!(body["update_id"], seeded.completion.update_id.to_string());
+}
+
+#[tokio::test]
+async fn a_bulk_completed_retry_sends_the_very_same_body() {
+    let app = spawn_app().await;
+    let seeded = app.seed(2).await;
+    app.dispatch(&seeded.items()).await;
+    app.receiver.script([Reply::status(500)]);
+    let now = Utc::now();
+
+    let first = app.dispatch_at(&[seeded.completed()], now).await;
+    app.follow(&first, now).await;
+
+    let received = app.receiver.received();
+    assert_eq!(received.len(), 4);
+    assert_eq!(received[2].body, received[3].body);
+    let delivery = app.delivery(&seeded, seeded.completion.update_id).await;
+    assert_eq!(delivery.item_index, None);
+    assert_eq!(
+        (delivery.state, delivery.attempts),
+        (DeliveryState::Delivered, 2)
+    );
+}

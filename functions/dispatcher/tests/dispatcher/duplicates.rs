@@ -1,0 +1,127 @@
+use std::time::Duration;
+
+use chrono::Utc;
+use shared::{queue::WebhookTask, store::deliveries::DeliveryState};
+
+use crate::{helpers::spawn_app, receiver::Reply};
+
+#[tokio::test]
+async fn a_message_delivered_twice_is_sent_once() {
+    let app = spawn_app().await;
+    let seeded = app.seed(1).await;
+
+    let first = app.dispatch(&[seeded.item(0)]).await;
+    let second = app.dispatch(&[seeded.item(0)]).await;
+
+    assert_eq!(first.delivered.len(), 1);
+    assert!(second.delivered.is_empty() && second.requeued.is_empty());
+    assert!(second.response.batch_item_failures.is_empty());
+    assert_eq!(app.receiver.count(), 1);
+}
+
+#[tokio::test]
+async fn the_same_message_at_two_workers_at_once_reaches_the_receiver_once() {
+    let app = spawn_app().await;
+    let seeded = app.seed(1).await;
+    // A slow receiver keeps the first worker's attempt open while the second one arrives.
+    app.receiver
+        .always(Reply::status(200).after(Duration::from_millis(500)));
+
+    let now = Utc::now();
+    let message = [seeded.item(0)];
+    let (one, two) = tokio::join!(
+        app.dispatch_at(&message, now),
+        app.dispatch_at(&message, now)
+    );
+    let mut later = app.follow(&one, now).await;
+    later.extend(app.follow(&two, now).await);
+
+    assert_eq!(app.receiver.count(), 1);
+    let delivered = one.delivered.len() + two.delivered.len();
+    assert_eq!(delivered, 1, "one worker sent; the other came back later");
+    assert!(later.iter().all(|r| r.delivered.is_empty()));
+    let delivery = app.delivery(&seeded, seeded.update_ids[0]).await;
+    assert_eq!(
+        (delivery.state, delivery.attempts),
+        (DeliveryState::Delivered, 1)
+    );
+}
+
+#[tokio::test]
+async fn a_stale_retry_message_does_not_send_an_attempt_again() {
+    let app = spawn_app().await;
+    let seeded = app.seed(1).await;
+    app.receiver.script([Reply::status(500)]);
+    let now = Utc::now();
+    let first = app.dispatch_at(&[seeded.item(0)], now).await;
+    let (retry, _): (WebhookTask, _) = first.requeued[0];
+    let due = retry.not_before.unwrap();
+    app.dispatch_at(&[retry], due).await;
+    assert_eq!(app.receiver.count(), 2);
+
+    // The processor hands the first attempt's message on again, and the retry comes twice.
+    let again = app.dispatch_at(&[seeded.item(0)], due).await;
+    let retry_again = app.dispatch_at(&[retry], due).await;
+
+    assert_eq!(
+        app.receiver.count(),
+        2,
+        "nothing acknowledged is sent again"
+    );
+    assert!(again.requeued.is_empty() && retry_again.requeued.is_empty());
+}
+
+#[tokio::test]
+async fn a_lost_retry_message_is_made_good_by_the_redelivered_original() {
+    let app = spawn_app().await;
+    let seeded = app.seed(1).await;
+    app.receiver.script([Reply::status(500)]);
+    let now = Utc::now();
+
+    // The attempt is recorded, but its retry message never makes it to the queue: SQS hands
+    // the original message in again.
+    let _lost = app.dispatch_at(&[seeded.item(0)], now).await;
+    let redelivered_at = now + chrono::Duration::minutes(6);
+    let redelivered = app.dispatch_at(&[seeded.item(0)], redelivered_at).await;
+    app.follow(&redelivered, redelivered_at).await;
+
+    assert_eq!(app.receiver.count(), 2);
+    let delivery = app.delivery(&seeded, seeded.update_ids[0]).await;
+    assert_eq!(
+        (delivery.state, delivery.attempts),
+        (DeliveryState::Delivered, 2)
+    );
+}
+
+#[tokio::test]
+async fn a_crashed_workers_claim_lapses_and_the_attempt_is_made_after_it() {
+    let app = spawn_app().await;
+    let seeded = app.seed(1).await;
+    let now = Utc::now();
+    // A worker claimed the first attempt and died before recording anything.
+    let key = shared::store::deliveries::DeliveryKey {
+        bulk_id: seeded.bulk.id,
+        update_id: seeded.update_ids[0],
+        item_index: Some(0),
+        expires_at: seeded.bulk.expires_at,
+    };
+    let lease = Duration::from_secs(60);
+    app.deps
+        .store
+        .claim_attempt(&key, 1, now, lease)
+        .await
+        .unwrap();
+
+    let redelivered = app.dispatch_at(&[seeded.item(0)], now).await;
+    assert_eq!(app.receiver.count(), 0, "not while the lease runs");
+    assert_eq!(redelivered.requeued.len(), 1);
+    let later = app.follow(&redelivered, now).await;
+
+    assert_eq!(app.receiver.count(), 1);
+    assert_eq!(later.last().unwrap().delivered, [seeded.update_ids[0]]);
+    let delivery = app.delivery(&seeded, seeded.update_ids[0]).await;
+    assert_eq!(
+        (delivery.state, delivery.attempts),
+        (DeliveryState::Delivered, 1)
+    );
+}

@@ -1,0 +1,51 @@
+use futures::{StreamExt, stream};
+
+use crate::helpers::spawn_app;
+
+#[tokio::test]
+async fn a_1000_item_bulk_delivers_1000_events_then_one_summary_holding_them() {
+    let app = spawn_app().await;
+    let seeded = app.seed(1000).await;
+    app.env.requests.reset();
+    let items = seeded.items();
+
+    let reports: Vec<_> = stream::iter(items.chunks(10))
+        .map(|batch| app.dispatch(batch))
+        .buffer_unordered(4)
+        .collect()
+        .await;
+    let summary = app.dispatch(&[seeded.completed()]).await;
+
+    assert!(reports.iter().all(|r| r.delivered.len() == 10));
+    assert_eq!(summary.delivered, [seeded.completion.update_id]);
+    let received = app.receiver.received();
+    assert_eq!(received.len(), 1001);
+    let last = received.last().unwrap();
+    let mut item_bodies: Vec<(usize, &str)> = received[..1000]
+        .iter()
+        .map(|r| {
+            let index = seeded
+                .update_ids
+                .iter()
+                .position(|id| id.to_string() == r.header("webhook-id"))
+                .unwrap();
+            (index, r.text())
+        })
+        .collect();
+    item_bodies.sort_unstable();
+    let joined: Vec<&str> = item_bodies.iter().map(|(_, body)| *body).collect();
+    let expected = format!("\"radars\":[{}]}}", joined.join(","));
+    assert!(
+        last.text().ends_with(&expected),
+        "radars[] equals the item events"
+    );
+    eprintln!("bulk_completed for 1000 items: {} bytes", last.body.len());
+
+    let total = app.env.requests.total();
+    let by_operation = app.env.requests.by_operation();
+    eprintln!(
+        "AWS requests for 1001 delivered webhooks: {total} ({:.2} each) {by_operation:?}",
+        f64::from(u32::try_from(total).unwrap()) / 1001.0
+    );
+    assert!(total <= 4 * 1001, "{total} requests: {by_operation:?}");
+}

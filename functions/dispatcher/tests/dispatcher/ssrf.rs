@@ -1,0 +1,84 @@
+use std::{net::IpAddr, sync::Arc};
+
+use dispatcher::resolver::{HostLookup, Lookup, SystemLookup};
+use shared::store::deliveries::DeliveryState;
+
+use crate::helpers::spawn_app_with;
+
+/// A resolver that answers every name with one address, as a rebinding attacker's DNS would.
+#[derive(Debug)]
+struct Answers(IpAddr);
+
+impl HostLookup for Answers {
+    fn lookup(&self, _host: &str) -> Lookup {
+        let address = self.0;
+        Box::pin(async move { Ok(vec![address]) })
+    }
+}
+
+const STRICT: &[(&str, &str)] = &[("RADAR_ALLOW_INSECURE_WEBHOOKS", "false")];
+
+#[tokio::test]
+async fn internal_destinations_are_refused_when_insecure_mode_is_off() {
+    let app = spawn_app_with(STRICT, Arc::new(SystemLookup)).await;
+    let port = app.receiver.port;
+    for url in [
+        format!("https://127.0.0.1:{port}/hooks"),
+        format!("http://127.0.0.1:{port}/hooks"),
+        "https://10.0.0.1/hooks".to_owned(),
+        "https://169.254.169.254/latest/meta-data".to_owned(),
+        format!("https://[::1]:{port}/hooks"),
+        format!("https://[::ffff:127.0.0.1]:{port}/hooks"),
+        format!("https://localhost:{port}/hooks"),
+    ] {
+        let seeded = app.seed_to(&url, 1).await;
+
+        let report = app.dispatch(&[seeded.item(0)]).await;
+
+        assert_eq!(report.given_up, [seeded.update_ids[0]], "{url}");
+        let delivery = app.delivery(&seeded, seeded.update_ids[0]).await;
+        assert_eq!(delivery.state, DeliveryState::Failed, "{url}");
+        let error = delivery.log[0].error.clone().unwrap_or_default();
+        assert!(error.starts_with("refused"), "{url}: {error}");
+    }
+    assert_eq!(app.receiver.count(), 0, "nothing reached the receiver");
+}
+
+#[tokio::test]
+async fn a_host_name_that_resolves_to_an_internal_address_is_refused() {
+    for address in [
+        "127.0.0.1",
+        "10.1.2.3",
+        "169.254.169.254",
+        "::ffff:127.0.0.1",
+    ] {
+        let lookup = Arc::new(Answers(address.parse().unwrap()));
+        let app = spawn_app_with(STRICT, lookup).await;
+        let url = format!("https://hooks.example.com:{}/hooks", app.receiver.port);
+        let seeded = app.seed_to(&url, 1).await;
+
+        let report = app.dispatch(&[seeded.item(0)]).await;
+
+        assert_eq!(report.given_up, [seeded.update_ids[0]], "{address}");
+        let delivery = app.delivery(&seeded, seeded.update_ids[0]).await;
+        let error = delivery.log[0].error.clone().unwrap_or_default();
+        assert!(
+            error.contains("resolves to no address"),
+            "{address}: {error}"
+        );
+        assert_eq!(app.receiver.count(), 0, "{address}");
+    }
+}
+
+#[tokio::test]
+async fn local_development_reaches_a_loopback_receiver_by_name() {
+    let lookup = Arc::new(Answers("127.0.0.1".parse().unwrap()));
+    let app = spawn_app_with(&[], lookup).await;
+    let url = format!("http://localhost:{}/hooks", app.receiver.port);
+    let seeded = app.seed_to(&url, 1).await;
+
+    let report = app.dispatch(&[seeded.item(0)]).await;
+
+    assert_eq!(report.delivered, [seeded.update_ids[0]]);
+    assert_eq!(app.receiver.count(), 1);
+}

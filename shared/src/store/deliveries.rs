@@ -1,0 +1,421 @@
+//! Webhook deliveries: one record per event, keyed by its `update_id`, beside its bulk.
+//!
+//! A delivery is `pending` until an attempt is acknowledged (`delivered`) or the dispatcher
+//! gives up on it (`failed`: retries exhausted, 410 Gone, or a refused destination). It
+//! counts the attempts made and keeps a log of each (time, HTTP status, latency, error).
+//!
+//! # Claims
+//!
+//! Every attempt starts with [`Store::claim_attempt`], a conditional write that succeeds for
+//! one caller only: the delivery must be `pending`, must not have counted this attempt yet,
+//! and must not be leased to someone else. The winner holds a lease until a deadline; it sends,
+//! then records the result with [`Store::mark_delivered`], [`Store::schedule_retry`] or
+//! [`Store::mark_given_up`], each conditional on still holding the lease. So a delivery that
+//! was acknowledged is never sent again, two workers holding messages for the same attempt do
+//! not both send, and a worker that crashed mid-attempt holds it only until its lease lapses.
+//!
+//! # Why in the bulk's partition
+//!
+//! Deliveries (`WEBHOOK#<update_id>`) sort after the bulk's items, so one small `Query`
+//! ([`Store::deliveries`]) reads every delivery of a bulk without the events themselves: that
+//! is how the dispatcher knows when every item's event has been delivered or given up, and
+//! `bulk_completed` may go. A poll's `Query` stops before them.
+
+use aws_sdk_dynamodb::{
+    operation::update_item::UpdateItemError,
+    types::{AttributeValue, ReturnValuesOnConditionCheckFailure},
+};
+use chrono::{DateTime, SecondsFormat, Utc};
+use uuid::Uuid;
+
+use super::{
+    EXPIRES_AT, Fields, Item, Read, Store, bulks::bulk_pk, key, n, s, unless_condition_failed,
+};
+use crate::{Error, Result};
+
+const PREFIX: &str = "WEBHOOK#";
+
+/// Where a delivery stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeliveryState {
+    /// Not acknowledged yet; more attempts may come.
+    Pending,
+    /// A 2xx acknowledged it.
+    Delivered,
+    /// Given up: no attempt will follow.
+    Failed,
+}
+
+impl DeliveryState {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Delivered => "delivered",
+            Self::Failed => "failed",
+        }
+    }
+}
+
+impl std::str::FromStr for DeliveryState {
+    type Err = ();
+
+    fn from_str(text: &str) -> Result<Self, ()> {
+        match text {
+            "pending" => Ok(Self::Pending),
+            "delivered" => Ok(Self::Delivered),
+            "failed" => Ok(Self::Failed),
+            _ => Err(()),
+        }
+    }
+}
+
+/// Which delivery: an event of a bulk, and what the record keeps besides its state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DeliveryKey {
+    pub bulk_id: Uuid,
+    pub update_id: Uuid,
+    /// The item whose event this is; `None` for `bulk_completed`.
+    pub item_index: Option<u32>,
+    /// The bulk's `expires_at`: a delivery goes with its bulk.
+    pub expires_at: i64,
+}
+
+fn delivery_key(bulk_id: Uuid, update_id: Uuid) -> Item {
+    key(bulk_pk(bulk_id), &format!("{PREFIX}{update_id}"))
+}
+
+/// One attempt, as the log keeps it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AttemptRecord {
+    pub attempt: u32,
+    pub at: DateTime<Utc>,
+    /// The HTTP status, if a response came.
+    pub status: Option<u16>,
+    pub latency_ms: u64,
+    /// Why it failed without a response (timeout, connection, refused destination).
+    pub error: Option<String>,
+}
+
+impl From<&AttemptRecord> for AttributeValue {
+    fn from(record: &AttemptRecord) -> Self {
+        let mut entry = Item::from([
+            ("attempt".to_owned(), n(record.attempt)),
+            (
+                "at".to_owned(),
+                s(record.at.to_rfc3339_opts(SecondsFormat::Millis, true)),
+            ),
+            ("latency_ms".to_owned(), n(record.latency_ms)),
+        ]);
+        if let Some(status) = record.status {
+            entry.insert("status".into(), n(status));
+        }
+        if let Some(error) = &record.error {
+            entry.insert("error".into(), s(error));
+        }
+        AttributeValue::M(entry)
+    }
+}
+
+impl TryFrom<&Item> for AttemptRecord {
+    type Error = Error;
+
+    fn try_from(entry: &Item) -> Result<Self> {
+        let fields = Fields(entry);
+        Ok(Self {
+            attempt: fields.number("attempt")?,
+            at: fields.parsed("at")?,
+            status: fields.optional_number("status")?,
+            latency_ms: fields.number("latency_ms")?,
+            error: match entry.get("error") {
+                None => None,
+                Some(_) => Some(fields.string("error")?.to_owned()),
+            },
+        })
+    }
+}
+
+/// A delivery as read back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Delivery {
+    pub update_id: Uuid,
+    pub item_index: Option<u32>,
+    pub state: DeliveryState,
+    /// Attempts counted so far: the last one claimed and recorded.
+    pub attempts: u32,
+    /// When the next attempt is due, while one is scheduled.
+    pub next_attempt_at: Option<DateTime<Utc>>,
+    /// Until when someone holds the current attempt.
+    pub lease_until: Option<DateTime<Utc>>,
+    /// Every recorded attempt, oldest first.
+    pub log: Vec<AttemptRecord>,
+}
+
+impl TryFrom<&Item> for Delivery {
+    type Error = Error;
+
+    fn try_from(item: &Item) -> Result<Self> {
+        let fields = Fields(item);
+        let millis = |name: &str| -> Result<Option<DateTime<Utc>>> {
+            Ok(fields
+                .optional_number::<i64>(name)?
+                .and_then(DateTime::from_timestamp_millis))
+        };
+        let log = match item.get(LOG) {
+            None => Vec::new(),
+            Some(AttributeValue::L(entries)) => entries
+                .iter()
+                .map(|entry| match entry {
+                    AttributeValue::M(entry) => AttemptRecord::try_from(entry),
+                    _ => Err(fields.corrupt("an attempt is not a map".into())),
+                })
+                .collect::<Result<_>>()?,
+            Some(_) => return Err(fields.corrupt(format!("{LOG} is not a list"))),
+        };
+        Ok(Self {
+            update_id: fields.parsed("update_id")?,
+            item_index: fields.optional_number("item_index")?,
+            state: fields.parsed(STATE)?,
+            attempts: fields.number(ATTEMPTS)?,
+            next_attempt_at: millis(NEXT_AT)?,
+            lease_until: millis(LEASE_UNTIL)?,
+            log,
+        })
+    }
+}
+
+const STATE: &str = "state";
+const ATTEMPTS: &str = "attempts";
+const LOG: &str = "attempt_log";
+const NEXT_AT: &str = "next_attempt_at";
+const LEASE_OWNER: &str = "lease_owner";
+const LEASE_UNTIL: &str = "lease_until";
+
+/// The right to make one attempt, until the lease's deadline.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Claim {
+    bulk_id: Uuid,
+    update_id: Uuid,
+    attempt: u32,
+    token: Uuid,
+}
+
+impl Claim {
+    pub fn attempt(&self) -> u32 {
+        self.attempt
+    }
+}
+
+/// What [`Store::claim_attempt`] found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Claimed {
+    /// This caller makes the attempt.
+    Now(Claim),
+    /// Someone else holds the delivery until then.
+    Busy { until: DateTime<Utc> },
+    /// Delivered or given up: nothing more to do.
+    Settled(DeliveryState),
+    /// Still pending, but this attempt was already made: `attempts` are counted and the next
+    /// is due at `next_attempt_at`.
+    Spent {
+        attempts: u32,
+        next_attempt_at: Option<DateTime<Utc>>,
+    },
+}
+
+impl Store {
+    /// Claims `attempt` of a delivery for `lease`, creating the delivery on its first attempt.
+    /// Only one caller gets [`Claimed::Now`] for an attempt of a pending delivery, and only
+    /// while nobody else's lease runs.
+    pub async fn claim_attempt(
+        &self,
+        delivery: &DeliveryKey,
+        attempt: u32,
+        now: DateTime<Utc>,
+        lease: std::time::Duration,
+    ) -> Result<Claimed> {
+        let token = Uuid::new_v4();
+        let until = now + chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::MAX);
+        let mut set = "#state = if_not_exists(#state, :pending), \
+                       #attempts = if_not_exists(#attempts, :zero), \
+                       bulk_id = :bulk, update_id = :update, \
+                       #expires = if_not_exists(#expires, :expires), \
+                       #owner = :token, #until = :until"
+            .to_owned();
+        let mut update = self
+            .client()
+            .update_item()
+            .table_name(self.table())
+            .set_key(Some(delivery_key(delivery.bulk_id, delivery.update_id)))
+            .condition_expression(
+                "attribute_not_exists(pk) OR (#state = :pending AND #attempts < :attempt \
+                 AND (attribute_not_exists(#until) OR #until <= :now))",
+            )
+            .expression_attribute_names("#state", STATE)
+            .expression_attribute_names("#attempts", ATTEMPTS)
+            .expression_attribute_names("#expires", EXPIRES_AT)
+            .expression_attribute_names("#owner", LEASE_OWNER)
+            .expression_attribute_names("#until", LEASE_UNTIL)
+            .expression_attribute_values(":pending", s(DeliveryState::Pending.as_str()))
+            .expression_attribute_values(":zero", n(0))
+            .expression_attribute_values(":bulk", s(delivery.bulk_id.to_string()))
+            .expression_attribute_values(":update", s(delivery.update_id.to_string()))
+            .expression_attribute_values(":expires", n(delivery.expires_at))
+            .expression_attribute_values(":token", s(token.to_string()))
+            .expression_attribute_values(":until", n(until.timestamp_millis()))
+            .expression_attribute_values(":attempt", n(attempt))
+            .expression_attribute_values(":now", n(now.timestamp_millis()))
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
+        if let Some(index) = delivery.item_index {
+            set.push_str(", item_index = :index");
+            update = update.expression_attribute_values(":index", n(index));
+        }
+        match update.update_expression(format!("SET {set}")).send().await {
+            Ok(_) => Ok(Claimed::Now(Claim {
+                bulk_id: delivery.bulk_id,
+                update_id: delivery.update_id,
+                attempt,
+                token,
+            })),
+            Err(error) => match error.as_service_error() {
+                Some(UpdateItemError::ConditionalCheckFailedException(failed)) => {
+                    let Some(old) = failed.item() else {
+                        return Err(Error::CorruptRecord {
+                            key: format!("{PREFIX}{}", delivery.update_id),
+                            problem: "its claim failed while it does not exist".into(),
+                        });
+                    };
+                    let old = Delivery::try_from(old)?;
+                    Ok(match old {
+                        Delivery { state, .. } if state != DeliveryState::Pending => {
+                            Claimed::Settled(state)
+                        }
+                        Delivery {
+                            lease_until: Some(until),
+                            ..
+                        } if until > now => Claimed::Busy { until },
+                        Delivery {
+                            attempts,
+                            next_attempt_at,
+                            ..
+                        } if attempts >= attempt => Claimed::Spent {
+                            attempts,
+                            next_attempt_at,
+                        },
+                        // The lease lapsed between our write and the read that refused it.
+                        _ => Claimed::Busy { until: now },
+                    })
+                }
+                _ => Err(Error::dynamo(error)),
+            },
+        }
+    }
+
+    /// The claimed attempt was acknowledged. False when the lease was lost meanwhile.
+    pub async fn mark_delivered(&self, claim: &Claim, record: &AttemptRecord) -> Result<bool> {
+        self.settle(claim, record, DeliveryState::Delivered, None)
+            .await
+    }
+
+    /// The claimed attempt failed; the next one is due at `next_at`. False when the lease was
+    /// lost meanwhile.
+    pub async fn schedule_retry(
+        &self,
+        claim: &Claim,
+        record: &AttemptRecord,
+        next_at: DateTime<Utc>,
+    ) -> Result<bool> {
+        self.settle(claim, record, DeliveryState::Pending, Some(next_at))
+            .await
+    }
+
+    /// The claimed attempt failed and no other will follow. False when the lease was lost.
+    pub async fn mark_given_up(&self, claim: &Claim, record: &AttemptRecord) -> Result<bool> {
+        self.settle(claim, record, DeliveryState::Failed, None)
+            .await
+    }
+
+    /// Counts the claimed attempt, logs it and releases the lease, if the lease is still ours.
+    async fn settle(
+        &self,
+        claim: &Claim,
+        record: &AttemptRecord,
+        state: DeliveryState,
+        next_at: Option<DateTime<Utc>>,
+    ) -> Result<bool> {
+        let mut update = self
+            .client()
+            .update_item()
+            .table_name(self.table())
+            .set_key(Some(delivery_key(claim.bulk_id, claim.update_id)))
+            .condition_expression("#owner = :token")
+            .expression_attribute_names("#state", STATE)
+            .expression_attribute_names("#attempts", ATTEMPTS)
+            .expression_attribute_names("#log", LOG)
+            .expression_attribute_names("#next", NEXT_AT)
+            .expression_attribute_names("#owner", LEASE_OWNER)
+            .expression_attribute_names("#until", LEASE_UNTIL)
+            .expression_attribute_values(":token", s(claim.token.to_string()))
+            .expression_attribute_values(":state", s(state.as_str()))
+            .expression_attribute_values(":attempt", n(claim.attempt))
+            .expression_attribute_values(":entry", AttributeValue::L(vec![record.into()]))
+            .expression_attribute_values(":empty", AttributeValue::L(Vec::new()));
+        let set = "#state = :state, #attempts = :attempt, \
+                   #log = list_append(if_not_exists(#log, :empty), :entry)";
+        update = match next_at {
+            Some(at) => update
+                .expression_attribute_values(":next", n(at.timestamp_millis()))
+                .update_expression(format!("SET {set}, #next = :next REMOVE #owner, #until")),
+            None => update.update_expression(format!("SET {set} REMOVE #owner, #until, #next")),
+        };
+        Ok(unless_condition_failed(update.send().await)?.is_some())
+    }
+
+    /// One delivery, as it stands now.
+    pub async fn get_delivery(&self, bulk_id: Uuid, update_id: Uuid) -> Result<Option<Delivery>> {
+        let item = self
+            .get(delivery_key(bulk_id, update_id), Read::Strong)
+            .await?;
+        item.as_ref().map(Delivery::try_from).transpose()
+    }
+
+    /// Every delivery of a bulk's events, without the events: one strongly consistent `Query`
+    /// of the `WEBHOOK#…` sort keys of the bulk's partition.
+    pub async fn deliveries(&self, bulk_id: Uuid) -> Result<Vec<Delivery>> {
+        let mut deliveries = Vec::new();
+        let mut start = None;
+        loop {
+            let page = self
+                .client()
+                .query()
+                .table_name(self.table())
+                .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
+                .expression_attribute_values(":pk", s(bulk_pk(bulk_id)))
+                .expression_attribute_values(":prefix", s(PREFIX))
+                .consistent_read(true)
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(Error::dynamo)?;
+            for record in page.items() {
+                deliveries.push(Delivery::try_from(record)?);
+            }
+            start = page.last_evaluated_key;
+            if start
+                .as_ref()
+                .is_none_or(std::collections::HashMap::is_empty)
+            {
+                return Ok(deliveries);
+            }
+        }
+    }
+}
+
+/// Items whose event was delivered or given up, among `deliveries` of one bulk. Each item has
+/// one event, so one delivery: when this reaches the bulk's total, `bulk_completed` may go.
+pub fn items_settled(deliveries: &[Delivery]) -> u32 {
+    let settled = deliveries
+        .iter()
+        .filter(|d| d.item_index.is_some() && d.state != DeliveryState::Pending)
+        .count();
+    u32::try_from(settled).unwrap_or(u32::MAX)
+}
