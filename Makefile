@@ -34,7 +34,5 @@ services-stop: ## Stop the emulators started by `make services`
 	$(SERVICES) stop
 
 .PHONY: dev
-dev: ## Run the whole API locally (not yet: see README)
-	@echo "make dev is not available yet: the local API (cargo lambda watch, queue bridge," >&2
-	@echo "webhook receiver) lands with the issue that builds it. Until then: make test." >&2
-	@exit 2
+dev: ## Run the whole API on 127.0.0.1:9000 with a webhook receiver on :9999 (Ctrl-C stops it)
+	RADAR_SERVICES_STATE=$(CURDIR)/.local/dev $(SERVICES) run -- infra/local/dev.sh

@@ -11,16 +11,20 @@
 # clients use 127.0.0.1 (moto binds only that; DynamoDB Local has no bind-address option
 # and listens on all interfaces). All state is per checkout under .local/ (logs/, run/,
 # services.env), so concurrent runs from different checkouts do not collide.
-# Other knobs: RADAR_SERVICES_TIMEOUT (readiness wait, default 60 s),
+# Other knobs: RADAR_SERVICES_TIMEOUT (readiness wait, default 60 s), RADAR_SERVICES_STATE
+# (where run state goes, default .local; make dev uses .local/dev),
 # RADAR_DYNAMODB_JAVA_OPTS (extra JVM flags), RADAR_LOCAL_DIR (default <repo>/.local).
 set -euo pipefail
 set +m
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 LOCAL="${RADAR_LOCAL_DIR:-$ROOT/.local}"
-RUN="$LOCAL/run"
-LOGS="$LOCAL/logs"
-ENV_FILE="$LOCAL/services.env"
+# Run state (pids, logs, the endpoints file): separate for make dev, so that make test can run
+# beside it in the same checkout.
+STATE="${RADAR_SERVICES_STATE:-$LOCAL}"
+RUN="$STATE/run"
+LOGS="$STATE/logs"
+ENV_FILE="$STATE/services.env"
 VENV="$LOCAL/venv"
 PY="$VENV/bin/python"
 TIMEOUT="${RADAR_SERVICES_TIMEOUT:-60}"
@@ -30,7 +34,7 @@ say() { echo "services.sh: $*" >&2; }
 die() { echo "services.sh: ERROR: $*" >&2; exit 1; }
 
 usage() {
-  sed -n '2,15p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
+  sed -n '2,16p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
   exit 2
 }
 

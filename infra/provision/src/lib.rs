@@ -6,9 +6,12 @@
 //! each, so they never share state) and answers the environment the functions would get from
 //! the template's `Globals.Function.Environment`, resolved to the local names and URLs.
 
+mod mappings;
 mod queues;
 mod tables;
 mod yaml;
+
+pub use mappings::EventSource;
 
 use std::{
     collections::HashMap,
@@ -112,6 +115,11 @@ impl Template {
                 ))
             })
             .collect()
+    }
+
+    /// A resource's `Metadata`.
+    fn metadata(&self, id: &str) -> Option<&Value> {
+        self.root.get("Resources")?.get(id)?.get("Metadata")
     }
 
     /// The default of a template parameter.

@@ -4,7 +4,7 @@ use aws_sdk_dynamodb::types::{Put, TransactWriteItem};
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use super::{Fields, Item, NEW_RECORD, Read, Store, b, key, n, s};
+use super::{Fields, Item, NEW_RECORD, Read, Store, b, key, n, s, unless_condition_failed};
 use crate::{
     Error, Result,
     auth::{KeyDigest, WebhookSecret},
@@ -130,5 +130,123 @@ impl Store {
         }
         let account = self.get_account(fields.parsed("account_id")?).await?;
         Ok(account.filter(|account| account.active))
+    }
+
+    /// Another API key for an existing account. False when the account does not exist.
+    pub async fn add_api_key(&self, account_id: Uuid, key: &KeyDigest) -> Result<bool> {
+        if self.get_account(account_id).await?.is_none() {
+            return Ok(false);
+        }
+        let mut key_item = api_key_key(key);
+        key_item.insert("account_id".into(), s(account_id.to_string()));
+        key_item.insert("active".into(), b(true));
+        self.client()
+            .put_item()
+            .table_name(self.table())
+            .set_item(Some(key_item))
+            .condition_expression(NEW_RECORD)
+            .send()
+            .await
+            .map_err(Error::dynamo)?;
+        Ok(true)
+    }
+
+    /// Stops a key from authenticating. False when there is no such key.
+    pub async fn revoke_api_key(&self, key: &KeyDigest) -> Result<bool> {
+        let result = self
+            .client()
+            .update_item()
+            .table_name(self.table())
+            .set_key(Some(api_key_key(key)))
+            .update_expression("SET active = :false")
+            .condition_expression("attribute_exists(pk)")
+            .expression_attribute_values(":false", b(false))
+            .send()
+            .await;
+        Ok(unless_condition_failed(result)?.is_some())
+    }
+
+    /// Sets an account's balance. False when there is no such account.
+    pub async fn set_credits(&self, account_id: Uuid, credits: i64) -> Result<bool> {
+        let result = self
+            .client()
+            .update_item()
+            .table_name(self.table())
+            .set_key(Some(account_key(account_id)))
+            .update_expression("SET credits = :credits")
+            .condition_expression("attribute_exists(pk)")
+            .expression_attribute_values(":credits", n(credits))
+            .send()
+            .await;
+        Ok(unless_condition_failed(result)?.is_some())
+    }
+
+    /// Sets the given rate-limit overrides of an account, leaving the others as they are.
+    /// False when there is no such account.
+    pub async fn set_limits(&self, account_id: Uuid, limits: &LimitOverrides) -> Result<bool> {
+        let given: Vec<(&str, u32)> = [
+            ("bulk_per_minute", limits.bulk_per_minute),
+            ("read_per_minute", limits.read_per_minute),
+            ("read_per_second", limits.read_per_second),
+        ]
+        .into_iter()
+        .filter_map(|(name, value)| value.map(|value| (name, value)))
+        .collect();
+        if given.is_empty() {
+            return Ok(self.get_account(account_id).await?.is_some());
+        }
+        let sets: Vec<String> = given
+            .iter()
+            .map(|(name, _)| format!("{name} = :{name}"))
+            .collect();
+        let mut update = self
+            .client()
+            .update_item()
+            .table_name(self.table())
+            .set_key(Some(account_key(account_id)))
+            .update_expression(format!("SET {}", sets.join(", ")))
+            .condition_expression("attribute_exists(pk)");
+        for (name, value) in given {
+            update = update.expression_attribute_values(format!(":{name}"), n(value));
+        }
+        Ok(unless_condition_failed(update.send().await)?.is_some())
+    }
+
+    /// Starts a secret rotation: `secret` signs from now on, and the current secret keeps
+    /// signing beside it until [`Store::retire_previous_secret`]. False when there is no such
+    /// account.
+    pub async fn rotate_webhook_secret(
+        &self,
+        account_id: Uuid,
+        secret: &WebhookSecret,
+    ) -> Result<bool> {
+        let result = self
+            .client()
+            .update_item()
+            .table_name(self.table())
+            .set_key(Some(account_key(account_id)))
+            .update_expression("SET #previous = webhook_secret, webhook_secret = :secret")
+            .condition_expression("attribute_exists(pk)")
+            .expression_attribute_names("#previous", PREVIOUS_SECRET)
+            .expression_attribute_values(":secret", s(secret.expose()))
+            .send()
+            .await;
+        Ok(unless_condition_failed(result)?.is_some())
+    }
+
+    /// Ends a secret rotation: only the current secret signs. False when there is no such
+    /// account.
+    pub async fn retire_previous_secret(&self, account_id: Uuid) -> Result<bool> {
+        let result = self
+            .client()
+            .update_item()
+            .table_name(self.table())
+            .set_key(Some(account_key(account_id)))
+            .update_expression("REMOVE #previous")
+            .condition_expression("attribute_exists(pk)")
+            .expression_attribute_names("#previous", PREVIOUS_SECRET)
+            .send()
+            .await;
+        Ok(unless_condition_failed(result)?.is_some())
     }
 }

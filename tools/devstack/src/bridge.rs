@@ -1,0 +1,204 @@
+//! The local event source mapping: what Lambda does between an SQS queue and a function.
+//!
+//! Each [`Source`] is polled by as many workers as its `MaximumConcurrency`. A worker receives
+//! up to `BatchSize` messages, hands them to the function as one `SqsEvent`, and deletes the
+//! ones the function did not name in its partial batch response. If the invocation fails, or
+//! the function does not report partial failures and any failed, nothing is deleted. What is
+//! not deleted comes back after the queue's visibility timeout, and the queue's own redrive
+//! policy moves it to the dead-letter queue after `maxReceiveCount` receives, exactly as in
+//! AWS: the queues are made from the same template.
+
+use std::{collections::HashMap, future::Future, time::Duration};
+
+use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
+use aws_sdk_sqs::{
+    Client,
+    types::{DeleteMessageBatchRequestEntry, Message, MessageSystemAttributeName},
+};
+
+/// One queue feeding one function.
+#[derive(Debug, Clone)]
+pub struct Source {
+    pub function: String,
+    pub queue_url: String,
+    pub queue_arn: String,
+    pub batch_size: usize,
+    pub concurrency: usize,
+    pub partial_batch_responses: bool,
+}
+
+/// Calls a function with an SQS event.
+pub trait Invoke: Sync {
+    fn invoke(
+        &self,
+        function: &str,
+        event: &SqsEvent,
+    ) -> impl Future<Output = Result<SqsBatchResponse, String>> + Send;
+}
+
+/// What one [`pump`] did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Pumped {
+    pub received: usize,
+    /// Acknowledged: deleted from the queue.
+    pub deleted: usize,
+    /// Left for SQS to deliver again.
+    pub retried: usize,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("SQS: {0}")]
+    Sqs(String),
+}
+
+/// How long a receive waits for messages before answering empty.
+const WAIT_SECONDS: i32 = 1;
+
+/// One receive, one invocation, one delete: a single turn of a worker.
+pub async fn pump(sqs: &Client, source: &Source, function: &impl Invoke) -> Result<Pumped, Error> {
+    let received = sqs
+        .receive_message()
+        .queue_url(&source.queue_url)
+        .max_number_of_messages(i32::try_from(source.batch_size.clamp(1, 10)).unwrap_or(10))
+        .wait_time_seconds(WAIT_SECONDS)
+        .message_system_attribute_names(MessageSystemAttributeName::All)
+        .send()
+        .await
+        .map_err(|e| Error::Sqs(aws_sdk_sqs::Error::from(e).to_string()))?;
+    let messages = received.messages.unwrap_or_default();
+    if messages.is_empty() {
+        return Ok(Pumped::default());
+    }
+    let receipts: HashMap<String, String> = messages
+        .iter()
+        .filter_map(|m| Some((m.message_id.clone()?, m.receipt_handle.clone()?)))
+        .collect();
+    let event = event(source, messages);
+    let retry: Vec<String> = match function.invoke(&source.function, &event).await {
+        Ok(response) if source.partial_batch_responses => response
+            .batch_item_failures
+            .into_iter()
+            .map(|failure| failure.item_identifier)
+            .collect(),
+        Ok(response) if response.batch_item_failures.is_empty() => Vec::new(),
+        Ok(_) => receipts.keys().cloned().collect(),
+        Err(error) => {
+            tracing::warn!(function = %source.function, %error, "invocation failed; the batch will be retried");
+            receipts.keys().cloned().collect()
+        }
+    };
+    let done: Vec<DeleteMessageBatchRequestEntry> = (0..)
+        .zip(receipts.iter().filter(|(id, _)| !retry.contains(id)))
+        .filter_map(|(entry, (_, receipt))| {
+            DeleteMessageBatchRequestEntry::builder()
+                .id(format!("m{entry}"))
+                .receipt_handle(receipt)
+                .build()
+                .ok()
+        })
+        .collect();
+    let deleted = done.len();
+    if !done.is_empty() {
+        sqs.delete_message_batch()
+            .queue_url(&source.queue_url)
+            .set_entries(Some(done))
+            .send()
+            .await
+            .map_err(|e| Error::Sqs(aws_sdk_sqs::Error::from(e).to_string()))?;
+    }
+    Ok(Pumped {
+        received: receipts.len(),
+        deleted,
+        retried: receipts.len() - deleted,
+    })
+}
+
+/// The event Lambda would build for these messages.
+fn event(source: &Source, messages: Vec<Message>) -> SqsEvent {
+    let mut event = SqsEvent::default();
+    event.records = messages
+        .into_iter()
+        .map(|message| {
+            let mut record = SqsMessage::default();
+            record.message_id = message.message_id;
+            record.receipt_handle = message.receipt_handle;
+            record.md5_of_body = message.md5_of_body;
+            record.body = message.body;
+            record.attributes = message
+                .attributes
+                .unwrap_or_default()
+                .into_iter()
+                .map(|(name, value)| (name.as_str().to_owned(), value))
+                .collect();
+            record.event_source = Some("aws:sqs".into());
+            record.event_source_arn = Some(source.queue_arn.clone());
+            record.aws_region = Some("us-east-1".into());
+            record
+        })
+        .collect();
+    event
+}
+
+/// Runs every source's workers until the process ends.
+pub async fn run(sqs: &Client, sources: &[Source], function: &impl Invoke) {
+    let workers = sources.iter().flat_map(|source| {
+        (0..source.concurrency.max(1)).map(move |_| async move {
+            loop {
+                match pump(sqs, source, function).await {
+                    Ok(pumped) if pumped.received > 0 => tracing::debug!(
+                        function = %source.function,
+                        received = pumped.received,
+                        retried = pumped.retried,
+                        "batch handled"
+                    ),
+                    Ok(_) => {}
+                    Err(error) => {
+                        tracing::warn!(function = %source.function, %error, "polling failed");
+                        tokio::time::sleep(Duration::from_secs(1)).await;
+                    }
+                }
+            }
+        })
+    });
+    futures::future::join_all(workers).await;
+}
+
+/// Invokes functions through `cargo lambda watch`'s Lambda Invoke API.
+#[derive(Debug, Clone)]
+pub struct HttpInvoker {
+    client: reqwest::Client,
+    base: String,
+}
+
+impl HttpInvoker {
+    /// `base` is the emulator's address, such as `http://127.0.0.1:9000`.
+    pub fn new(base: impl Into<String>) -> Self {
+        Self {
+            client: reqwest::Client::new(),
+            base: base.into(),
+        }
+    }
+}
+
+impl Invoke for HttpInvoker {
+    async fn invoke(&self, function: &str, event: &SqsEvent) -> Result<SqsBatchResponse, String> {
+        let url = format!("{}/2015-03-31/functions/{function}/invocations", self.base);
+        let body = serde_json::to_vec(event).map_err(|e| e.to_string())?;
+        let response = self
+            .client
+            .post(url)
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .await
+            .map_err(|e| e.to_string())?;
+        let status = response.status();
+        let failed = response.headers().contains_key("x-amz-function-error");
+        let text = response.text().await.map_err(|e| e.to_string())?;
+        if !status.is_success() || failed {
+            return Err(format!("{status}: {text}"));
+        }
+        serde_json::from_str(&text).map_err(|e| format!("not a batch response ({e}): {text}"))
+    }
+}

@@ -1,0 +1,159 @@
+//! `devstack up`: the template's tables and queues on the running emulators, a development
+//! account, and the environment files that the functions and a second terminal read.
+
+use std::{collections::BTreeMap, fmt::Write as _, path::Path};
+
+use provision::{Provisioned, Template};
+use radarctl::Deps;
+use serde_json::Value;
+
+use crate::{Error, Result, bridge::Source};
+
+/// Names of the local resources: `dev-<LogicalId>`.
+pub const PREFIX: &str = "dev";
+
+/// What `up` made.
+#[derive(Debug)]
+pub struct Stack {
+    pub provisioned: Provisioned,
+    /// The functions' environment: the template's `Globals`, resolved, for local development.
+    pub environment: BTreeMap<String, String>,
+    /// `radarctl account create`'s answer for the development account.
+    pub account: Value,
+}
+
+/// The variables every AWS client needs to reach the emulators, from the process environment
+/// (`infra/local/services.sh` exports them).
+const AWS_VARIABLES: [&str; 6] = [
+    "AWS_ENDPOINT_URL_DYNAMODB",
+    "AWS_ENDPOINT_URL_SQS",
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_REGION",
+    "AWS_EC2_METADATA_DISABLED",
+];
+
+/// Makes the tables and queues, then the development account (`api_key`, or a new one).
+pub async fn up(
+    template: &Template,
+    dynamodb: &aws_sdk_dynamodb::Client,
+    sqs: &aws_sdk_sqs::Client,
+    api_key: Option<String>,
+    credits: i64,
+) -> Result<Stack> {
+    let provisioned = template.provision(dynamodb, sqs, PREFIX).await?;
+    let mut environment: BTreeMap<String, String> = provisioned
+        .environment
+        .iter()
+        .map(|(name, value)| (name.clone(), value.clone()))
+        .collect();
+    // Webhooks go to the local receiver on http://127.0.0.1.
+    environment.insert("RADAR_ALLOW_INSECURE_WEBHOOKS".into(), "true".into());
+    environment.insert("RUST_LOG".into(), "info".into());
+    for name in AWS_VARIABLES {
+        if let Ok(value) = std::env::var(name) {
+            environment.insert(name.into(), value);
+        }
+    }
+    let config = shared::config::Config::from_lookup(|name| environment.get(name).cloned())?;
+    let deps = Deps {
+        store: shared::store::Store::new(dynamodb.clone(), &config.table_name),
+        sqs: sqs.clone(),
+        config,
+    };
+    let account = radarctl::run(
+        &deps,
+        radarctl::Command::Account(radarctl::AccountCommand::Create { credits, api_key }),
+    )
+    .await?;
+    Ok(Stack {
+        provisioned,
+        environment,
+        account,
+    })
+}
+
+impl Stack {
+    /// The event sources of the template, on the queues made here.
+    pub fn sources(&self, template: &Template) -> Result<Vec<Source>> {
+        template
+            .event_sources()
+            .into_iter()
+            .map(|source| {
+                let queue = self.provisioned.queues.get(&source.queue).ok_or_else(|| {
+                    Error::Setup(format!(
+                        "{} reads {}, which was not made",
+                        source.function, source.queue
+                    ))
+                })?;
+                Ok(Source {
+                    function: source.function,
+                    queue_url: queue.url.clone(),
+                    queue_arn: queue.arn.clone(),
+                    batch_size: source.batch_size,
+                    concurrency: source.max_concurrency,
+                    partial_batch_responses: source.partial_batch_responses,
+                })
+            })
+            .collect()
+    }
+
+    fn field(&self, name: &str) -> &str {
+        self.account[name].as_str().unwrap_or_default()
+    }
+
+    /// `export` lines for a shell to `source`: the functions' environment, the development
+    /// account, and where the API and the receiver listen.
+    pub fn dev_env(&self, api: &str, receiver: &str) -> String {
+        let mut text =
+            String::from("# Written by make dev. In another terminal: source .local/dev.env\n");
+        let extra = [
+            ("RADAR_API", api),
+            ("RADAR_WEBHOOK_URL", receiver),
+            ("RADAR_DEV_ACCOUNT_ID", self.field("account_id")),
+            ("RADAR_DEV_API_KEY", self.field("api_key")),
+            ("RADAR_DEV_WEBHOOK_SECRET", self.field("webhook_secret")),
+        ];
+        let lines = self
+            .environment
+            .iter()
+            .map(|(name, value)| (name.as_str(), value.as_str()))
+            .chain(extra);
+        for (name, value) in lines {
+            // Writing to a String cannot fail.
+            let _ = writeln!(text, "export {name}={}", quote(value));
+        }
+        text
+    }
+
+    /// `KEY=VALUE` lines for `cargo lambda watch --env-file`: the functions' environment only.
+    pub fn functions_env(&self) -> String {
+        let mut text = String::new();
+        for (name, value) in &self.environment {
+            let _ = writeln!(text, "{name}={value}");
+        }
+        text
+    }
+
+    pub fn write(&self, dir: &Path, api: &str, receiver: &str) -> Result<()> {
+        std::fs::write(dir.join("dev.env"), self.dev_env(api, receiver))?;
+        std::fs::write(dir.join("functions.env"), self.functions_env())?;
+        Ok(())
+    }
+}
+
+/// A value as one shell word.
+fn quote(value: &str) -> String {
+    format!("'{}'", value.replace('\'', r"'\''"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::quote;
+
+    #[test]
+    fn values_are_single_shell_words() {
+        assert_eq!(quote("plain"), "'plain'");
+        assert_eq!(quote("it's $HOME"), r"'it'\''s $HOME'");
+    }
+}

@@ -1,0 +1,151 @@
+//! Accounts, API keys, credits and limits.
+
+use chrono::Utc;
+use serde_json::{Value, json};
+use shared::{
+    auth::{ApiKey, WebhookSecret},
+    rate_limit::LimitOverrides,
+    store::accounts::Account,
+};
+use uuid::Uuid;
+
+use crate::{Deps, Error, Result};
+
+pub(crate) async fn create(deps: &Deps, credits: i64, api_key: Option<String>) -> Result<Value> {
+    let api_key = key_or_new(api_key)?;
+    let account = Account {
+        id: Uuid::new_v4(),
+        credits,
+        webhook_secret: WebhookSecret::generate()?,
+        previous_webhook_secret: None,
+        limits: LimitOverrides::default(),
+        active: true,
+        created_at: Utc::now(),
+    };
+    deps.store
+        .create_account(&account, &api_key.digest())
+        .await?;
+    Ok(json!({
+        "account_id": account.id,
+        "api_key": api_key.expose(),
+        "webhook_secret": account.webhook_secret.expose(),
+        "credits": account.credits,
+    }))
+}
+
+/// The account without its webhook secret, which only `account create` prints.
+pub(crate) async fn show(deps: &Deps, account_id: Uuid) -> Result<Value> {
+    let account = deps
+        .store
+        .get_account(account_id)
+        .await?
+        .ok_or_else(|| Error::NotFound(format!("account {account_id}")))?;
+    let limits = deps.config.limits.with_overrides(&account.limits);
+    Ok(json!({
+        "account_id": account.id,
+        "active": account.active,
+        "credits": account.credits,
+        "created_at": shared::clock::rfc3339(account.created_at),
+        "limits": {
+            "bulk_per_minute": limits.bulk_per_minute,
+            "read_per_minute": limits.read_per_minute,
+            "read_per_second": limits.read_per_second,
+        },
+        "overrides": {
+            "bulk_per_minute": account.limits.bulk_per_minute,
+            "read_per_minute": account.limits.read_per_minute,
+            "read_per_second": account.limits.read_per_second,
+        },
+    }))
+}
+
+pub(crate) async fn add_key(
+    deps: &Deps,
+    account_id: Uuid,
+    api_key: Option<String>,
+) -> Result<Value> {
+    let api_key = key_or_new(api_key)?;
+    if !deps
+        .store
+        .add_api_key(account_id, &api_key.digest())
+        .await?
+    {
+        return Err(Error::NotFound(format!("account {account_id}")));
+    }
+    Ok(json!({"account_id": account_id, "api_key": api_key.expose()}))
+}
+
+pub(crate) async fn revoke_key(deps: &Deps, api_key: &str) -> Result<Value> {
+    if !deps
+        .store
+        .revoke_api_key(&ApiKey::new(api_key).digest())
+        .await?
+    {
+        return Err(Error::NotFound("API key".into()));
+    }
+    Ok(json!({"revoked": true}))
+}
+
+pub(crate) async fn rotate_secret(deps: &Deps, account_id: Uuid) -> Result<Value> {
+    let secret = WebhookSecret::generate()?;
+    if !deps
+        .store
+        .rotate_webhook_secret(account_id, &secret)
+        .await?
+    {
+        return Err(Error::NotFound(format!("account {account_id}")));
+    }
+    Ok(
+        json!({"account_id": account_id, "webhook_secret": secret.expose(), "previous_signs_too": true}),
+    )
+}
+
+pub(crate) async fn retire_secret(deps: &Deps, account_id: Uuid) -> Result<Value> {
+    if !deps.store.retire_previous_secret(account_id).await? {
+        return Err(Error::NotFound(format!("account {account_id}")));
+    }
+    Ok(json!({"account_id": account_id, "previous_signs_too": false}))
+}
+
+pub(crate) async fn set_credits(deps: &Deps, account_id: Uuid, credits: i64) -> Result<Value> {
+    if !deps.store.set_credits(account_id, credits).await? {
+        return Err(Error::NotFound(format!("account {account_id}")));
+    }
+    show(deps, account_id).await
+}
+
+pub(crate) async fn set_limits(
+    deps: &Deps,
+    account_id: Uuid,
+    limits: &LimitOverrides,
+) -> Result<Value> {
+    if [
+        limits.bulk_per_minute,
+        limits.read_per_minute,
+        limits.read_per_second,
+    ]
+    .contains(&Some(0))
+    {
+        return Err(Error::Usage(
+            "a limit of 0 would lock the account out; use 1 or more".into(),
+        ));
+    }
+    if !deps.store.set_limits(account_id, limits).await? {
+        return Err(Error::NotFound(format!("account {account_id}")));
+    }
+    show(deps, account_id).await
+}
+
+/// The operator's key, or a new random one. A chosen key must look like one: long enough that
+/// it cannot be guessed.
+fn key_or_new(api_key: Option<String>) -> Result<ApiKey> {
+    match api_key {
+        None => Ok(ApiKey::generate()?),
+        Some(key) if key.len() >= 16 && !key.chars().any(char::is_whitespace) => {
+            Ok(ApiKey::new(key))
+        }
+        Some(_) => Err(Error::Usage(
+            "--api-key must be at least 16 characters, without white space".into(),
+        )),
+    }
+}

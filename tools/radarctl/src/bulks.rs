@@ -1,0 +1,51 @@
+//! A bulk as an operator wants to see it: its state, its counts, where each item stands.
+
+use serde_json::{Value, json};
+use shared::store::items::ItemState;
+use uuid::Uuid;
+
+use crate::{Deps, Error, Result};
+
+pub(crate) async fn show(deps: &Deps, bulk_id: Uuid) -> Result<Value> {
+    let snapshot = deps
+        .store
+        .read_bulk(bulk_id)
+        .await?
+        .ok_or_else(|| Error::NotFound(format!("bulk {bulk_id}")))?;
+    let counts = snapshot.counts();
+    let bulk = &snapshot.bulk;
+    let items: Vec<Value> = snapshot
+        .items
+        .iter()
+        .map(|item| match &item.outcome {
+            None => json!({"item_index": item.index, "state": "queued"}),
+            Some(outcome) => json!({
+                "item_index": item.index,
+                "state": match outcome.state {
+                    ItemState::Created => "created",
+                    ItemState::Failed => "failed",
+                    ItemState::Queued => "queued",
+                },
+                "update_id": outcome.update_id,
+            }),
+        })
+        .collect();
+    Ok(json!({
+        "bulk_id": bulk.id,
+        "account_id": bulk.account_id,
+        "state": bulk.state.to_string(),
+        "webhook_url": bulk.webhook_url,
+        "created_at": shared::clock::rfc3339(bulk.created_at),
+        "summary": {
+            "total": counts.total,
+            "processing": counts.processing,
+            "created": counts.created,
+            "failed": counts.failed,
+        },
+        "completion": bulk.completion.as_ref().map(|completion| json!({
+            "update_id": completion.update_id,
+            "completed_at": completion.completed_at,
+        })),
+        "items": items,
+    }))
+}

@@ -1,0 +1,33 @@
+use std::process::ExitCode;
+
+use clap::Parser;
+use radarctl::{Cli, Deps};
+use shared::{config::Config, store::Store};
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let config = match Config::from_env() {
+        Ok(config) => config,
+        Err(error) => {
+            eprintln!("radarctl: {error} (locally: source .local/dev.env)");
+            return ExitCode::FAILURE;
+        }
+    };
+    let aws = shared::config::load_aws().await;
+    let deps = Deps {
+        store: Store::new(aws_sdk_dynamodb::Client::new(&aws), &config.table_name),
+        sqs: aws_sdk_sqs::Client::new(&aws),
+        config,
+    };
+    match radarctl::run(&deps, cli.command).await {
+        Ok(answer) => {
+            println!("{answer:#}");
+            ExitCode::SUCCESS
+        }
+        Err(error) => {
+            eprintln!("radarctl: {}", shared::error::Chain(&error));
+            ExitCode::FAILURE
+        }
+    }
+}
