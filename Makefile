@@ -4,6 +4,10 @@ SHELL := /usr/bin/env bash
 .DEFAULT_GOAL := help
 
 SERVICES := infra/local/services.sh
+INSTALL := infra/local/install.sh
+VENV := .local/venv/bin
+SAM := SAM_CLI_TELEMETRY=0 $(VENV)/sam
+SAM_FILES := --template-file infra/template.yaml --config-file $(CURDIR)/infra/samconfig.toml
 
 .PHONY: help
 help: ## List the targets
@@ -17,9 +21,23 @@ test: lint ## Format and lint checks, then every test against DynamoDB Local and
 	     END { printf "tests: %d passed, %d failed\n", passed, failed }' .local/test.log
 
 .PHONY: lint
-lint: ## cargo fmt --check and clippy with warnings as errors
+lint: ## cargo fmt --check, clippy with warnings as errors, sam validate --lint and cfn-lint
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets --locked -- -D warnings
+	@$(INSTALL)
+	$(SAM) validate --lint --region us-east-1 --template-file infra/template.yaml
+	$(VENV)/cfn-lint infra/template.yaml
+
+.PHONY: build
+build: ## sam build: a release arm64 bootstrap per function under .aws-sam/build (slow: ~15 min cold)
+	@$(INSTALL)
+	@$(VENV)/pip install --disable-pip-version-check -q "ziglang==0.13.0.post1"
+	PATH="$(CURDIR)/$(VENV):$$PATH" $(SAM) build $(SAM_FILES)
+	@ls -l .aws-sam/build/*Function/bootstrap
+
+.PHONY: deploy
+deploy: build ## sam deploy with infra/samconfig.toml (needs AWS credentials)
+	$(SAM) deploy $(SAM_FILES)
 
 .PHONY: bench
 bench: ## Release-mode measurements of the hot paths (no emulators needed)

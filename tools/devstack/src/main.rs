@@ -29,6 +29,9 @@ struct Args {
     /// Where to write dev.env and functions.env.
     #[arg(long, default_value = ".local")]
     dir: PathBuf,
+    /// Tables and queues are named `<prefix>-<LogicalId>`.
+    #[arg(long, env = "RADAR_DEV_PREFIX", default_value = "dev")]
+    prefix: String,
 }
 
 #[tokio::main]
@@ -41,7 +44,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         aws_sdk_sqs::Client::new(&aws),
     );
     let template = Template::load(&Template::default_path())?;
-    let stack = stack::up(&template, &dynamodb, &sqs, args.api_key, args.credits).await?;
+    let settings = stack::Settings {
+        prefix: args.prefix,
+        api_key: args.api_key,
+        credits: args.credits,
+    };
+    let stack = stack::up(&template, &dynamodb, &sqs, settings).await?;
     let api = format!("http://127.0.0.1:{}", args.api_port);
     let webhook = format!("http://127.0.0.1:{}/", args.receiver_port);
     stack.write(&args.dir, &api, &webhook)?;

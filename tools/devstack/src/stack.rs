@@ -9,9 +9,6 @@ use serde_json::Value;
 
 use crate::{Error, Result, bridge::Source};
 
-/// Names of the local resources: `dev-<LogicalId>`.
-pub const PREFIX: &str = "dev";
-
 /// What `up` made.
 #[derive(Debug)]
 pub struct Stack {
@@ -33,15 +30,29 @@ const AWS_VARIABLES: [&str; 6] = [
     "AWS_EC2_METADATA_DISABLED",
 ];
 
-/// Makes the tables and queues, then the development account (`api_key`, or a new one).
+/// What to make.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Resources are named `<prefix>-<LogicalId>`.
+    pub prefix: String,
+    /// The development account's API key; `None` makes a new one.
+    pub api_key: Option<String>,
+    pub credits: i64,
+}
+
+/// Makes the tables and queues, then the development account.
 pub async fn up(
     template: &Template,
     dynamodb: &aws_sdk_dynamodb::Client,
     sqs: &aws_sdk_sqs::Client,
-    api_key: Option<String>,
-    credits: i64,
+    settings: Settings,
 ) -> Result<Stack> {
-    let provisioned = template.provision(dynamodb, sqs, PREFIX).await?;
+    let Settings {
+        prefix,
+        api_key,
+        credits,
+    } = settings;
+    let provisioned = template.provision(dynamodb, sqs, &prefix).await?;
     let mut environment: BTreeMap<String, String> = provisioned
         .environment
         .iter()

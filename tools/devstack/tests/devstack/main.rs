@@ -305,20 +305,21 @@ async fn up_makes_the_stack_a_working_dev_account_and_the_env_files() {
     let env = TestEnv::new().await;
     let template = Template::load(&Template::default_path()).unwrap();
 
-    let stack = stack::up(
-        &template,
-        &env.dynamodb,
-        &env.sqs,
-        Some("rbk_dev_key_for_tests_0001".into()),
-        42,
-    )
-    .await
-    .unwrap();
+    let prefix = format!("dev{}", &uuid::Uuid::new_v4().simple().to_string()[..8]);
+    let settings = stack::Settings {
+        prefix: prefix.clone(),
+        api_key: Some("rbk_dev_key_for_tests_0001".into()),
+        credits: 42,
+    };
+
+    let stack = stack::up(&template, &env.dynamodb, &env.sqs, settings)
+        .await
+        .unwrap();
 
     assert_eq!(stack.account["api_key"], "rbk_dev_key_for_tests_0001");
     assert_eq!(stack.account["credits"], 42);
     let table = &stack.environment["RADAR_TABLE_NAME"];
-    assert_eq!(table, "dev-RadarTable");
+    assert_eq!(*table, format!("{prefix}-RadarTable"));
     let store = shared::store::Store::new(env.dynamodb.clone(), table);
     let key = shared::auth::ApiKey::new("rbk_dev_key_for_tests_0001").digest();
     assert_eq!(
@@ -328,11 +329,11 @@ async fn up_makes_the_stack_a_working_dev_account_and_the_env_files() {
     assert_eq!(stack.environment["RADAR_ALLOW_INSECURE_WEBHOOKS"], "true");
     let dev_env = stack.dev_env("http://127.0.0.1:9000", "http://127.0.0.1:9999/");
     assert!(dev_env.contains("export RADAR_DEV_API_KEY='rbk_dev_key_for_tests_0001'\n"));
-    assert!(dev_env.contains("export RADAR_TABLE_NAME='dev-RadarTable'\n"));
+    assert!(dev_env.contains(&format!("export RADAR_TABLE_NAME='{prefix}-RadarTable'\n")));
     assert!(
         stack
             .functions_env()
-            .contains("RADAR_TABLE_NAME=dev-RadarTable\n")
+            .contains(&format!("RADAR_TABLE_NAME={prefix}-RadarTable\n"))
     );
     let sources = stack.sources(&template).unwrap();
     let processor = sources.iter().find(|s| s.function == "processor").unwrap();
