@@ -18,9 +18,9 @@
 //!
 //! A bulk and its items share a partition, with the bulk sorting first, so that one `Query`
 //! reads a whole bulk in `item_index` order ([`snapshot`]). The deliveries of the bulk's
-//! events sort after its items and tallies: that `Query` stops before them, and another,
-//! small one reads the state of every delivery without the events ([`deliveries`]). Each radar has a partition of its
-//! own: its key is its identity, which makes a 409 a conditional put.
+//! events sort after its items: that `Query` stops before them, and another, small one reads
+//! the state of every delivery without the events ([`deliveries`]). Each radar has a partition
+//! of its own: its key is its identity, which makes a 409 a conditional put.
 
 pub mod accounts;
 pub mod bulks;
