@@ -1,8 +1,7 @@
-//! The items of a batch: their outcomes, their tallies, and their bulk's completion.
+//! The items of a batch: their verdicts, their tallies, and their bulk's completion.
 //!
-//! Outcomes are decided for the whole batch at once, so that the radars of one account are
-//! created (and charged) in one transaction rather than one each; everything after that is per
-//! item. Failures are classified here. A 400, 402 or 409 is an outcome, recorded once.
+//! Outcomes are decided for the whole batch at once ([`decide`]); everything after that is
+//! per item. Failures are classified here. A 400, 402 or 409 is an outcome, recorded once.
 //! Anything else (DynamoDB errors, throttling, transactions that keep meeting others) is
 //! transient: the message is retried by SQS, and on its last delivery the item is recorded as a
 //! 500 instead, so that its bulk still completes.
@@ -10,24 +9,21 @@
 use std::{collections::BTreeMap, sync::Arc};
 
 use chrono::{DateTime, Utc};
-use futures::{StreamExt, future::join_all, stream};
-use serde_json::Value;
+use futures::{StreamExt, stream};
 use shared::{
     clock,
     error::Chain,
     queue::{ItemMessage, WebhookMessage},
-    radar::{Identity, Radar},
     store::{
         bulks::{Bulk, Completion},
-        items::{Marked, Outcome},
-        radars::{Creation, MAX_BATCH, NewRadar},
+        items::Outcome,
     },
 };
 use tracing::Instrument;
 use uuid::Uuid;
 
 use crate::{
-    CONCURRENCY, Deps, Record,
+    CONCURRENCY, Deps, Record, decide,
     events::{self, Refusal},
     faults::{Injected, Step},
     gate::Gate,
@@ -61,11 +57,11 @@ pub(crate) enum Failure {
 }
 
 /// An item whose bulk is open, with that bulk.
-struct Open<'a> {
+pub(crate) struct Open<'a> {
     /// Its place in the batch.
-    slot: usize,
-    record: &'a Record,
-    bulk: &'a Bulk,
+    pub(crate) slot: usize,
+    pub(crate) record: &'a Record,
+    pub(crate) bulk: &'a Bulk,
 }
 
 /// Handles every item of a batch; the verdicts are in the order of `records`.
@@ -93,7 +89,7 @@ pub(crate) async fn handle_all(
             Gate::NotYet | Gate::Unknown => Some(Verdict::Retry),
         });
     }
-    let decisions = decide_all(deps, &open, dead_letters, now).await;
+    let decisions = decide::decide_all(deps, &open, dead_letters, now).await;
     let settled: Vec<(usize, Verdict)> = stream::iter(open.iter().zip(decisions))
         .map(|(item, decision)| {
             let message = &item.record.message;
@@ -148,9 +144,10 @@ async fn conclude(
         }
         Err(failure) if last_try => {
             tracing::error!(error = %Chain(&failure), "last delivery failed; recording a 500");
-            let custom_fields = events::custom_fields(&item_json(message));
+            let custom_fields = events::custom_fields(&decide::item_json(message));
             let exhausted = async {
-                match refuse(deps, message, custom_fields, &Refusal::Exhausted, now).await? {
+                match decide::refuse(deps, message, custom_fields, &Refusal::Exhausted, now).await?
+                {
                     Some(outcome) => settle(deps, message, item.bulk, &outcome, now)
                         .await
                         .map(Some),
@@ -171,207 +168,6 @@ async fn conclude(
             Verdict::Retry
         }
     }
-}
-
-/// A valid item, ready for the creating transaction.
-struct Prepared {
-    at: usize,
-    radar_id: Uuid,
-    identity: Identity,
-    cost: i64,
-    data: String,
-    outcome: Outcome,
-    custom_fields: Value,
-}
-
-/// Decides every open item: created, refused (400, 402, 409, or 500 for dead letters), found
-/// decided by an earlier delivery, or gone (`None`). In the order of `open`.
-async fn decide_all(
-    deps: &Deps,
-    open: &[Open<'_>],
-    dead_letters: bool,
-    now: DateTime<Utc>,
-) -> Vec<Result<Option<Outcome>, Failure>> {
-    let mut decisions: Vec<Option<Result<Option<Outcome>, Failure>>> =
-        open.iter().map(|_| None).collect();
-    let mut refusals: Vec<(usize, Value, Refusal)> = Vec::new();
-    let mut prepared: Vec<Prepared> = Vec::new();
-    for (at, item) in open.iter().enumerate() {
-        let message = &item.record.message;
-        let json = item_json(message);
-        let custom_fields = events::custom_fields(&json);
-        if dead_letters {
-            refusals.push((at, custom_fields, Refusal::Exhausted));
-            continue;
-        }
-        match Radar::parse(&json) {
-            Err(errors) => refusals.push((at, custom_fields, Refusal::Invalid(errors))),
-            Ok(radar) => match prepare(at, message, &radar, custom_fields, now) {
-                Ok(ready) => prepared.push(ready),
-                Err(error) => decisions[at] = Some(Err(error.into())),
-            },
-        }
-    }
-
-    for (at, creation) in create_all(deps, open, &prepared).await {
-        let ready = prepared.iter().find(|ready| ready.at == at);
-        decisions[at] = match (creation, ready) {
-            (Ok(Creation::Created), Some(ready)) => Some(Ok(Some(ready.outcome.clone()))),
-            (Ok(Creation::AlreadyDecided(earlier)), _) => Some(Ok(Some(earlier))),
-            (Ok(Creation::ItemMissing), _) => Some(Ok(None)),
-            (Ok(Creation::Conflict { radar_id }), Some(ready)) => {
-                let field = ready.identity.field;
-                refusals.push((
-                    at,
-                    ready.custom_fields.clone(),
-                    Refusal::Conflict { field, radar_id },
-                ));
-                None
-            }
-            (Ok(Creation::InsufficientCredits), Some(ready)) => {
-                let cost = ready.cost;
-                refusals.push((
-                    at,
-                    ready.custom_fields.clone(),
-                    Refusal::InsufficientCredits { cost },
-                ));
-                None
-            }
-            (Ok(_), None) | (Ok(Creation::Contended), _) => Some(Err(Failure::Contended)),
-            (Err(failure), _) => Some(Err(failure)),
-        };
-    }
-
-    let refused = join_all(
-        refusals
-            .into_iter()
-            .map(|(at, custom_fields, refusal)| async move {
-                let message = &open[at].record.message;
-                (
-                    at,
-                    refuse(deps, message, custom_fields, &refusal, now).await,
-                )
-            }),
-    )
-    .await;
-    for (at, decision) in refused {
-        decisions[at] = Some(decision);
-    }
-    decisions
-        .into_iter()
-        .map(|decision| decision.unwrap_or(Err(Failure::Contended)))
-        .collect()
-}
-
-/// Runs the creating transactions: one per account (normally the batch holds one bulk, so one
-/// account), in chunks of what one transaction can hold.
-async fn create_all(
-    deps: &Deps,
-    open: &[Open<'_>],
-    prepared: &[Prepared],
-) -> Vec<(usize, Result<Creation, Failure>)> {
-    if let Err(injected) = deps.faults.check(Step::Creating) {
-        return prepared
-            .iter()
-            .map(|ready| (ready.at, Err(injected.into())))
-            .collect();
-    }
-    let mut by_account: BTreeMap<Uuid, Vec<&Prepared>> = BTreeMap::new();
-    for ready in prepared {
-        let account = open[ready.at].record.message.account_id;
-        by_account.entry(account).or_default().push(ready);
-    }
-    let chunks = by_account.into_iter().flat_map(|(account, ready)| {
-        ready
-            .chunks(MAX_BATCH)
-            .map(|chunk| (account, chunk.to_vec()))
-            .collect::<Vec<_>>()
-    });
-    let created = join_all(chunks.map(|(account, chunk)| async move {
-        let radars: Vec<NewRadar> = chunk
-            .iter()
-            .map(|ready| {
-                let message = &open[ready.at].record.message;
-                NewRadar {
-                    radar_id: ready.radar_id,
-                    identity: &ready.identity,
-                    cost: ready.cost,
-                    data: &ready.data,
-                    bulk_id: message.bulk_id,
-                    item_index: message.item_index,
-                    outcome: &ready.outcome,
-                }
-            })
-            .collect();
-        let result = deps.store.create_radars(account, &radars).await;
-        match result {
-            Ok(creations) => chunk
-                .iter()
-                .zip(creations)
-                .map(|(ready, creation)| (ready.at, Ok(creation)))
-                .collect::<Vec<_>>(),
-            Err(error) => {
-                tracing::warn!(%account, error = %Chain(&error), "creating transaction failed");
-                let error = Arc::new(error);
-                chunk
-                    .iter()
-                    .map(|ready| (ready.at, Err(Failure::Batch(Arc::clone(&error)))))
-                    .collect()
-            }
-        }
-    }))
-    .await;
-    created.into_iter().flatten().collect()
-}
-
-/// Everything the creating transaction needs for one valid item: a new radar id, its data and
-/// its `radar_created`, fixed now so that the transaction stores exactly what is delivered.
-fn prepare(
-    at: usize,
-    message: &ItemMessage,
-    radar: &Radar,
-    custom_fields: Value,
-    now: DateTime<Utc>,
-) -> shared::Result<Prepared> {
-    let radar_id = Uuid::new_v4();
-    let data = radar.data(radar_id, clock::rfc3339(now), custom_fields.clone());
-    let data_text =
-        serde_json::to_string(&data).map_err(|e| shared::Error::Serialize("radar data", e))?;
-    Ok(Prepared {
-        at,
-        radar_id,
-        identity: radar.identity(),
-        cost: radar.cost(),
-        data: data_text,
-        outcome: events::created(message, custom_fields.clone(), data, now)?,
-        custom_fields,
-    })
-}
-
-/// The queued item as JSON. Submit queued it as a JSON object; anything else is refused like
-/// any invalid item.
-fn item_json(message: &ItemMessage) -> Value {
-    serde_json::from_str(message.radar.get()).unwrap_or(Value::Null)
-}
-
-/// Records a failure outcome, unless the item was decided meanwhile.
-async fn refuse(
-    deps: &Deps,
-    message: &ItemMessage,
-    custom_fields: Value,
-    refusal: &Refusal,
-    now: DateTime<Utc>,
-) -> Result<Option<Outcome>, Failure> {
-    let outcome = events::failed(message, custom_fields, refusal, now)?;
-    let marked = deps
-        .store
-        .mark_item_terminal(message.bulk_id, message.item_index, &outcome)
-        .await?;
-    Ok(match marked {
-        Marked::Now => Some(outcome),
-        Marked::Already(earlier) => Some(earlier),
-        Marked::Missing => None,
-    })
 }
 
 /// After an item's outcome is stored: tally it, complete its bulk if it was the last, and name

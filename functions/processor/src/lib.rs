@@ -15,6 +15,7 @@
 //! Every step can be repeated: a redelivered item finds its outcome already decided and hands
 //! on the very same event, so a crash anywhere costs a redelivery, never a second radar.
 
+mod decide;
 mod events;
 mod faults;
 mod gate;
