@@ -381,32 +381,14 @@ impl Store {
     /// Every delivery of a bulk's events, without the events: one strongly consistent `Query`
     /// of the `WEBHOOK#…` sort keys of the bulk's partition.
     pub async fn deliveries(&self, bulk_id: Uuid) -> Result<Vec<Delivery>> {
-        let mut deliveries = Vec::new();
-        let mut start = None;
-        loop {
-            let page = self
-                .client()
-                .query()
-                .table_name(self.table())
-                .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
-                .expression_attribute_values(":pk", s(bulk_pk(bulk_id)))
-                .expression_attribute_values(":prefix", s(PREFIX))
-                .consistent_read(true)
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(Error::dynamo)?;
-            for record in page.items() {
-                deliveries.push(Delivery::try_from(record)?);
-            }
-            start = page.last_evaluated_key;
-            if start
-                .as_ref()
-                .is_none_or(std::collections::HashMap::is_empty)
-            {
-                return Ok(deliveries);
-            }
-        }
+        self.query_all(
+            "pk = :pk AND begins_with(sk, :prefix)",
+            &[(":pk", s(bulk_pk(bulk_id))), (":prefix", s(PREFIX))],
+        )
+        .await?
+        .iter()
+        .map(Delivery::try_from)
+        .collect()
     }
 }
 

@@ -80,6 +80,35 @@ enum Read {
 }
 
 impl Store {
+    /// Every item a strongly consistent `Query` matches, reading page after page (DynamoDB
+    /// answers at most 1 MB at a time).
+    async fn query_all(
+        &self,
+        key_condition: &str,
+        values: &[(&str, AttributeValue)],
+    ) -> Result<Vec<Item>> {
+        let mut items = Vec::new();
+        let mut start = None;
+        loop {
+            let mut query = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression(key_condition)
+                .consistent_read(true)
+                .set_exclusive_start_key(start);
+            for (name, value) in values {
+                query = query.expression_attribute_values(*name, value.clone());
+            }
+            let page = query.send().await.map_err(Error::dynamo)?;
+            items.extend(page.items.unwrap_or_default());
+            start = page.last_evaluated_key;
+            if start.as_ref().is_none_or(HashMap::is_empty) {
+                return Ok(items);
+            }
+        }
+    }
+
     /// One item by key.
     async fn get(&self, key: Item, read: Read) -> Result<Option<Item>> {
         let output = self

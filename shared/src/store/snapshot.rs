@@ -12,7 +12,7 @@ use super::{
     items::{ITEM_PREFIX, ItemRecord, ItemState},
     s,
 };
-use crate::{Error, Result};
+use crate::Result;
 
 /// The first sort key after every `ITEM#…` ('$' follows '#').
 const ITEMS_END: &str = "ITEM$";
@@ -60,41 +60,27 @@ impl BulkSnapshot {
 impl Store {
     /// The bulk and all its items, strongly consistent; `None` when there is no such bulk.
     pub async fn read_bulk(&self, id: Uuid) -> Result<Option<BulkSnapshot>> {
+        let records = self
+            .query_all(
+                // From the bulk to its last item: not the webhook deliveries that sort after.
+                "pk = :pk AND sk BETWEEN :bulk AND :items_end",
+                &[
+                    (":pk", s(bulk_pk(id))),
+                    (":bulk", s(BULK_SK)),
+                    (":items_end", s(ITEMS_END)),
+                ],
+            )
+            .await?;
         let mut bulk = None;
         let mut items = Vec::new();
-        let mut start = None;
-        loop {
-            let page = self
-                .client()
-                .query()
-                .table_name(self.table())
-                // From the bulk to its last item: not the tallies or the webhook deliveries that
-                // sort after them.
-                .key_condition_expression("pk = :pk AND sk BETWEEN :bulk AND :items_end")
-                .expression_attribute_values(":pk", s(bulk_pk(id)))
-                .expression_attribute_values(":bulk", s(BULK_SK))
-                .expression_attribute_values(":items_end", s(ITEMS_END))
-                .consistent_read(true)
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(Error::dynamo)?;
-            for record in page.items() {
-                match record.get(SK).and_then(|sk| sk.as_s().ok()) {
-                    Some(sk) if sk == BULK_SK => bulk = Some(Bulk::try_from(record)?),
-                    Some(sk) if sk.starts_with(ITEM_PREFIX) => {
-                        items.push(ItemRecord::try_from(record)?);
-                    }
-                    // Other records of the partition (completion tallies) are not results.
-                    _ => {}
+        for record in &records {
+            match record.get(SK).and_then(|sk| sk.as_s().ok()) {
+                Some(sk) if sk == BULK_SK => bulk = Some(Bulk::try_from(record)?),
+                Some(sk) if sk.starts_with(ITEM_PREFIX) => {
+                    items.push(ItemRecord::try_from(record)?);
                 }
-            }
-            start = page.last_evaluated_key;
-            if start
-                .as_ref()
-                .is_none_or(std::collections::HashMap::is_empty)
-            {
-                break;
+                // Other records of the partition (completion tallies) are not results.
+                _ => {}
             }
         }
         // Keys sort items by their zero-padded index; sorting again keeps that a property of
