@@ -29,7 +29,7 @@ lint: ## cargo fmt --check, clippy with warnings as errors, sam validate --lint 
 	$(VENV)/cfn-lint infra/template.yaml
 
 .PHONY: build
-build: ## sam build: a release arm64 bootstrap per function under .aws-sam/build (slow: ~15 min cold)
+build: ## sam build: a release arm64 bootstrap per function under .aws-sam/build (~10 min cold)
 	@$(INSTALL)
 	@$(VENV)/pip install --disable-pip-version-check -q "ziglang==0.13.0.post1"
 	PATH="$(CURDIR)/$(VENV):$$PATH" $(SAM) build $(SAM_FILES)
