@@ -30,7 +30,8 @@
 //! - [`queue`]: the item queue and the webhook queue (batched, size-aware sends, per-message
 //!   delays), and the messages each carries.
 //! - [`idempotency`]: `Idempotency-Key` parsing and request fingerprints.
-//! - [`clock`] and [`telemetry`]: timestamps in the API's format, and tracing set-up.
+//! - [`clock`], [`telemetry`] and [`metrics`]: timestamps in the API's format, tracing set-up,
+//!   and the CloudWatch metrics collector.
 
 pub mod api;
 pub mod auth;
@@ -39,6 +40,7 @@ pub mod config;
 pub mod error;
 pub mod http;
 pub mod idempotency;
+pub mod metrics;
 pub mod net;
 pub mod queue;
 pub mod radar;

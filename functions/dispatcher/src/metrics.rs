@@ -8,19 +8,13 @@
 //! | `WebhookDeliveries` | deliveries acknowledged |
 //! | `WebhookExhaustions` | deliveries given up and parked, by `Reason` (`gone`, `refused`, `exhausted`) |
 
-use metrics_cloudwatch_embedded::{Builder, Collector};
+use metrics_cloudwatch_embedded::Collector;
 
 use crate::sender::Reply;
 
 /// Installs the collector; call once, before the runtime starts.
 pub fn collector() -> Result<&'static Collector, metrics_cloudwatch_embedded::Error> {
-    let function =
-        std::env::var("AWS_LAMBDA_FUNCTION_NAME").unwrap_or_else(|_| "dispatcher".into());
-    Builder::new()
-        .cloudwatch_namespace("RadarBulk")
-        .with_dimension("Function", function)
-        .lambda_cold_start_metric("ColdStart")
-        .init()
+    shared::metrics::collector("dispatcher")
 }
 
 pub(crate) fn attempt(reply: &Reply) {

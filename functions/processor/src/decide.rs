@@ -23,6 +23,7 @@ use crate::{
     events::{self, Refusal},
     faults::Step,
     item::{Failure, Open},
+    metrics,
 };
 
 /// A valid item, ready for the creating transaction.
@@ -53,7 +54,10 @@ pub(crate) async fn decide_all(
         let json = item_json(message);
         let custom_fields = events::custom_fields(&json);
         if dead_letters {
-            refusals.push((at, custom_fields, Refusal::Exhausted));
+            let refusal = Refusal::Exhausted {
+                dead_lettered: true,
+            };
+            refusals.push((at, custom_fields, refusal));
             continue;
         }
         match Radar::parse(&json) {
@@ -68,7 +72,10 @@ pub(crate) async fn decide_all(
     for (at, creation) in create_all(deps, open, &prepared).await {
         let ready = prepared.iter().find(|ready| ready.at == at);
         decisions[at] = match (creation, ready) {
-            (Ok(Creation::Created), Some(ready)) => Some(Ok(Some(ready.outcome.clone()))),
+            (Ok(Creation::Created), Some(ready)) => {
+                metrics::created();
+                Some(Ok(Some(ready.outcome.clone())))
+            }
             (Ok(Creation::AlreadyDecided(earlier)), _) => Some(Ok(Some(earlier))),
             (Ok(Creation::ItemMissing), _) => Some(Ok(None)),
             (Ok(Creation::Conflict { radar_id }), Some(ready)) => {
@@ -220,7 +227,10 @@ pub(crate) async fn refuse(
         .mark_item_terminal(message.bulk_id, message.item_index, &outcome)
         .await?;
     Ok(match marked {
-        Marked::Now => Some(outcome),
+        Marked::Now => {
+            metrics::failed(refusal);
+            Some(outcome)
+        }
         Marked::Already(earlier) => Some(earlier),
         Marked::Missing => None,
     })

@@ -22,17 +22,18 @@ pub(crate) enum Refusal {
     InsufficientCredits { cost: i64 },
     /// 409: `field` names the identity rule, `radar_id` the radar holding it.
     Conflict { field: &'static str, radar_id: Uuid },
-    /// 500: every delivery of the item failed.
-    Exhausted,
+    /// 500: every delivery of the item failed; `dead_lettered` when it is finalised from the
+    /// dead-letter queue rather than on its last delivery.
+    Exhausted { dead_lettered: bool },
 }
 
 impl Refusal {
-    fn code(&self) -> u16 {
+    pub(crate) fn code(&self) -> u16 {
         match self {
             Self::Invalid(_) => 400,
             Self::InsufficientCredits { .. } => 402,
             Self::Conflict { .. } => 409,
-            Self::Exhausted => 500,
+            Self::Exhausted { .. } => 500,
         }
     }
 
@@ -41,7 +42,7 @@ impl Refusal {
             Self::Invalid(_) => "Invalid request body",
             Self::InsufficientCredits { .. } => "Insufficient balance",
             Self::Conflict { .. } => radar::CONFLICT_MESSAGE,
-            Self::Exhausted => "Internal server error",
+            Self::Exhausted { .. } => "Internal server error",
         }
     }
 
@@ -57,7 +58,7 @@ impl Refusal {
                 ),
             )],
             Self::Conflict { field, radar_id } => vec![radar::conflict(field, *radar_id)],
-            Self::Exhausted => vec![FieldError::new(
+            Self::Exhausted { .. } => vec![FieldError::new(
                 "radar",
                 "Processing failed after every retry. Nothing was created or charged; submit \
                  this radar again in a new bulk.",
@@ -194,7 +195,13 @@ mod tests {
                 402,
                 "Insufficient balance",
             ),
-            (Refusal::Exhausted, 500, "Internal server error"),
+            (
+                Refusal::Exhausted {
+                    dead_lettered: false,
+                },
+                500,
+                "Internal server error",
+            ),
         ];
         for (refusal, code, text) in cases {
             assert_eq!(refusal.code(), code);

@@ -146,8 +146,10 @@ async fn conclude(
             tracing::error!(error = %Chain(&failure), "last delivery failed; recording a 500");
             let custom_fields = events::custom_fields(&decide::item_json(message));
             let exhausted = async {
-                match decide::refuse(deps, message, custom_fields, &Refusal::Exhausted, now).await?
-                {
+                let refusal = Refusal::Exhausted {
+                    dead_lettered: false,
+                };
+                match decide::refuse(deps, message, custom_fields, &refusal, now).await? {
                     Some(outcome) => settle(deps, message, item.bulk, &outcome, now)
                         .await
                         .map(Some),

@@ -20,6 +20,7 @@ mod events;
 mod faults;
 mod gate;
 mod item;
+mod metrics;
 
 use std::{collections::BTreeMap, convert::Infallible, time::Duration};
 

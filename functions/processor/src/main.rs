@@ -1,4 +1,4 @@
-use lambda_runtime::{Error, run, service_fn};
+use lambda_runtime::{Error, LambdaEvent};
 use processor::{Deps, Faults};
 use shared::{config::Config, queue::Queue, store::Store};
 
@@ -6,6 +6,7 @@ use shared::{config::Config, queue::Queue, store::Store};
 async fn main() -> Result<(), Error> {
     shared::telemetry::init();
     let config = Config::from_env()?;
+    let metrics = shared::metrics::collector("processor")?;
     let aws = shared::config::load_aws().await;
     let sqs = aws_sdk_sqs::Client::new(&aws);
     let deps = Deps {
@@ -15,5 +16,8 @@ async fn main() -> Result<(), Error> {
         config,
         faults: Faults::default(),
     };
-    run(service_fn(|event| processor::handle(&deps, event))).await
+    metrics_cloudwatch_embedded::lambda::handler::run(metrics, |event: LambdaEvent<_>| async {
+        Ok::<_, Error>(processor::handle(&deps, event).await?)
+    })
+    .await
 }

@@ -48,6 +48,9 @@ pub async fn handle_at(deps: &Deps, request: Request, now: DateTime<Utc>) -> Res
     async {
         match submit(deps, &request, now).await {
             Ok(Answer::Accepted { body, admission }) => {
+                metrics::counter!("BulksAccepted").increment(1);
+                let items = u64::try_from(body.summary.total).unwrap_or(u64::MAX);
+                metrics::counter!("ItemsAccepted").increment(items);
                 let mut response = http::json(202, &body);
                 http::set_admission(&mut response, &admission);
                 response
@@ -59,7 +62,11 @@ pub async fn handle_at(deps: &Deps, request: Request, now: DateTime<Utc>) -> Res
                     .insert("idempotent-replayed", HeaderValue::from_static("true"));
                 response
             }
-            Err(error) => http::error_response(&error, now),
+            Err(error) => {
+                let code = error.status_code().to_string();
+                metrics::counter!("SubmitRejections", "Code" => code).increment(1);
+                http::error_response(&error, now)
+            }
         }
     }
     .instrument(span)
