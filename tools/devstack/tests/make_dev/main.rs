@@ -112,6 +112,7 @@ async fn the_specs_example_goes_through_make_dev_to_a_webhook_receiver_and_a_pol
         .unwrap();
     let poll: Value = serde_json::from_str(&poll).unwrap();
     drop(stack);
+    let _ = std::fs::remove_dir_all(&out);
 
     assert!(
         events.iter().all(|e| e.verified),
