@@ -238,3 +238,32 @@ async fn a_balance_that_covers_part_of_a_batch_creates_the_first_items_and_refus
     assert_eq!(app.balance().await, 0);
     assert_eq!(app.radars().await.len(), 3);
 }
+
+#[tokio::test]
+async fn a_batch_mixing_two_accounts_charges_each_its_own_radars() {
+    let app = spawn_app().await;
+    let other = app.env.account().await;
+    let mine = app
+        .submit(&[company("mine-1.com"), company("mine-2.com")])
+        .await;
+    let theirs = app
+        .submit_as(
+            other.id,
+            &[company("theirs.com")],
+            shared::store::bulks::BulkState::Accepted,
+            chrono::Utc::now(),
+        )
+        .await;
+    let mut event = mine.all(1);
+    let mut their_record = theirs.all(1).records.remove(0);
+    their_record.message_id = Some("their-message".into());
+    event.records.push(their_record);
+
+    let report = app.process(event).await;
+
+    assert!(retried(&report).is_empty());
+    assert_eq!(app.balance().await, 98);
+    assert_eq!(app.balance_of(other.id).await, 99);
+    assert_eq!(app.radars_of(other.id).await.len(), 1);
+    assert_eq!(completions([&report]).len(), 2, "both bulks complete");
+}
