@@ -20,7 +20,12 @@ use shared::{
     auth::{ApiKey, WebhookSecret},
     config::Config,
     rate_limit::LimitOverrides,
-    store::{Store, accounts::Account},
+    store::{
+        Store,
+        accounts::Account,
+        bulks::{Bulk, BulkState},
+    },
+    submission::SubmittedItem,
 };
 use uuid::Uuid;
 
@@ -35,6 +40,26 @@ pub fn into_minute(seconds: i64) -> DateTime<Utc> {
         .duration_trunc(TimeDelta::minutes(1))
         .expect("a whole minute")
         + TimeDelta::seconds(seconds)
+}
+
+/// Stores `bulk` (written as `submitting`) and its `items` as submit does, then moves the bulk to
+/// `state`.
+pub async fn store_bulk(store: &Store, bulk: &Bulk, items: &[SubmittedItem], state: BulkState) {
+    assert_eq!(
+        bulk.state,
+        BulkState::Submitting,
+        "submit writes bulks as submitting"
+    );
+    store.begin_bulk(bulk, None).await.expect("bulk stored");
+    store
+        .put_items(bulk.id, items, bulk.expires_at)
+        .await
+        .expect("items stored");
+    match state {
+        BulkState::Accepted => store.accept_bulk(bulk.id).await.expect("bulk accepted"),
+        BulkState::Aborted => assert!(store.abort_bulk(bulk.id).await.expect("bulk aborted")),
+        BulkState::Submitting => {}
+    }
 }
 
 /// Fresh, uniquely named state on the emulators for one test.

@@ -123,12 +123,7 @@ impl App {
                 custom_fields: format!(r#"{{"n":{index}}}"#),
             })
             .collect();
-        store.begin_bulk(&bulk, None).await.unwrap();
-        store
-            .put_items(bulk.id, &items, bulk.expires_at)
-            .await
-            .unwrap();
-        store.accept_bulk(bulk.id).await.unwrap();
+        test_support::store_bulk(store, &bulk, &items, BulkState::Accepted).await;
         let mut events = Vec::new();
         let mut update_ids = Vec::new();
         for index in 0..total {

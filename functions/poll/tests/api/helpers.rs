@@ -14,7 +14,7 @@ use shared::{
     },
     submission::SubmittedItem,
 };
-use test_support::{TestAccount, TestEnv, api_request, into_minute};
+use test_support::{TestAccount, TestEnv, api_request, into_minute, store_bulk};
 pub use test_support::{assert_envelope, field_errors, header};
 use uuid::Uuid;
 
@@ -93,17 +93,12 @@ impl App {
             expires_at,
             completion: None,
         };
-        let store = &self.deps.store;
-        store.begin_bulk(&bulk, None).await.expect("bulk stored");
         let items: Vec<SubmittedItem> = custom_fields
             .iter()
             .zip(0..)
             .map(|(fields, index)| submitted(index, fields))
             .collect();
-        store
-            .put_items(bulk.id, &items, expires_at)
-            .await
-            .expect("items stored");
+        store_bulk(&self.deps.store, &bulk, &items, BulkState::Submitting).await;
         bulk.id
     }
 

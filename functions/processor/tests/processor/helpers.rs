@@ -119,16 +119,7 @@ impl App {
                 },
             })
             .collect();
-        store.begin_bulk(&bulk, None).await.unwrap();
-        store
-            .put_items(bulk.id, &items, bulk.expires_at)
-            .await
-            .unwrap();
-        match state {
-            BulkState::Accepted => store.accept_bulk(bulk.id).await.unwrap(),
-            BulkState::Aborted => assert!(store.abort_bulk(bulk.id).await.unwrap()),
-            BulkState::Submitting => {}
-        }
+        test_support::store_bulk(store, &bulk, &items, state).await;
         let messages = items
             .iter()
             .map(|item| {

@@ -159,12 +159,7 @@ async fn bulk_show_reports_the_state_of_every_item() {
             custom_fields: "{}".into(),
         })
         .collect();
-    deps.store.begin_bulk(&bulk, None).await.unwrap();
-    deps.store
-        .put_items(bulk.id, &items, bulk.expires_at)
-        .await
-        .unwrap();
-    deps.store.accept_bulk(bulk.id).await.unwrap();
+    test_support::store_bulk(&deps.store, &bulk, &items, BulkState::Accepted).await;
     let bulk = bulk.id;
 
     let shown = radarctl(&deps, &["bulk", "show", &bulk.to_string()])
