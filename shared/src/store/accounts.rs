@@ -4,7 +4,7 @@ use aws_sdk_dynamodb::types::{Put, TransactWriteItem};
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use super::{Fields, Item, NEW_RECORD, Read, Store, b, key, n, s, unless_condition_failed};
+use super::{Fields, Item, NEW_RECORD, Read, Store, b, key, n, s};
 use crate::{
     Error, Result,
     auth::{KeyDigest, WebhookSecret},
@@ -153,63 +153,67 @@ impl Store {
 
     /// Stops a key from authenticating. False when there is no such key.
     pub async fn revoke_api_key(&self, key: &KeyDigest) -> Result<bool> {
-        let result = self
-            .client()
-            .update_item()
-            .table_name(self.table())
-            .set_key(Some(api_key_key(key)))
-            .update_expression("SET active = :false")
-            .condition_expression("attribute_exists(pk)")
-            .expression_attribute_values(":false", b(false))
-            .send()
-            .await;
-        Ok(unless_condition_failed(result)?.is_some())
+        self.update_existing(
+            api_key_key(key),
+            "SET active = :false",
+            &[],
+            &[(":false", b(false))],
+        )
+        .await
     }
 
     /// Sets an account's balance. False when there is no such account.
     pub async fn set_credits(&self, account_id: Uuid, credits: i64) -> Result<bool> {
-        let result = self
-            .client()
-            .update_item()
-            .table_name(self.table())
-            .set_key(Some(account_key(account_id)))
-            .update_expression("SET credits = :credits")
-            .condition_expression("attribute_exists(pk)")
-            .expression_attribute_values(":credits", n(credits))
-            .send()
-            .await;
-        Ok(unless_condition_failed(result)?.is_some())
+        self.update_existing(
+            account_key(account_id),
+            "SET credits = :credits",
+            &[],
+            &[(":credits", n(credits))],
+        )
+        .await
     }
 
     /// Sets the given rate-limit overrides of an account, leaving the others as they are.
     /// False when there is no such account.
     pub async fn set_limits(&self, account_id: Uuid, limits: &LimitOverrides) -> Result<bool> {
-        let given: Vec<(&str, u32)> = [
-            ("bulk_per_minute", limits.bulk_per_minute),
-            ("read_per_minute", limits.read_per_minute),
-            ("read_per_second", limits.read_per_second),
+        let given: Vec<(&str, &str, u32)> = [
+            (
+                "bulk_per_minute",
+                ":bulk_per_minute",
+                limits.bulk_per_minute,
+            ),
+            (
+                "read_per_minute",
+                ":read_per_minute",
+                limits.read_per_minute,
+            ),
+            (
+                "read_per_second",
+                ":read_per_second",
+                limits.read_per_second,
+            ),
         ]
         .into_iter()
-        .filter_map(|(name, value)| value.map(|value| (name, value)))
+        .filter_map(|(name, placeholder, value)| value.map(|value| (name, placeholder, value)))
         .collect();
         if given.is_empty() {
             return Ok(self.get_account(account_id).await?.is_some());
         }
         let sets: Vec<String> = given
             .iter()
-            .map(|(name, _)| format!("{name} = :{name}"))
+            .map(|(name, placeholder, _)| format!("{name} = {placeholder}"))
             .collect();
-        let mut update = self
-            .client()
-            .update_item()
-            .table_name(self.table())
-            .set_key(Some(account_key(account_id)))
-            .update_expression(format!("SET {}", sets.join(", ")))
-            .condition_expression("attribute_exists(pk)");
-        for (name, value) in given {
-            update = update.expression_attribute_values(format!(":{name}"), n(value));
-        }
-        Ok(unless_condition_failed(update.send().await)?.is_some())
+        let values: Vec<_> = given
+            .iter()
+            .map(|(_, placeholder, value)| (*placeholder, n(value)))
+            .collect();
+        self.update_existing(
+            account_key(account_id),
+            &format!("SET {}", sets.join(", ")),
+            &[],
+            &values,
+        )
+        .await
     }
 
     /// Starts a secret rotation: `secret` signs from now on, and the current secret keeps
@@ -220,33 +224,24 @@ impl Store {
         account_id: Uuid,
         secret: &WebhookSecret,
     ) -> Result<bool> {
-        let result = self
-            .client()
-            .update_item()
-            .table_name(self.table())
-            .set_key(Some(account_key(account_id)))
-            .update_expression("SET #previous = webhook_secret, webhook_secret = :secret")
-            .condition_expression("attribute_exists(pk)")
-            .expression_attribute_names("#previous", PREVIOUS_SECRET)
-            .expression_attribute_values(":secret", s(secret.expose()))
-            .send()
-            .await;
-        Ok(unless_condition_failed(result)?.is_some())
+        self.update_existing(
+            account_key(account_id),
+            "SET #previous = webhook_secret, webhook_secret = :secret",
+            &[("#previous", PREVIOUS_SECRET)],
+            &[(":secret", s(secret.expose()))],
+        )
+        .await
     }
 
     /// Ends a secret rotation: only the current secret signs. False when there is no such
     /// account.
     pub async fn retire_previous_secret(&self, account_id: Uuid) -> Result<bool> {
-        let result = self
-            .client()
-            .update_item()
-            .table_name(self.table())
-            .set_key(Some(account_key(account_id)))
-            .update_expression("REMOVE #previous")
-            .condition_expression("attribute_exists(pk)")
-            .expression_attribute_names("#previous", PREVIOUS_SECRET)
-            .send()
-            .await;
-        Ok(unless_condition_failed(result)?.is_some())
+        self.update_existing(
+            account_key(account_id),
+            "REMOVE #previous",
+            &[("#previous", PREVIOUS_SECRET)],
+            &[],
+        )
+        .await
     }
 }

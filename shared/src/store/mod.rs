@@ -109,6 +109,30 @@ impl Store {
         }
     }
 
+    /// Applies `expression` to the record at `key` if it exists; false when it does not.
+    async fn update_existing(
+        &self,
+        key: Item,
+        expression: &str,
+        names: &[(&str, &str)],
+        values: &[(&str, AttributeValue)],
+    ) -> Result<bool> {
+        let mut update = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key))
+            .update_expression(expression)
+            .condition_expression("attribute_exists(pk)");
+        for (name, attribute) in names {
+            update = update.expression_attribute_names(*name, *attribute);
+        }
+        for (name, value) in values {
+            update = update.expression_attribute_values(*name, value.clone());
+        }
+        Ok(unless_condition_failed(update.send().await)?.is_some())
+    }
+
     /// One item by key.
     async fn get(&self, key: Item, read: Read) -> Result<Option<Item>> {
         let output = self
