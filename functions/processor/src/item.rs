@@ -90,7 +90,11 @@ pub(crate) async fn handle_all(
         });
     }
     let decisions = decide::decide_all(deps, &open, dead_letters, now).await;
-    let settled: Vec<(usize, Verdict)> = stream::iter(open.iter().zip(decisions))
+    // The futures are made before they are streamed: a stream holding the closure would not be
+    // provably `Send`, and callers that spawn the batch (the local bridge) need it to be.
+    let settling: Vec<_> = open
+        .iter()
+        .zip(decisions)
         .map(|(item, decision)| {
             let message = &item.record.message;
             let span = tracing::info_span!(
@@ -108,6 +112,8 @@ pub(crate) async fn handle_all(
             }
             .instrument(span)
         })
+        .collect();
+    let settled: Vec<(usize, Verdict)> = stream::iter(settling)
         .buffer_unordered(CONCURRENCY)
         .collect()
         .await;

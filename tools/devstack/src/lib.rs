@@ -5,9 +5,11 @@
 //!   `cargo lambda watch`).
 //! - [`bridge`]: the SQS event source mapping, between the local queues and the processor and
 //!   dispatcher running under `cargo lambda watch`.
+//! - [`local`]: the four functions in this process, behind the bridge and an HTTP server.
 //! - [`receiver`]: a webhook receiver on 127.0.0.1 that checks signatures and prints events.
 
 pub mod bridge;
+pub mod local;
 pub mod receiver;
 pub mod stack;
 

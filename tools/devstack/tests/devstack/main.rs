@@ -10,6 +10,7 @@ use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};
 use aws_sdk_sqs::types::QueueAttributeName;
 use devstack::{
     bridge::{self, HttpInvoker, Invoke, Pumped, Source},
+    local::{self, Functions},
     receiver::{self, Received},
     stack,
 };
@@ -342,4 +343,101 @@ async fn up_makes_the_stack_a_working_dev_account_and_the_env_files() {
         stack.provisioned.queues["ItemQueue"].url
     );
     assert!(processor.partial_batch_responses);
+}
+
+#[tokio::test]
+async fn the_functions_in_process_carry_a_bulk_from_the_api_to_a_receiver() {
+    let env = TestEnv::new().await;
+    let template = Template::load(&Template::default_path()).unwrap();
+    let settings = stack::Settings {
+        prefix: format!("loc{}", &uuid::Uuid::new_v4().simple().to_string()[..8]),
+        api_key: None,
+        credits: 100,
+    };
+    let stack = stack::up(&template, &env.dynamodb, &env.sqs, settings)
+        .await
+        .unwrap();
+    let config =
+        shared::config::Config::from_lookup(|name| stack.environment.get(name).cloned()).unwrap();
+    let functions = Arc::new(
+        Functions::new(
+            &config,
+            &env.dynamodb,
+            &env.sqs,
+            Arc::new(dispatcher::resolver::SystemLookup),
+        )
+        .unwrap(),
+    );
+    let api = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", api.local_addr().unwrap());
+    tokio::spawn(local::serve_api(api, Arc::clone(&functions)));
+    let hooks = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let webhook_url = format!("http://{}/", hooks.local_addr().unwrap());
+    let received = Arc::new(Mutex::new(Vec::<Received>::new()));
+    let seen = Arc::clone(&received);
+    let secret = stack.account["webhook_secret"].as_str().unwrap().to_owned();
+    tokio::spawn(async move {
+        receiver::serve(hooks, Some(&secret), move |r| seen.lock().unwrap().push(r)).await
+    });
+    let sources = stack.sources(&template).unwrap();
+    let bridging = Arc::clone(&functions);
+    let sqs = env.sqs.clone();
+    tokio::spawn(async move { bridge::run(&sqs, &sources, bridging.as_ref()).await });
+
+    let client = reqwest::Client::new();
+    let api_key = stack.account["api_key"].as_str().unwrap();
+    let body = serde_json::json!({
+        "webhook_url": webhook_url,
+        "radars": [
+            {"radar_type": "company_job_openings", "domain": "example.com"},
+            {"radar_type": "company_job_openings", "domain": "not a domain"},
+        ],
+    });
+    let accepted = client
+        .post(format!("{base}/v1/radars/bulk"))
+        .header("x-api-key", api_key)
+        .header("content-type", "application/json")
+        .body(body.to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(accepted.status(), 202);
+    let accepted: serde_json::Value =
+        serde_json::from_str(&accepted.text().await.unwrap()).unwrap();
+    let bulk_id = accepted["bulk_id"].as_str().expect("a 202 with a bulk_id");
+
+    let completed = tokio::time::timeout(Duration::from_secs(60), async {
+        loop {
+            if let Some(r) = received
+                .lock()
+                .unwrap()
+                .iter()
+                .find(|r| r.body["update_type"] == "bulk_completed")
+            {
+                return r.body.clone();
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    })
+    .await
+    .expect("bulk_completed reached the receiver");
+    assert_eq!(completed["bulk_id"], bulk_id);
+    assert_eq!(completed["summary"]["created"], 1);
+    assert_eq!(completed["summary"]["failed"], 1);
+    assert!(received.lock().unwrap().iter().all(|r| r.verified));
+    let polled = client
+        .get(format!("{base}/v1/radars/bulk/{bulk_id}"))
+        .header("x-api-key", api_key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(polled.status(), 200);
+    let polled: serde_json::Value = serde_json::from_str(&polled.text().await.unwrap()).unwrap();
+    assert_eq!(polled["radars"], completed["radars"]);
+    let elsewhere = client
+        .get(format!("{base}/v1/radars"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(elsewhere.status(), 404);
 }

@@ -1,0 +1,154 @@
+//! The four functions in this process, wired as Lambda and API Gateway would wire them: the
+//! processor and the dispatcher behind [`Invoke`] for the event source [`bridge`], and submit
+//! and poll behind an HTTP server on the API's real routes. The chaos run, the benchmarks and
+//! the OpenAPI check drive the whole API this way, without `cargo lambda watch` in between, and
+//! can point each function's AWS clients wherever they like (a fault-injecting proxy, say).
+//!
+//! [`bridge`]: crate::bridge
+
+use std::{convert::Infallible, sync::Arc};
+
+use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};
+use chrono::Utc;
+use dispatcher::resolver::HostLookup;
+use http_body_util::{BodyExt, Full};
+use hyper::{body::Bytes, server::conn::http1, service::service_fn};
+use hyper_util::rt::TokioIo;
+use lambda_http::{Body, RequestExt};
+use shared::{config::Config, queue::Queue, store::Store};
+use tokio::net::TcpListener;
+
+use crate::bridge::Invoke;
+
+/// One set of dependencies per function, built as each `main` builds them.
+#[derive(Debug, Clone)]
+pub struct Functions {
+    pub submit: submit::Deps,
+    pub poll: poll::Deps,
+    pub processor: processor::Deps,
+    pub dispatcher: dispatcher::Deps,
+}
+
+impl Functions {
+    /// Every function on the same configuration and clients.
+    pub fn new(
+        config: &Config,
+        dynamodb: &aws_sdk_dynamodb::Client,
+        sqs: &aws_sdk_sqs::Client,
+        lookup: Arc<dyn HostLookup>,
+    ) -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
+        let store = Store::new(dynamodb.clone(), &config.table_name);
+        Ok(Self {
+            submit: submit::Deps {
+                store: store.clone(),
+                queue: Queue::new(sqs.clone(), &config.item_queue_url),
+                config: config.clone(),
+            },
+            poll: poll::Deps {
+                store: store.clone(),
+                config: config.clone(),
+            },
+            processor: processor::Deps {
+                store,
+                items: Queue::new(sqs.clone(), &config.item_queue_url),
+                webhooks: Queue::new(sqs.clone(), &config.webhook_queue_url),
+                config: config.clone(),
+                faults: processor::Faults::default(),
+            },
+            dispatcher: dispatcher::Deps::new(
+                config.clone(),
+                dynamodb.clone(),
+                sqs.clone(),
+                lookup,
+            )?,
+        })
+    }
+
+    /// Answers one API request as API Gateway would route it: the two routes of the template,
+    /// and API Gateway's own 404 for anything else.
+    pub async fn answer(&self, request: lambda_http::Request) -> lambda_http::Response<Body> {
+        const COLLECTION: &str = "/v1/radars/bulk";
+        let path = request.uri().path().to_owned();
+        let method = request.method().as_str().to_owned();
+        match (method.as_str(), path.strip_prefix(COLLECTION)) {
+            ("POST", Some("")) => submit::handle(&self.submit, request).await,
+            ("GET", Some(rest)) if rest.starts_with('/') && rest.len() > 1 => {
+                let bulk_id = rest[1..].to_owned();
+                let request = request.with_path_parameters(
+                    [("bulk_id".to_owned(), vec![bulk_id])]
+                        .into_iter()
+                        .collect::<std::collections::HashMap<_, _>>(),
+                );
+                poll::handle(&self.poll, request).await
+            }
+            _ => lambda_http::Response::builder()
+                .status(404)
+                .header("content-type", "application/json")
+                .body(Body::from(r#"{"message":"Not Found"}"#))
+                .expect("a static response"),
+        }
+    }
+}
+
+impl Invoke for Functions {
+    async fn invoke(&self, function: &str, event: &SqsEvent) -> Result<SqsBatchResponse, String> {
+        match function {
+            "processor" => Ok(
+                processor::process_batch(&self.processor, event.clone(), Utc::now())
+                    .await
+                    .response,
+            ),
+            "dispatcher" => {
+                Ok(
+                    dispatcher::process_batch(&self.dispatcher, event.clone(), Utc::now())
+                        .await
+                        .response,
+                )
+            }
+            other => Err(format!("no function {other} takes SQS events")),
+        }
+    }
+}
+
+/// Serves the API on `listener` until the process ends.
+pub async fn serve_api(listener: TcpListener, functions: Arc<Functions>) -> std::io::Result<()> {
+    loop {
+        let (stream, _) = listener.accept().await?;
+        let functions = Arc::clone(&functions);
+        tokio::spawn(async move {
+            let service = service_fn(move |request: hyper::Request<hyper::body::Incoming>| {
+                let functions = Arc::clone(&functions);
+                async move {
+                    let (parts, body) = request.into_parts();
+                    let bytes = body
+                        .collect()
+                        .await
+                        .map(http_body_util::Collected::to_bytes)
+                        .unwrap_or_default();
+                    let body = if bytes.is_empty() {
+                        Body::Empty
+                    } else {
+                        match String::from_utf8(bytes.to_vec()) {
+                            Ok(text) => Body::Text(text),
+                            Err(error) => Body::Binary(error.into_bytes()),
+                        }
+                    };
+                    let response = functions
+                        .answer(lambda_http::Request::from_parts(parts, body))
+                        .await;
+                    let (parts, body) = response.into_parts();
+                    let bytes = match body {
+                        Body::Text(text) => Bytes::from(text),
+                        Body::Binary(bytes) => Bytes::from(bytes),
+                        _ => Bytes::new(),
+                    };
+                    Ok::<_, Infallible>(hyper::Response::from_parts(parts, Full::new(bytes)))
+                }
+            });
+            // A client that goes away mid-request is its own business.
+            let _ = http1::Builder::new()
+                .serve_connection(TokioIo::new(stream), service)
+                .await;
+        });
+    }
+}
