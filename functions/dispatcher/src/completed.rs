@@ -2,7 +2,7 @@
 //!
 //! It goes last: only once every item's event has been delivered or given up, so that a
 //! customer sees the items first and the summary after. Until then its message waits on the
-//! queue (5 s, then doubling up to 15 minutes), each look one small `Query` of the bulk's
+//! queue (5 s, 10 s, 20 s, then every 30 s), each look one small `Query` of the bulk's
 //! delivery records. A delivery stuck pending past [`retry::completion_patience`] (its
 //! messages lost to the queue's own dead-letter redrive) does not hold the summary forever.
 //!

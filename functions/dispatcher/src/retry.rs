@@ -16,8 +16,12 @@ const JITTER_PERMILLE: u64 = 200;
 /// The longest pause a `Retry-After` can ask for.
 pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(6 * 3600);
 /// `bulk_completed`'s first wait for its items' deliveries; each next wait doubles, up to
-/// SQS's longest delay.
+/// [`LONGEST_WAIT`].
 const FIRST_WAIT: Duration = Duration::from_secs(5);
+/// The longest wait between two looks. Each look is one small `Query` and one SQS message, so
+/// looking twice a minute costs a waiting bulk well under a cent a day; waiting longer would
+/// hold the summary back for up to that long after its last item's event went out.
+const LONGEST_WAIT: Duration = Duration::from_secs(30);
 
 /// The pause before the attempt after failed attempt `attempt` (from 1), or `None` when the
 /// schedule is spent. `unit` is a random number in `0..=1000` that picks the jitter.
@@ -54,11 +58,11 @@ pub fn parse_retry_after(value: &str, now: DateTime<Utc>) -> Option<Duration> {
 }
 
 /// How long `bulk_completed` waits before looking again at its items' deliveries, after
-/// `waits` earlier looks: 5 s, 10 s, 20 s … up to 15 minutes.
+/// `waits` earlier looks: 5 s, 10 s, 20 s, then every 30 s.
 pub fn completion_wait(waits: u32) -> Duration {
     FIRST_WAIT
         .saturating_mul(1 << waits.min(16))
-        .min(shared::queue::MAX_DELAY)
+        .min(LONGEST_WAIT)
 }
 
 /// How long after its bulk completed `bulk_completed` waits for its items' deliveries at
@@ -134,10 +138,10 @@ mod tests {
     }
 
     #[test]
-    fn completion_waits_double_up_to_fifteen_minutes() {
-        let waits: Vec<u64> = (0..10).map(|w| completion_wait(w).as_secs()).collect();
-        assert_eq!(waits, [5, 10, 20, 40, 80, 160, 320, 640, 900, 900]);
-        assert_eq!(completion_wait(u32::MAX).as_secs(), 900);
+    fn completion_waits_double_up_to_half_a_minute() {
+        let waits: Vec<u64> = (0..6).map(|w| completion_wait(w).as_secs()).collect();
+        assert_eq!(waits, [5, 10, 20, 30, 30, 30]);
+        assert_eq!(completion_wait(u32::MAX).as_secs(), 30);
     }
 
     #[test]

@@ -3,13 +3,14 @@
 
 use std::path::Path;
 
-pub(crate) struct Endpoints {
+#[derive(Debug, Clone)]
+pub struct Endpoints {
     pub dynamodb: String,
     pub sqs: String,
 }
 
 impl Endpoints {
-    pub(crate) fn from_env() -> Self {
+    pub fn from_env() -> Self {
         let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.local/services.env");
         let saved = std::fs::read_to_string(&file).unwrap_or_default();
         let lookup = |name: &str| {

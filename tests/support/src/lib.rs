@@ -30,6 +30,7 @@ use shared::{
 use uuid::Uuid;
 
 pub use counter::RequestCounter;
+pub use endpoints::Endpoints;
 pub use events::{api_request, response_json};
 pub use responses::{assert_envelope, field_errors, header};
 

@@ -87,26 +87,7 @@ pub async fn up(
 impl Stack {
     /// The event sources of the template, on the queues made here.
     pub fn sources(&self, template: &Template) -> Result<Vec<Source>> {
-        template
-            .event_sources()
-            .into_iter()
-            .map(|source| {
-                let queue = self.provisioned.queues.get(&source.queue).ok_or_else(|| {
-                    Error::Setup(format!(
-                        "{} reads {}, which was not made",
-                        source.function, source.queue
-                    ))
-                })?;
-                Ok(Source {
-                    function: source.function,
-                    queue_url: queue.url.clone(),
-                    queue_arn: queue.arn.clone(),
-                    batch_size: source.batch_size,
-                    concurrency: source.max_concurrency,
-                    partial_batch_responses: source.partial_batch_responses,
-                })
-            })
-            .collect()
+        sources(template, &self.provisioned)
     }
 
     fn field(&self, name: &str) -> &str {
@@ -156,6 +137,30 @@ impl Stack {
 /// A value as one shell word.
 fn quote(value: &str) -> String {
     format!("'{}'", value.replace('\'', r"'\''"))
+}
+
+/// The event sources of `template`, on the queues `provisioned` made.
+pub fn sources(template: &Template, provisioned: &Provisioned) -> Result<Vec<Source>> {
+    template
+        .event_sources()
+        .into_iter()
+        .map(|source| {
+            let queue = provisioned.queues.get(&source.queue).ok_or_else(|| {
+                Error::Setup(format!(
+                    "{} reads {}, which was not made",
+                    source.function, source.queue
+                ))
+            })?;
+            Ok(Source {
+                function: source.function,
+                queue_url: queue.url.clone(),
+                queue_arn: queue.arn.clone(),
+                batch_size: source.batch_size,
+                concurrency: source.max_concurrency,
+                partial_batch_responses: source.partial_batch_responses,
+            })
+        })
+        .collect()
 }
 
 #[cfg(test)]

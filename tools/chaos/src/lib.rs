@@ -1,0 +1,36 @@
+//! `make chaos`: the whole API under injected AWS faults and killed invocations, and DESIGN.md's
+//! invariants checked once it settles.
+//!
+//! - [`proxy`]: a fault-injecting HTTP proxy in front of DynamoDB Local and the SQS emulator.
+//! - [`kill`]: invocations that die part-way through, or whose answer is lost.
+//! - [`workload`]: the bulks the accounts submit, with invalid items, repeats and a short balance.
+//! - [`run`]: one run, from a fresh stack to the evidence.
+//! - [`verify`]: the invariants, checked against the receivers, the API and the table.
+//! - [`report`]: the table a run prints.
+
+pub mod kill;
+pub mod proxy;
+pub mod report;
+pub mod run;
+pub mod verify;
+pub mod workload;
+
+/// Everything setting up or checking a run can fail with (a violation is not an error: it is
+/// in the report).
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(transparent)]
+    Provision(#[from] provision::Error),
+    #[error(transparent)]
+    Devstack(#[from] devstack::Error),
+    #[error(transparent)]
+    Shared(#[from] shared::Error),
+    #[error("AWS: {0}")]
+    Aws(String),
+    #[error("{0}")]
+    Setup(String),
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,77 @@
+//! `make chaos`: one full-size run (by default 4 accounts, 10 bulks of 1000 items, 15 % of AWS
+//! calls faulted, 10 % of invocations killed) against the emulators `infra/local/services.sh`
+//! started. Prints the report and exits non-zero on any violation.
+
+use std::{process::ExitCode, time::Duration};
+
+use chaos::{
+    run::{self, Emulators, Settings},
+    workload::Shape,
+};
+use clap::Parser;
+
+#[derive(Debug, Parser)]
+#[command(about = "The whole API under injected faults; checks the invariants when it settles")]
+struct Args {
+    #[arg(long, default_value_t = 4)]
+    accounts: usize,
+    #[arg(long, default_value_t = 10)]
+    bulks: usize,
+    #[arg(long, default_value_t = 1000)]
+    items: usize,
+    /// The share of AWS calls that meet a fault.
+    #[arg(long, default_value_t = 0.15)]
+    fault_rate: f64,
+    /// The share of invocations killed.
+    #[arg(long, default_value_t = 0.10)]
+    kill_rate: f64,
+    /// Event source concurrency of the processor and of the dispatcher.
+    #[arg(long, default_value_t = 8)]
+    concurrency: usize,
+    /// Seconds the run may take to settle.
+    #[arg(long, default_value_t = 1200)]
+    patience: u64,
+    /// Draws the same load again (the faults and kills stay random).
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Also write the report here.
+    #[arg(long)]
+    out: Option<std::path::PathBuf>,
+    #[arg(long, env = "AWS_ENDPOINT_URL_DYNAMODB")]
+    dynamodb: String,
+    #[arg(long, env = "AWS_ENDPOINT_URL_SQS")]
+    sqs: String,
+}
+
+#[tokio::main]
+async fn main() -> Result<ExitCode, Box<dyn std::error::Error>> {
+    let args = Args::parse();
+    let settings = Settings {
+        shape: Shape {
+            accounts: args.accounts,
+            bulks: args.bulks,
+            items: args.items,
+        },
+        fault_rate: args.fault_rate,
+        kill_rate: args.kill_rate,
+        concurrency: args.concurrency,
+        patience: Duration::from_secs(args.patience),
+        seed: args.seed.unwrap_or_else(|| fastrand::u64(..)),
+    };
+    let emulators = Emulators {
+        dynamodb: args.dynamodb,
+        sqs: args.sqs,
+    };
+    let report = run::run(settings, &emulators).await?;
+    let markdown = report.markdown();
+    println!("{markdown}");
+    if let Some(path) = args.out {
+        std::fs::write(path, &markdown)?;
+    }
+    Ok(if report.held() {
+        ExitCode::SUCCESS
+    } else {
+        eprintln!("chaos: an invariant was violated");
+        ExitCode::FAILURE
+    })
+}

@@ -1,0 +1,103 @@
+//! The tables a run prints: what was injected, what the items became, and what held. The same
+//! Markdown goes into docs/RELIABILITY.md.
+
+use std::fmt::Write as _;
+
+use crate::{
+    proxy::{Fault, Tally},
+    run::Report,
+};
+
+impl Report {
+    /// The report as Markdown tables.
+    pub fn markdown(&self) -> String {
+        let mut out = String::new();
+        let settings = &self.settings;
+        let _ = writeln!(
+            out,
+            "{} accounts, {} bulks of {} items ({} items); {:.0} % of AWS calls faulted, \
+             {:.0} % of invocations killed, event source concurrency {}, seed {}; settled in \
+             {:.0} s.\n",
+            settings.shape.accounts,
+            settings.shape.bulks,
+            settings.shape.items,
+            self.items,
+            settings.fault_rate * 100.0,
+            settings.kill_rate * 100.0,
+            settings.concurrency,
+            settings.seed,
+            self.elapsed.as_secs_f64(),
+        );
+        out.push_str("| injected into | calls |");
+        for fault in Fault::ALL {
+            let _ = write!(out, " {fault} |");
+        }
+        out.push_str(" faulted |\n|---|---:|");
+        out.push_str(&"---:|".repeat(Fault::ALL.len() + 1));
+        out.push('\n');
+        for (name, tally) in [("DynamoDB", &self.dynamodb), ("SQS", &self.sqs)] {
+            row(&mut out, name, tally);
+        }
+        out.push_str("\n| operation | calls | faulted |\n|---|---:|---:|\n");
+        for tally in [&self.dynamodb, &self.sqs] {
+            let mut operations: Vec<(&String, &u64)> = tally.calls.iter().collect();
+            operations.sort_by_key(|(_, calls)| std::cmp::Reverse(**calls));
+            for (operation, calls) in operations {
+                let faulted: u64 = Fault::ALL
+                    .iter()
+                    .filter_map(|f| tally.injected.get(&(operation.clone(), *f)))
+                    .sum();
+                let name = operation.rsplit('.').next().unwrap_or(operation);
+                let _ = writeln!(out, "| {name} | {calls} | {faulted} |");
+            }
+        }
+        let kills = self.kills;
+        let submissions = self.submissions;
+        let _ = writeln!(
+            out,
+            "\n| invocations | killed mid-way | answer lost | submissions | 202 | 500, retried \
+             | webhook deliveries | duplicates |\n|---:|---:|---:|---:|---:|---:|---:|---:|\n\
+             | {} | {} | {} | {} | {} | {} | {} | {} |",
+            kills.invocations,
+            kills.midway,
+            kills.lost_answers,
+            submissions.attempts,
+            submissions.accepted,
+            submissions.failed,
+            self.deliveries,
+            self.duplicate_deliveries,
+        );
+        out.push_str("\n| items |");
+        for outcome in self.outcomes.keys() {
+            let _ = write!(out, " {outcome} |");
+        }
+        out.push_str("\n|---:|");
+        out.push_str(&"---:|".repeat(self.outcomes.len()));
+        let _ = write!(out, "\n| {} |", self.items);
+        for count in self.outcomes.values() {
+            let _ = write!(out, " {count} |");
+        }
+        out.push_str("\n\n| invariant | held | what was seen |\n|---|---|---|\n");
+        for check in &self.checks {
+            let _ = writeln!(
+                out,
+                "| {} | {} | {} |",
+                check.invariant,
+                if check.held { "yes" } else { "**NO**" },
+                check.detail.replace('|', "\\|"),
+            );
+        }
+        out
+    }
+}
+
+fn row(out: &mut String, name: &str, tally: &Tally) {
+    let calls = tally.total_calls();
+    let _ = write!(out, "| {name} | {calls} |");
+    for fault in Fault::ALL {
+        let _ = write!(out, " {} |", tally.injected(fault));
+    }
+    #[allow(clippy::cast_precision_loss)]
+    let share = tally.total_injected() as f64 * 100.0 / calls.max(1) as f64;
+    let _ = writeln!(out, " {share:.1} % |");
+}

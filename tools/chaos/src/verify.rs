@@ -1,0 +1,467 @@
+//! The invariants of DESIGN.md, checked after a run against three independent witnesses: what
+//! the webhook receivers got, what the API answers a poll with, and what the table holds.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use provision::Provisioned;
+use serde_json::Value;
+use shared::store::Store;
+use uuid::Uuid;
+
+use crate::{
+    Error, Result,
+    run::{Delivery, OpenAccount, Submissions, queued},
+    workload::{Kind, Workload},
+};
+
+/// One invariant, and whether it held.
+#[derive(Debug, Clone)]
+pub struct Check {
+    pub invariant: &'static str,
+    pub held: bool,
+    /// What was counted, or the first few violations.
+    pub detail: String,
+}
+
+/// Everything a run leaves behind to be checked.
+#[derive(Debug)]
+pub struct Evidence<'a> {
+    pub workload: &'a Workload,
+    pub accounts: &'a [OpenAccount],
+    /// The bulk id each planned bulk was accepted as.
+    pub bulk_ids: &'a [Option<Uuid>],
+    pub deliveries: &'a [Delivery],
+    pub polled: &'a HashMap<Uuid, Value>,
+    pub store: &'a Store,
+    pub sqs: &'a aws_sdk_sqs::Client,
+    pub provisioned: &'a Provisioned,
+    pub settled: bool,
+    pub submissions: Submissions,
+}
+
+/// Violations are listed up to this many per invariant.
+const SHOWN: usize = 3;
+
+/// Collects violations of one invariant.
+struct Findings {
+    invariant: &'static str,
+    violations: Vec<String>,
+    count: usize,
+}
+
+impl Findings {
+    fn new(invariant: &'static str) -> Self {
+        Self {
+            invariant,
+            violations: Vec::new(),
+            count: 0,
+        }
+    }
+
+    fn fail(&mut self, what: impl Into<String>) {
+        self.count += 1;
+        if self.violations.len() < SHOWN {
+            self.violations.push(what.into());
+        }
+    }
+
+    fn check(&mut self, ok: bool, what: impl FnOnce() -> String) {
+        if !ok {
+            self.fail(what());
+        }
+    }
+
+    fn done(self, held: impl Into<String>) -> Check {
+        if self.count == 0 {
+            Check {
+                invariant: self.invariant,
+                held: true,
+                detail: held.into(),
+            }
+        } else {
+            Check {
+                invariant: self.invariant,
+                held: false,
+                detail: format!("{} violations: {}", self.count, self.violations.join("; ")),
+            }
+        }
+    }
+}
+
+/// The deliveries of one event (`webhook-id`), in arrival order.
+struct Event<'a> {
+    id: &'a str,
+    first_seq: u64,
+    bodies: Vec<&'a Value>,
+}
+
+/// What the receivers saw, sorted by bulk and item.
+struct Seen<'a> {
+    /// Accepted bulk id to planned bulk.
+    accepted: HashMap<Uuid, usize>,
+    events: HashMap<String, Event<'a>>,
+    /// Per bulk, its item events by index.
+    items: HashMap<Uuid, BTreeMap<u64, Vec<&'a str>>>,
+    completions: HashMap<Uuid, Vec<&'a str>>,
+    /// Events for bulks that were never accepted.
+    strangers: usize,
+}
+
+impl<'a> Seen<'a> {
+    fn new(evidence: &Evidence<'a>) -> Self {
+        let accepted: HashMap<Uuid, usize> = evidence
+            .bulk_ids
+            .iter()
+            .enumerate()
+            .filter_map(|(planned, id)| Some(((*id)?, planned)))
+            .collect();
+        let events = events(evidence.deliveries);
+        let mut seen = Self {
+            accepted,
+            events: HashMap::new(),
+            items: HashMap::new(),
+            completions: HashMap::new(),
+            strangers: 0,
+        };
+        for event in events.values() {
+            let body = event.bodies[0];
+            let bulk_id = body["bulk_id"].as_str().and_then(|b| b.parse().ok());
+            let Some(bulk_id) = bulk_id.filter(|b| seen.accepted.contains_key(b)) else {
+                seen.strangers += 1;
+                continue;
+            };
+            let id: &'a str = event.id;
+            if body["update_type"] == "bulk_completed" {
+                seen.completions.entry(bulk_id).or_default().push(id);
+            } else {
+                let index = body["item_index"].as_u64().unwrap_or(u64::MAX);
+                let bulk = seen.items.entry(bulk_id).or_default();
+                bulk.entry(index).or_default().push(id);
+            }
+        }
+        seen.events = events;
+        seen
+    }
+
+    /// The one event of an item, if it has exactly one.
+    fn item(&self, bulk: Uuid, index: usize) -> Option<&Event<'a>> {
+        match self.items.get(&bulk)?.get(&(index as u64))?.as_slice() {
+            [id] => self.events.get(*id),
+            _ => None,
+        }
+    }
+}
+
+/// Checks every invariant; also counts items by outcome.
+pub async fn check(evidence: &Evidence<'_>) -> Result<(Vec<Check>, BTreeMap<String, u64>)> {
+    let seen = Seen::new(evidence);
+    let mut stable = Findings::new("5. a redelivered event keeps its update_id and body");
+    let items = items(evidence, &seen, &mut stable);
+    let mut checks = vec![items.once];
+    checks.extend(radars(evidence, &items.created).await?);
+    checks.push(completions(evidence, &seen, &mut stable));
+    let duplicates = evidence.deliveries.len() - seen.events.len();
+    checks.push(stable.done(format!("{duplicates} duplicate deliveries, all identical")));
+    checks.push(refusals(evidence, &seen));
+    checks.push(polls(evidence, &seen));
+    checks.push(items.kinds);
+    checks.push(in_flight(evidence).await);
+    Ok((checks, items.outcomes))
+}
+
+/// What the item events showed.
+struct Items<'a> {
+    once: Check,
+    kinds: Check,
+    outcomes: BTreeMap<String, u64>,
+    /// Each account's `radar_created` bodies.
+    created: HashMap<usize, Vec<&'a Value>>,
+}
+
+/// 1, 5 and 8: one event per item, stable across deliveries, with an outcome it could have.
+fn items<'a>(evidence: &Evidence<'a>, seen: &Seen<'a>, stable: &mut Findings) -> Items<'a> {
+    let mut once = Findings::new("1. every item of an accepted bulk ends exactly once");
+    let mut kinds = Findings::new("8. each item's outcome fits what it was (bad input is a 400)");
+    let mut outcomes: BTreeMap<String, u64> = BTreeMap::new();
+    let mut created: HashMap<usize, Vec<&'a Value>> = HashMap::new();
+    let tight = evidence.accounts.len() > 1;
+    for (planned, id) in evidence.bulk_ids.iter().enumerate() {
+        let bulk = &evidence.workload.bulks[planned];
+        let Some(id) = *id else {
+            once.fail(format!("planned bulk {planned} was never accepted"));
+            continue;
+        };
+        for (index, kind) in bulk.kinds.iter().enumerate() {
+            let Some(event) = seen.item(id, index) else {
+                once.fail(format!("{id} item {index}: not exactly one event"));
+                continue;
+            };
+            let body = event.bodies[0];
+            stable.check(event.bodies.iter().all(|b| *b == body), || {
+                format!("{} was delivered with different bodies", event.id)
+            });
+            stable.check(body["update_id"] == event.id, || {
+                format!(
+                    "webhook-id {} is not update_id {}",
+                    event.id, body["update_id"]
+                )
+            });
+            let outcome = outcome(body);
+            *outcomes.entry(outcome.clone()).or_default() += 1;
+            if outcome == "created" {
+                created.entry(bulk.account).or_default().push(body);
+            }
+            let fits = match kind {
+                Kind::Invalid => outcome == "400",
+                Kind::Fresh if bulk.account == 0 && tight => {
+                    matches!(outcome.as_str(), "created" | "402" | "500")
+                }
+                Kind::Fresh => matches!(outcome.as_str(), "created" | "500"),
+                Kind::Repeat | Kind::Repeated => {
+                    matches!(outcome.as_str(), "created" | "409" | "402" | "500")
+                }
+            };
+            kinds.check(fits, || {
+                format!("{id} item {index}: {kind:?} ended as {outcome}")
+            });
+        }
+    }
+    let total: u64 = outcomes.values().sum();
+    Items {
+        once: once.done(format!("{total} items, one event each")),
+        kinds: kinds.done("400 for every invalid item; no 409 or 402 where none was possible"),
+        outcomes,
+        created,
+    }
+}
+
+/// 2 and 3: one radar per created item and identity, and balances to the credit.
+async fn radars(
+    evidence: &Evidence<'_>,
+    created: &HashMap<usize, Vec<&Value>>,
+) -> Result<[Check; 2]> {
+    let mut twice = Findings::new("2. no radar created twice (per item, per identity)");
+    let mut balances = Findings::new("3. each balance = start - cost of the radars it owns");
+    let owned = radars_by_account(evidence.store).await?;
+    for (index, account) in evidence.accounts.iter().enumerate() {
+        let created = created.get(&index).cloned().unwrap_or_default();
+        let mut identities = HashSet::new();
+        let mut radar_ids = HashSet::new();
+        for body in &created {
+            let data = &body["data"];
+            let identity = (data["radar_type"].to_string(), data["domain"].to_string());
+            twice.check(identities.insert(identity.clone()), || {
+                format!("account {index}: {identity:?} created twice")
+            });
+            twice.check(radar_ids.insert(data["radar_id"].to_string()), || {
+                format!("account {index}: radar {} reported twice", data["radar_id"])
+            });
+        }
+        let stored = owned.get(&account.id).copied().unwrap_or_default();
+        twice.check(stored == created.len(), || {
+            format!(
+                "account {index}: {stored} radars stored, {} created",
+                created.len()
+            )
+        });
+        let cost: i64 = created
+            .iter()
+            .map(|body| {
+                body["data"]["radar_type"]
+                    .as_str()
+                    .and_then(shared::radar::RadarType::lookup)
+                    .map_or(0, |t| t.cost)
+            })
+            .sum();
+        let holds = evidence
+            .store
+            .get_account(account.id)
+            .await?
+            .map_or(i64::MIN, |a| a.credits);
+        balances.check(holds == account.credits - cost, || {
+            format!(
+                "account {index}: started {}, paid for {cost}, holds {holds}",
+                account.credits
+            )
+        });
+    }
+    let radars: usize = owned.values().sum();
+    Ok([
+        twice.done(format!("{radars} radars stored, one per created item")),
+        balances.done(format!(
+            "{} accounts balanced to the credit",
+            evidence.accounts.len()
+        )),
+    ])
+}
+
+/// 4: one `bulk_completed` per bulk, after its items, equal to them and counting them.
+fn completions(evidence: &Evidence<'_>, seen: &Seen<'_>, stable: &mut Findings) -> Check {
+    let mut completed = Findings::new("4. exactly one bulk_completed per bulk, after its items");
+    for (&id, &planned) in &seen.accepted {
+        let Some(event) = completion(seen, id) else {
+            completed.fail(format!("{id}: not exactly one bulk_completed"));
+            continue;
+        };
+        let body = event.bodies[0];
+        stable.check(event.bodies.iter().all(|b| *b == body), || {
+            format!("bulk_completed {} changed between deliveries", event.id)
+        });
+        let items: Vec<&Event<'_>> = (0..evidence.workload.bulks[planned].radars.len())
+            .filter_map(|index| seen.item(id, index))
+            .collect();
+        let last_item = items.iter().map(|e| e.first_seq).max().unwrap_or(0);
+        completed.check(event.first_seq > last_item, || {
+            format!("{id}: bulk_completed arrived before an item's event")
+        });
+        let radars = body["radars"].as_array().cloned().unwrap_or_default();
+        completed.check(
+            radars.len() == evidence.workload.bulks[planned].radars.len()
+                && radars.len() == items.len()
+                && radars.iter().zip(&items).all(|(a, b)| a == b.bodies[0]),
+            || format!("{id}: radars[] differs from the item events"),
+        );
+        let created = radars
+            .iter()
+            .filter(|b| b["update_type"] == "radar_created")
+            .count();
+        let summary = &body["summary"];
+        completed.check(
+            summary["total"] == radars.len()
+                && summary["created"] == created
+                && summary["failed"] == radars.len() - created,
+            || format!("{id}: summary {summary} does not count radars[]"),
+        );
+    }
+    completed.done(format!(
+        "{} bulks, one bulk_completed each, last",
+        seen.accepted.len()
+    ))
+}
+
+fn completion<'s, 'a>(seen: &'s Seen<'a>, bulk: Uuid) -> Option<&'s Event<'a>> {
+    match seen.completions.get(&bulk)?.as_slice() {
+        [id] => seen.events.get(*id),
+        _ => None,
+    }
+}
+
+/// 6: submissions answered 500 left nothing behind that anyone was told about.
+fn refusals(evidence: &Evidence<'_>, seen: &Seen<'_>) -> Check {
+    let mut refused = Findings::new("6. a 500 from submit takes no effect");
+    let unexpected = evidence.submissions.unexpected;
+    refused.check(unexpected == 0, || {
+        format!("{unexpected} submissions answered neither 202 nor 500")
+    });
+    refused.check(seen.strangers == 0, || {
+        format!(
+            "{} events for bulks that were never accepted",
+            seen.strangers
+        )
+    });
+    refused.done(format!(
+        "{} submissions answered 500 and retried: no event for any of them; radars only from \
+         accepted bulks (invariant 2's count)",
+        evidence.submissions.failed
+    ))
+}
+
+/// 7: the poll of each bulk equals its `bulk_completed`.
+fn polls(evidence: &Evidence<'_>, seen: &Seen<'_>) -> Check {
+    let mut agree = Findings::new("7. poll and webhooks tell the same story");
+    for &id in seen.accepted.keys() {
+        let Some(event) = completion(seen, id) else {
+            continue;
+        };
+        let body = event.bodies[0];
+        match evidence.polled.get(&id) {
+            Some(poll) => agree.check(
+                poll["status"] == "completed"
+                    && poll["radars"] == body["radars"]
+                    && poll["summary"]["created"] == body["summary"]["created"]
+                    && poll["summary"]["failed"] == body["summary"]["failed"],
+                || format!("{id}: the poll differs from bulk_completed"),
+            ),
+            None => agree.fail(format!("{id}: the poll never answered 200")),
+        }
+    }
+    agree.done(format!(
+        "{} polls equal their bulk_completed",
+        seen.accepted.len()
+    ))
+}
+
+/// 1: nothing left in flight.
+async fn in_flight(evidence: &Evidence<'_>) -> Check {
+    let mut stuck =
+        Findings::new("1. nothing left in flight (queues and dead-letter queues empty)");
+    stuck.check(evidence.settled, || "the run did not settle in time".into());
+    let left = queued(evidence.sqs, evidence.provisioned).await;
+    stuck.check(left == Some(0), || {
+        format!("{left:?} messages still queued")
+    });
+    stuck.done("every queue empty")
+}
+
+/// Deliveries grouped by `webhook-id`.
+fn events(deliveries: &[Delivery]) -> HashMap<String, Event<'_>> {
+    let mut events: HashMap<String, Event<'_>> = HashMap::new();
+    let mut ordered: Vec<&Delivery> = deliveries.iter().collect();
+    ordered.sort_by_key(|d| d.seq);
+    for delivery in ordered {
+        events
+            .entry(delivery.received.id.clone())
+            .or_insert_with(|| Event {
+                id: &delivery.received.id,
+                first_seq: delivery.seq,
+                bodies: Vec::new(),
+            })
+            .bodies
+            .push(&delivery.received.body);
+    }
+    events
+}
+
+/// `created`, or the failure's code.
+fn outcome(body: &Value) -> String {
+    if body["update_type"] == "radar_created" {
+        "created".into()
+    } else {
+        body["code"].to_string()
+    }
+}
+
+/// How many radar records each account owns, from a scan of the table.
+async fn radars_by_account(store: &Store) -> Result<HashMap<Uuid, usize>> {
+    let mut owned = HashMap::new();
+    let mut start = None;
+    loop {
+        let page = store
+            .client()
+            .scan()
+            .table_name(store.table())
+            .filter_expression("begins_with(pk, :radar)")
+            .expression_attribute_values(":radar", AttributeValue::S("RADAR#".into()))
+            .projection_expression("pk")
+            .consistent_read(true)
+            .set_exclusive_start_key(start)
+            .send()
+            .await
+            .map_err(|e| Error::Aws(aws_sdk_dynamodb::Error::from(e).to_string()))?;
+        for item in page.items() {
+            let account = item
+                .get("pk")
+                .and_then(|pk| pk.as_s().ok())
+                .and_then(|pk| pk.split('#').nth(1))
+                .and_then(|id| id.parse().ok());
+            if let Some(account) = account {
+                *owned.entry(account).or_default() += 1;
+            }
+        }
+        start = page.last_evaluated_key;
+        if start.is_none() {
+            return Ok(owned);
+        }
+    }
+}

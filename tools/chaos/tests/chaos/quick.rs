@@ -1,0 +1,61 @@
+//! A small chaos run: the same code as `make chaos`, at a fifth of a percent of its load.
+
+use std::time::Duration;
+
+use chaos::{
+    proxy::Fault,
+    run::{self, Emulators, Settings},
+    workload::Shape,
+};
+use test_support::Endpoints;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_small_run_under_faults_and_kills_keeps_every_invariant() {
+    let endpoints = Endpoints::from_env();
+    let settings = Settings {
+        shape: Shape {
+            accounts: 3,
+            bulks: 4,
+            items: 60,
+        },
+        fault_rate: 0.15,
+        kill_rate: 0.15,
+        concurrency: 4,
+        patience: Duration::from_secs(240),
+        seed: fastrand::u64(..),
+    };
+
+    let report = run::run(
+        settings,
+        &Emulators {
+            dynamodb: endpoints.dynamodb,
+            sqs: endpoints.sqs,
+        },
+    )
+    .await
+    .expect("the run sets up and is checked");
+
+    let table = report.markdown();
+    println!("{table}");
+    assert!(report.held(), "an invariant was violated:\n{table}");
+    // The run really was hostile: every kind of fault met the functions, and invocations died.
+    for fault in Fault::ALL {
+        assert!(
+            report.dynamodb.injected(fault) + report.sqs.injected(fault) > 0,
+            "no {fault} was injected:\n{table}"
+        );
+    }
+    assert!(
+        report.kills.midway + report.kills.lost_answers > 0,
+        "{table}"
+    );
+    assert_eq!(report.outcomes.values().sum::<u64>(), 240);
+    assert!(
+        report.outcomes.get("400").copied().unwrap_or(0) > 0,
+        "{table}"
+    );
+    assert!(
+        report.outcomes.get("created").copied().unwrap_or(0) > 100,
+        "{table}"
+    );
+}
