@@ -43,6 +43,11 @@ deploy: build ## sam deploy with infra/samconfig.toml (needs AWS credentials)
 bench: ## Release-mode measurements of the hot paths (no emulators needed)
 	cargo bench -p shared --bench submission --locked
 
+.PHONY: chaos
+chaos: ## 10 bulks of 1000 items under 15 % AWS faults and 10 % killed invocations; checks every invariant
+	@mkdir -p .local
+	$(SERVICES) run -- cargo run -p chaos --locked -- --out .local/chaos.md $(CHAOS_ARGS)
+
 .PHONY: services
 services: ## Start the emulators in the background (then plain `cargo test` works)
 	$(SERVICES) start

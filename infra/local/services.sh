@@ -98,7 +98,8 @@ launch() {
            -jar "$DDB_DIR/DynamoDBLocal.jar" -inMemory -sharedDb -port "$port" -disableTelemetry)
       ;;
     sqs)
-      cmd=("$VENV/bin/moto_server" -H 127.0.0.1 -p "$port")
+      # moto_server, less a per-request directory scan (see the script).
+      cmd=("$PY" "$ROOT/infra/local/moto_server.py" -H 127.0.0.1 -p "$port")
       ;;
   esac
   rm -f "$pidfile"

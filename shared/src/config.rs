@@ -78,10 +78,27 @@ pub fn parse_schedule(text: &str) -> Result<Vec<Duration>> {
         .collect()
 }
 
+/// How long one attempt at an AWS call may take before the SDK abandons it and tries again.
+/// DynamoDB and SQS answer in milliseconds; without a bound, a connection that goes silent
+/// holds the invocation until Lambda's own timeout kills it. `make chaos` injects exactly that.
+pub const AWS_ATTEMPT_TIMEOUT: Duration = Duration::from_secs(5);
+
 /// The AWS SDK configuration from the environment (region, credentials, and the
-/// `AWS_ENDPOINT_URL_*` variables that point the SDK at the local emulators).
+/// `AWS_ENDPOINT_URL_*` variables that point the SDK at the local emulators), with
+/// [`aws_timeouts`].
 pub async fn load_aws() -> aws_config::SdkConfig {
-    aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .timeout_config(aws_timeouts())
+        .load()
+        .await
+}
+
+/// The functions' AWS timeouts: [`AWS_ATTEMPT_TIMEOUT`] per attempt, 2 s to connect.
+pub fn aws_timeouts() -> aws_config::timeout::TimeoutConfig {
+    aws_config::timeout::TimeoutConfig::builder()
+        .connect_timeout(Duration::from_secs(2))
+        .operation_attempt_timeout(AWS_ATTEMPT_TIMEOUT)
+        .build()
 }
 
 impl Config {

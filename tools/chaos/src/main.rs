@@ -28,6 +28,9 @@ struct Args {
     /// Event source concurrency of the processor and of the dispatcher.
     #[arg(long, default_value_t = 8)]
     concurrency: usize,
+    /// Submit a bulk only while fewer items than this wait on the item queue.
+    #[arg(long, default_value_t = 1500)]
+    backlog: u64,
     /// Seconds the run may take to settle.
     #[arg(long, default_value_t = 1200)]
     patience: u64,
@@ -57,6 +60,8 @@ async fn main() -> Result<ExitCode, Box<dyn std::error::Error>> {
         concurrency: args.concurrency,
         patience: Duration::from_secs(args.patience),
         seed: args.seed.unwrap_or_else(|| fastrand::u64(..)),
+        backlog: args.backlog,
+        progress: true,
     };
     let emulators = Emulators {
         dynamodb: args.dynamodb,

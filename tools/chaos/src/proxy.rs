@@ -24,6 +24,9 @@ use hyper::{
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
 
+/// The longest the proxy waits for the emulator.
+const UPSTREAM_TIMEOUT: Duration = Duration::from_secs(30);
+
 /// What can go wrong with one call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Fault {
@@ -135,8 +138,11 @@ impl Proxy {
         };
         let shared = Shared {
             upstream: upstream.trim_end_matches('/').to_owned(),
+            // A call the client gave up on must not wait on the emulator forever: orphans pile
+            // up as threads in the SQS emulator until it stops answering anyone.
             client: reqwest::Client::builder()
                 .no_proxy()
+                .timeout(UPSTREAM_TIMEOUT)
                 .build()
                 .map_err(std::io::Error::other)?,
             plan: Arc::clone(&proxy.plan),

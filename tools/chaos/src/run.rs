@@ -12,7 +12,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use aws_config::{BehaviorVersion, Region, timeout::TimeoutConfig};
+use aws_config::{BehaviorVersion, Region};
 use aws_sdk_dynamodb::config::Credentials;
 use aws_sdk_sqs::types::QueueAttributeName;
 use chrono::Utc;
@@ -25,7 +25,7 @@ use provision::{Provisioned, Template};
 use serde_json::Value;
 use shared::{
     auth::{ApiKey, WebhookSecret},
-    config::Config,
+    config::{AWS_ATTEMPT_TIMEOUT, Config},
     rate_limit::LimitOverrides,
     store::{Store, accounts::Account},
 };
@@ -53,6 +53,12 @@ pub struct Settings {
     /// How long the run may take to settle before it counts as stuck.
     pub patience: Duration,
     pub seed: u64,
+    /// A bulk is submitted only while fewer items than this wait on the item queue. The SQS
+    /// emulator scans a whole queue on every receive, so a backlog of 10,000 messages would
+    /// measure the emulator rather than the functions.
+    pub backlog: u64,
+    /// Print a line on stderr every few seconds while the run settles.
+    pub progress: bool,
 }
 
 /// Where the emulators listen.
@@ -104,12 +110,12 @@ pub struct Submissions {
     pub unexpected: u64,
 }
 
-/// The functions' attempt timeout during a run: short, so that a held answer costs seconds.
-const ATTEMPT_TIMEOUT: Duration = Duration::from_millis(1500);
-/// How long the proxy holds a timed-out answer.
-const HOLD: Duration = Duration::from_millis(2500);
+/// How long the proxy holds a timed-out answer: past the functions' attempt timeout, which is
+/// production's. A shorter one would turn a busy emulator's slow answers into retries, and the
+/// retries into more load, until the emulator stops answering.
+const HOLD: Duration = AWS_ATTEMPT_TIMEOUT.saturating_add(Duration::from_secs(1));
 /// Queue visibility during a run: a killed batch comes back this soon.
-const VISIBILITY_SECONDS: &str = "4";
+const VISIBILITY_SECONDS: &str = "10";
 /// Invocations die within this long of starting.
 const KILL_WITHIN: Duration = Duration::from_millis(800);
 /// Bulks submitted at once.
@@ -121,7 +127,7 @@ const SUBMIT_TRIES: u32 = 40;
 pub async fn run(settings: Settings, emulators: &Emulators) -> Result<Report> {
     let started = Instant::now();
     let workload = Workload::draw(settings.shape, settings.seed);
-    let direct = Clients::new(emulators, None).await;
+    let direct = Clients::new(emulators, false).await;
     let template = Template::load(&Template::default_path())?;
     let prefix = format!("chaos{}", &Uuid::new_v4().simple().to_string()[..8]);
     let provisioned = template
@@ -139,7 +145,7 @@ pub async fn run(settings: Settings, emulators: &Emulators) -> Result<Report> {
             dynamodb: dynamodb_proxy.url.clone(),
             sqs: sqs_proxy.url.clone(),
         },
-        Some(ATTEMPT_TIMEOUT),
+        true,
     )
     .await;
     let functions = Arc::new(
@@ -175,15 +181,15 @@ pub async fn run(settings: Settings, emulators: &Emulators) -> Result<Report> {
     };
 
     let client = reqwest::Client::new();
-    let (bulk_ids, submissions) = submit_all(&client, &base, &workload, &accounts).await;
-    let settled = settle(
-        &direct.sqs,
-        &provisioned,
-        &deliveries,
-        &bulk_ids,
-        settings.patience,
-    )
-    .await;
+    let item_queue = &provisioned.queues["ItemQueue"].url;
+    let pace = Pace {
+        sqs: &direct.sqs,
+        queue_url: item_queue,
+        backlog: settings.backlog,
+        progress: settings.progress,
+    };
+    let (bulk_ids, submissions) = submit_all(&client, &base, &workload, &accounts, &pace).await;
+    let settled = settle(&direct.sqs, &provisioned, &deliveries, &bulk_ids, &settings).await;
     bridging.abort();
 
     let deliveries = deliveries.lock().expect("deliveries lock").clone();
@@ -229,18 +235,14 @@ struct Clients {
 }
 
 impl Clients {
-    /// Clients for `endpoints`, with local credentials; `attempt_timeout` for the functions'.
-    async fn new(endpoints: &Emulators, attempt_timeout: Option<Duration>) -> Self {
+    /// Clients for `endpoints`, with local credentials; with the functions' own timeouts when
+    /// `functions` (`shared::config::aws_timeouts`).
+    async fn new(endpoints: &Emulators, functions: bool) -> Self {
         let mut loader = aws_config::defaults(BehaviorVersion::latest())
             .region(Region::new("us-east-1"))
             .credentials_provider(Credentials::new("local", "local", None, None, "chaos"));
-        if let Some(timeout) = attempt_timeout {
-            loader = loader.timeout_config(
-                TimeoutConfig::builder()
-                    .connect_timeout(timeout)
-                    .operation_attempt_timeout(timeout)
-                    .build(),
-            );
+        if functions {
+            loader = loader.timeout_config(shared::config::aws_timeouts());
         }
         let sdk = loader.load().await;
         Self {
@@ -348,6 +350,38 @@ async fn open_accounts(
     Ok(accounts)
 }
 
+/// Holds submissions back while the item queue's backlog is too long for the emulator.
+struct Pace<'a> {
+    sqs: &'a aws_sdk_sqs::Client,
+    queue_url: &'a str,
+    backlog: u64,
+    progress: bool,
+}
+
+impl Pace<'_> {
+    async fn wait(&self) {
+        loop {
+            let waiting = self
+                .sqs
+                .get_queue_attributes()
+                .queue_url(self.queue_url)
+                .attribute_names(QueueAttributeName::ApproximateNumberOfMessages)
+                .send()
+                .await
+                .ok()
+                .and_then(|answer| {
+                    answer.attributes?[&QueueAttributeName::ApproximateNumberOfMessages]
+                        .parse::<u64>()
+                        .ok()
+                });
+            if waiting.is_some_and(|n| n < self.backlog) {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+    }
+}
+
 /// Submits every bulk, a few at a time, each until it is accepted: a 500 is tried again with
 /// the same `Idempotency-Key`, as a careful client would. `None` for a bulk never accepted.
 async fn submit_all(
@@ -355,6 +389,7 @@ async fn submit_all(
     base: &str,
     workload: &Workload,
     accounts: &[OpenAccount],
+    pace: &Pace<'_>,
 ) -> (Vec<Option<Uuid>>, Submissions) {
     use futures::StreamExt;
     let tally = Mutex::new(Submissions::default());
@@ -369,6 +404,7 @@ async fn submit_all(
             let key = Uuid::new_v4().to_string();
             let tally = &tally;
             async move {
+                pace.wait().await;
                 for _ in 0..SUBMIT_TRIES {
                     let answer = client
                         .post(format!("{base}/v1/radars/bulk"))
@@ -391,6 +427,9 @@ async fn submit_all(
                     if let Ok(answer) = answer
                         && answer.status() == 202
                     {
+                        if pace.progress {
+                            eprintln!("chaos: a bulk of {} items accepted", bulk.radars.len());
+                        }
                         let text = answer.text().await.unwrap_or_default();
                         return serde_json::from_str::<Value>(&text)
                             .ok()
@@ -413,9 +452,11 @@ async fn settle(
     provisioned: &Provisioned,
     deliveries: &Mutex<Vec<Delivery>>,
     bulk_ids: &[Option<Uuid>],
-    patience: Duration,
+    settings: &Settings,
 ) -> bool {
-    let deadline = Instant::now() + patience;
+    let started = Instant::now();
+    let deadline = started + settings.patience;
+    let mut said = started;
     while Instant::now() < deadline {
         let completed: usize = {
             let deliveries = deliveries.lock().expect("deliveries lock");
@@ -430,10 +471,18 @@ async fn settle(
                 .filter(|id| done.contains(id.to_string().as_str()))
                 .count()
         };
-        if completed == bulk_ids.iter().flatten().count()
-            && queued(sqs, provisioned).await == Some(0)
-        {
+        let queued = queued(sqs, provisioned).await;
+        let accepted = bulk_ids.iter().flatten().count();
+        if completed == accepted && queued == Some(0) {
             return true;
+        }
+        if settings.progress && said.elapsed() >= Duration::from_secs(10) {
+            said = Instant::now();
+            eprintln!(
+                "chaos: {:>4} s: {completed}/{accepted} bulks completed, {} messages queued",
+                started.elapsed().as_secs(),
+                queued.map_or_else(|| "?".into(), |n| n.to_string()),
+            );
         }
         tokio::time::sleep(Duration::from_secs(1)).await;
     }

@@ -23,6 +23,8 @@ async fn a_small_run_under_faults_and_kills_keeps_every_invariant() {
         concurrency: 4,
         patience: Duration::from_secs(240),
         seed: fastrand::u64(..),
+        backlog: 10_000,
+        progress: false,
     };
 
     let report = run::run(
