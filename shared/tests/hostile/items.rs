@@ -21,7 +21,10 @@ use crate::{
 /// The fields an item refusal may name.
 fn is_item_field(field: &str) -> bool {
     FIELDS.contains(&field)
-        || matches!(field, "radar_type" | "radar" | "identifiers")
+        || matches!(
+            field,
+            "radar_type" | "radar" | "identifiers" | "custom_fields"
+        )
         || field
             .strip_prefix("filters.")
             .is_some_and(|inner| FILTER_FIELDS.contains(&inner))

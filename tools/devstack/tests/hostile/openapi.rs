@@ -1,0 +1,164 @@
+//! docs/openapi.yaml against the implementation: schemathesis drives the local API with every
+//! response-conformance check, and the webhook bodies of a real run are checked against the
+//! document's `webhooks` schemas.
+
+use std::{path::Path, process::Command};
+
+use serde_json::{Value, json};
+use shared::rate_limit::LimitOverrides;
+
+use crate::local::{LocalApi, root, venv_tool};
+
+const DOCUMENT: &str = "docs/openapi.yaml";
+
+/// The checks the run leaves out, and why:
+/// - `unsupported_method` expects a 405 for a method a path does not document; API Gateway
+///   answers an unrouted method with its own 404 `{"message":"Not Found"}`, and so do we.
+/// - `positive_data_acceptance` expects a 2xx for every body the schema allows; the schema
+///   cannot say that a `webhook_url` must be `https://` to a public host, so a schema-valid
+///   `"webhook_url": "0"` is rightly a 400.
+const EXCLUDED_CHECKS: &str = "unsupported_method,positive_data_acceptance";
+
+/// Runs `program` with `args` off the async runtime; its exit status and its output.
+async fn run(program: &Path, args: Vec<String>) -> (bool, String) {
+    let program = program.to_owned();
+    let output = tokio::task::spawn_blocking(move || {
+        Command::new(&program)
+            .args(&args)
+            .current_dir(root())
+            .env("SCHEMATHESIS_TELEMETRY", "false")
+            .output()
+            .unwrap_or_else(|e| {
+                panic!(
+                    "{} could not start ({e}): run infra/local/install.sh",
+                    program.display()
+                )
+            })
+    })
+    .await
+    .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    (output.status.success(), text)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn schemathesis_finds_the_api_as_the_openapi_document_describes_it() {
+    // Limits high enough that generated requests reach the handlers instead of the 429.
+    let api = LocalApi::start(&[
+        ("RADAR_BULK_PER_MINUTE", "1000000"),
+        ("RADAR_READ_PER_MINUTE", "1000000"),
+        ("RADAR_READ_PER_SECOND", "1000000"),
+    ])
+    .await;
+
+    let (passed, output) = run(
+        &venv_tool("schemathesis"),
+        vec![
+            "run".into(),
+            DOCUMENT.into(),
+            "--url".into(),
+            api.base.clone(),
+            "--header".into(),
+            format!("x-api-key: {}", api.account.api_key),
+            "--checks".into(),
+            "all".into(),
+            "--exclude-checks".into(),
+            EXCLUDED_CHECKS.into(),
+            "--max-examples".into(),
+            "40".into(),
+            "--seed".into(),
+            "20261124".into(),
+            "--workers".into(),
+            "2".into(),
+            "--max-time".into(),
+            "60".into(),
+            "--request-timeout".into(),
+            "20".into(),
+        ],
+    )
+    .await;
+
+    println!("{output}");
+    assert!(
+        passed,
+        "schemathesis found the API unlike its document:\n{output}"
+    );
+}
+
+#[tokio::test]
+async fn webhook_and_poll_bodies_of_a_real_run_match_the_document() {
+    let api = LocalApi::start(&[]).await;
+    let body = json!({
+        "webhook_url": api.webhook_url,
+        "radars": [
+            {"radar_type": "company_new_hires", "domain": "https://www.Example.com/about",
+             "departments": ["Sales"], "custom_fields": {"crm": "a-1", "n": 1.5}},
+            {"radar_type": "contact_job_changes", "domain": "example.org",
+             "email": "Jane@Example.org", "profile_url": "https://linkedin.com/in/jane",
+             "full_name": "Jane Doe"},
+            {"radar_type": "industry_mentions", "keyword": "fintech"},
+            {"radar_type": "industry_funding_rounds"},
+            {"radar_type": "company_job_openings", "domain": "not a domain", "keyword": 7},
+            {"radar_type": "company_new_hires", "domain": "example.com"},
+            {"radar_type": "no_such_type"},
+        ],
+    });
+    let (status, accepted) = api.submit(body.to_string()).await;
+    assert_eq!(status, 202, "{accepted}");
+    let bulk_id = accepted["bulk_id"].as_str().unwrap().to_owned();
+    // A second account without credits: its items end as 402s.
+    let broke = api.env.account_with(0, LimitOverrides::default()).await;
+    let body = json!({"webhook_url": api.webhook_url, "radars": [{"radar_type": "industry_new_companies"}]});
+    let (status, second) = api.submit_as(&broke.api_key, body.to_string(), &[]).await;
+    assert_eq!(status, 202, "{second}");
+    let broke_bulk = second["bulk_id"].as_str().unwrap().to_owned();
+
+    api.deliveries_until_completed(&broke_bulk).await;
+    let received = api.deliveries_until_completed(&bulk_id).await;
+    let (status, polled) = api.poll_as(&api.account.api_key, &bulk_id).await;
+    assert_eq!(status, 200);
+
+    let mut cases = vec![
+        json!({"schema": "#/components/schemas/BulkAccepted", "body": accepted}),
+        json!({"schema": "#/components/schemas/BulkStatus", "body": polled}),
+    ];
+    let mut codes = Vec::new();
+    for delivery in &received {
+        let kind = delivery.body["update_type"]
+            .as_str()
+            .expect("an update_type");
+        if kind == "radar_failure" {
+            codes.push(delivery.body["code"].as_u64().unwrap());
+        }
+        cases.push(json!({
+            "schema": format!("#/webhooks/{kind}/post/requestBody/content/application~1json/schema"),
+            "body": delivery.body,
+        }));
+    }
+    codes.sort_unstable();
+    assert_eq!(
+        codes,
+        [400, 400, 402, 409],
+        "every failure code but 500 is exercised"
+    );
+    assert_eq!(received.len(), 7 + 1 + 2);
+
+    let cases_file = std::env::temp_dir().join(format!("radar-bulk-bodies-{bulk_id}.json"));
+    std::fs::write(&cases_file, Value::from(cases).to_string()).unwrap();
+    let validator = root().join("tools/devstack/tests/hostile/validate.py");
+    let (passed, output) = run(
+        &venv_tool("python"),
+        vec![
+            validator.display().to_string(),
+            DOCUMENT.into(),
+            cases_file.display().to_string(),
+        ],
+    )
+    .await;
+    std::fs::remove_file(&cases_file).ok();
+    assert!(passed, "bodies unlike the document:\n{output}");
+}
