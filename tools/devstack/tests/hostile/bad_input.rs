@@ -129,6 +129,14 @@ fn hostile_bodies() -> Vec<(Vec<u8>, &'static str)> {
             "radars[0]",
         ),
         (
+            format!(
+                r#"{{"webhook_url":"https://a.io/h","radars":[{{"custom_fields":{{"a":{}}}}}]}}"#,
+                nested_arrays(100)
+            )
+            .into_bytes(),
+            "radars[0]",
+        ),
+        (
             json!({"webhook_url": "https://a.io/h", "radars": [[[[]]]]})
                 .to_string()
                 .into_bytes(),
@@ -207,7 +215,7 @@ async fn hostile_items_that_pass_the_door_each_end_in_one_outcome() {
         json!({"radar_type": "industry_job_openings", "keyword": "fin\u{200D}tech", "countries": vec!["\u{0}"; 6]}),
         json!({"radar_type": "contact_social_posts", "profile_url": "https://evil.com@127.0.0.1/x"}),
         json!({"radar_type": "company_mentions", "domain": 1e308, "custom_fields": {"n": 1e308, "m": -0.0}}),
-        json!({"radar_type": "company_mentions", "domain": "deep.example", "custom_fields": {"a": serde_json::from_str::<Value>(&nested_arrays(120)).unwrap()}}),
+        json!({"radar_type": "company_mentions", "domain": "deep.example", "custom_fields": {"a": serde_json::from_str::<Value>(&nested_arrays(29)).unwrap()}}),
     ]);
     let total = radars.len();
     let (status, accepted) = api

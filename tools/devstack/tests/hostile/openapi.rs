@@ -93,7 +93,7 @@ async fn schemathesis_finds_the_api_as_the_openapi_document_describes_it() {
 }
 
 #[tokio::test]
-async fn webhook_and_poll_bodies_of_a_real_run_match_the_document() {
+async fn every_kind_of_body_of_a_real_run_matches_the_document() {
     let api = LocalApi::start(&[]).await;
     let body = json!({
         "webhook_url": api.webhook_url,
@@ -113,12 +113,57 @@ async fn webhook_and_poll_bodies_of_a_real_run_match_the_document() {
     let (status, accepted) = api.submit(body.to_string()).await;
     assert_eq!(status, 202, "{accepted}");
     let bulk_id = accepted["bulk_id"].as_str().unwrap().to_owned();
-    // A second account without credits: its items end as 402s.
-    let broke = api.env.account_with(0, LimitOverrides::default()).await;
+    let (_, early_poll) = api.poll_as(&api.account.api_key, &bulk_id).await;
+    // A second account without credits, allowed one bulk a minute: its items end as 402s,
+    // and its second submission is a 429.
+    let limits = LimitOverrides {
+        bulk_per_minute: Some(1),
+        ..LimitOverrides::default()
+    };
+    let broke = api.env.account_with(0, limits).await;
     let body = json!({"webhook_url": api.webhook_url, "radars": [{"radar_type": "industry_new_companies"}]});
     let (status, second) = api.submit_as(&broke.api_key, body.to_string(), &[]).await;
     assert_eq!(status, 202, "{second}");
     let broke_bulk = second["bulk_id"].as_str().unwrap().to_owned();
+    let key = [("idempotency-key", "openapi-check")];
+    let replayed = |domain: &str| {
+        let body = json!({"webhook_url": api.webhook_url, "radars": [{"radar_type": "company_reviews", "domain": domain}]});
+        api.submit_as(&api.account.api_key, body.to_string(), &key)
+    };
+    let errors = [
+        (
+            429,
+            "RateLimited",
+            api.submit_as(&broke.api_key, body.to_string(), &[]).await,
+        ),
+        (
+            401,
+            "Unauthorized",
+            api.submit_as("rbk_nobody", "{}", &[]).await,
+        ),
+        (
+            400,
+            "InvalidRequestBody",
+            api.submit("{\"radars\": 7}").await,
+        ),
+        (
+            404,
+            "BulkNotFound",
+            api.poll_as(&broke.api_key, &bulk_id).await,
+        ),
+        (
+            400,
+            "InvalidPathParameter",
+            api.poll_as(&broke.api_key, "bulk").await,
+        ),
+        (202, "BulkAccepted", replayed("first.example").await),
+        (202, "BulkAccepted", replayed("first.example").await),
+        (
+            422,
+            "IdempotencyKeyReused",
+            replayed("second.example").await,
+        ),
+    ];
 
     api.deliveries_until_completed(&broke_bulk).await;
     let received = api.deliveries_until_completed(&bulk_id).await;
@@ -127,8 +172,20 @@ async fn webhook_and_poll_bodies_of_a_real_run_match_the_document() {
 
     let mut cases = vec![
         json!({"schema": "#/components/schemas/BulkAccepted", "body": accepted}),
+        json!({"schema": "#/components/schemas/BulkStatus", "body": early_poll}),
         json!({"schema": "#/components/schemas/BulkStatus", "body": polled}),
     ];
+    for (expected, schema, (status, body)) in errors {
+        assert_eq!(status, expected, "{body}");
+        cases.push(json!({"schema": format!("#/components/schemas/{schema}"), "body": body}));
+    }
+    // Only the deliveries of the two bulks (the idempotent one may still be on its way).
+    let received: Vec<_> = received
+        .into_iter()
+        .filter(|r| {
+            r.body["bulk_id"] == bulk_id.as_str() || r.body["bulk_id"] == broke_bulk.as_str()
+        })
+        .collect();
     let mut codes = Vec::new();
     for delivery in &received {
         let kind = delivery.body["update_type"]
