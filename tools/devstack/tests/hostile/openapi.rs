@@ -1,9 +1,10 @@
 //! docs/openapi.yaml against the implementation: schemathesis drives the local API with every
-//! response-conformance check, and the webhook bodies of a real run are checked against the
-//! document's `webhooks` schemas.
+//! response-conformance check, and every kind of body of a real run (responses of both
+//! endpoints, the three webhooks) is checked against the document's schemas.
 
 use std::{path::Path, process::Command};
 
+use devstack::receiver::Received;
 use serde_json::{Value, json};
 use shared::rate_limit::LimitOverrides;
 
@@ -186,8 +187,25 @@ async fn every_kind_of_body_of_a_real_run_matches_the_document() {
             r.body["bulk_id"] == bulk_id.as_str() || r.body["bulk_id"] == broke_bulk.as_str()
         })
         .collect();
+    let (webhooks, mut codes) = webhook_cases(&received);
+    cases.extend(webhooks);
+    codes.sort_unstable();
+    assert_eq!(
+        codes,
+        [400, 400, 402, 409],
+        "every failure code but 500 is exercised"
+    );
+    assert_eq!(received.len(), 7 + 1 + 2);
+
+    assert_match_the_document(&bulk_id, cases).await;
+}
+
+/// A case for each delivery against its event's `webhooks` schema, and the code of each
+/// `radar_failure`.
+fn webhook_cases(received: &[Received]) -> (Vec<Value>, Vec<u64>) {
     let mut codes = Vec::new();
-    for delivery in &received {
+    let mut cases = Vec::new();
+    for delivery in received {
         let kind = delivery.body["update_type"]
             .as_str()
             .expect("an update_type");
@@ -199,15 +217,12 @@ async fn every_kind_of_body_of_a_real_run_matches_the_document() {
             "body": delivery.body,
         }));
     }
-    codes.sort_unstable();
-    assert_eq!(
-        codes,
-        [400, 400, 402, 409],
-        "every failure code but 500 is exercised"
-    );
-    assert_eq!(received.len(), 7 + 1 + 2);
+    (cases, codes)
+}
 
-    let cases_file = std::env::temp_dir().join(format!("radar-bulk-bodies-{bulk_id}.json"));
+/// Checks each `{schema, body}` case with validate.py, which reads the document's schemas.
+async fn assert_match_the_document(name: &str, cases: Vec<Value>) {
+    let cases_file = std::env::temp_dir().join(format!("radar-bulk-bodies-{name}.json"));
     std::fs::write(&cases_file, Value::from(cases).to_string()).unwrap();
     let validator = root().join("tools/devstack/tests/hostile/validate.py");
     let (passed, output) = run(
