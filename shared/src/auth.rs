@@ -1,9 +1,12 @@
 //! Credentials and authentication. API keys are stored only as SHA-256 digests: the clear key
-//! is shown once, when it is made, and never logged.
+//! is shown once, when it is made, and never logged. Secrets and digests compare in constant
+//! time ([`constant_time_eq`]), so no `==` on them tells an attacker how much of a guess was
+//! right.
 
 use base64::{Engine, engine::general_purpose::STANDARD};
 use lambda_http::http::HeaderMap;
 use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
 
 use crate::{
     Error, Result,
@@ -14,7 +17,7 @@ use crate::{
 pub const HEADER: &str = "x-api-key";
 
 /// An API key in clear. Its `Debug` output is redacted.
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Clone)]
 pub struct ApiKey(String);
 
 impl ApiKey {
@@ -45,7 +48,7 @@ impl std::fmt::Debug for ApiKey {
 }
 
 /// The stored form of an API key: lowercase hex SHA-256.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct KeyDigest(String);
 
 impl KeyDigest {
@@ -56,7 +59,7 @@ impl KeyDigest {
 
 /// An account's webhook signing secret, `whsec_` and base64 of 32 random bytes, as Standard
 /// Webhooks defines it. Its `Debug` output is redacted.
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Clone)]
 pub struct WebhookSecret(String);
 
 impl WebhookSecret {
@@ -82,6 +85,25 @@ impl std::fmt::Debug for WebhookSecret {
         f.write_str("WebhookSecret(<redacted>)")
     }
 }
+
+/// Whether two secrets (or digests) are equal, in time that depends on their lengths only: a
+/// plain `==` stops at the first byte that differs, and its timing tells how far a guess got.
+pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    bool::from(a.ct_eq(b))
+}
+
+macro_rules! constant_time_partial_eq {
+    ($($name:ident),*) => {$(
+        impl PartialEq for $name {
+            fn eq(&self, other: &Self) -> bool {
+                constant_time_eq(self.0.as_bytes(), other.0.as_bytes())
+            }
+        }
+
+        impl Eq for $name {}
+    )*};
+}
+constant_time_partial_eq!(ApiKey, KeyDigest, WebhookSecret);
 
 fn random_bytes<const N: usize>() -> Result<[u8; N]> {
     let mut bytes = [0u8; N];
@@ -121,6 +143,26 @@ mod tests {
             ApiKey::new("abc").digest().as_str(),
             "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
         );
+    }
+
+    #[test]
+    fn secrets_are_equal_only_when_every_byte_is() {
+        assert!(constant_time_eq(b"whsec_abc", b"whsec_abc"));
+        assert!(!constant_time_eq(b"whsec_abc", b"whsec_abd"));
+        assert!(!constant_time_eq(b"whsec_abc", b"whsec_ab"));
+        assert!(!constant_time_eq(b"", b"w"));
+        assert!(constant_time_eq(b"", b""));
+        let key = ApiKey::generate().unwrap();
+        assert_eq!(key, ApiKey::new(key.expose()));
+        assert_ne!(key, ApiKey::new(&key.expose()[..20]));
+        assert_eq!(key.digest(), ApiKey::new(key.expose()).digest());
+        assert_ne!(key.digest(), ApiKey::generate().unwrap().digest());
+        let secret = WebhookSecret::generate().unwrap();
+        assert_eq!(
+            secret,
+            WebhookSecret::from_stored(secret.expose().to_owned())
+        );
+        assert_ne!(secret, WebhookSecret::generate().unwrap());
     }
 
     #[test]

@@ -20,6 +20,11 @@ pub const MAX_ITEMS: usize = 1000;
 /// (`custom_fields` twice): this keeps each record well under DynamoDB's 400 KB item limit and
 /// each message under SQS's 256 KiB.
 pub const MAX_ITEM_BYTES: usize = 65_536;
+/// Deepest nesting of one item, the item itself being level 1. Its `custom_fields` come back
+/// in events up to four levels deeper (`bulk_completed.radars[].data.custom_fields`); without
+/// a limit, an item at serde_json's 128 levels makes a `bulk_completed` that serde_json, and
+/// so the customer's parser, may refuse.
+pub const MAX_ITEM_DEPTH: usize = 32;
 
 /// An accepted envelope: where to send events, and the items in submission order.
 #[derive(Debug)]
@@ -138,6 +143,15 @@ fn parse_radars(envelope: &Map<String, Value>, errors: &mut Vec<FieldError>) -> 
             ));
             continue;
         }
+        if depth(radar) > MAX_ITEM_DEPTH {
+            errors.push(FieldError::new(
+                field(),
+                format!(
+                    "Radar is nested deeper than the {MAX_ITEM_DEPTH}-level limit for one item"
+                ),
+            ));
+            continue;
+        }
         let custom_fields = match fields.get("custom_fields") {
             Some(object @ Value::Object(_)) => object.to_string(),
             _ => "{}".to_owned(),
@@ -149,6 +163,17 @@ fn parse_radars(envelope: &Map<String, Value>, errors: &mut Vec<FieldError>) -> 
         });
     }
     items
+}
+
+/// Levels of nesting of `value`, a scalar being 1. serde_json refuses input nested deeper than
+/// 128 levels, which bounds this recursion.
+fn depth(value: &Value) -> usize {
+    let inner = match value {
+        Value::Array(values) => values.iter().map(depth).max(),
+        Value::Object(fields) => fields.values().map(depth).max(),
+        _ => return 1,
+    };
+    1 + inner.unwrap_or(0)
 }
 
 #[cfg(test)]
@@ -267,6 +292,28 @@ mod tests {
         let body =
             json!({"webhook_url": "https://a.io", "radars": [{}, {"custom_fields": {"n": big}}]});
         assert_eq!(fields(&body), ["radars[1]"]);
+    }
+
+    #[test]
+    fn an_item_nested_past_the_limit_is_named() {
+        let nest = |levels: usize| (1..levels).fold(json!(1), |inner, _| json!([inner]));
+        // The item is level 1 and custom_fields level 2.
+        let fits = json!({"custom_fields": {"a": nest(MAX_ITEM_DEPTH - 2)}});
+        let deep = json!({"custom_fields": {"a": nest(MAX_ITEM_DEPTH - 1)}});
+        let body = json!({"webhook_url": "https://a.io", "radars": [fits, deep, {"x": nest(40)}]});
+        assert_eq!(
+            errors(body.to_string().as_bytes()),
+            [
+                (
+                    "radars[1]".into(),
+                    "Radar is nested deeper than the 32-level limit for one item".into()
+                ),
+                (
+                    "radars[2]".into(),
+                    "Radar is nested deeper than the 32-level limit for one item".into()
+                ),
+            ]
+        );
     }
 
     #[test]

@@ -4,6 +4,7 @@ use chrono::{DateTime, Utc};
 use shared::{
     Error, Result,
     api::SubmitAccepted,
+    auth,
     idempotency::{Verdict, judge},
     store::{
         Store,
@@ -77,7 +78,8 @@ async fn settle(
     fingerprint: &str,
     now: DateTime<Utc>,
 ) -> Result<Settled> {
-    if held.fingerprint != fingerprint {
+    // A digest like any other: compared in constant time, as every digest in the code is.
+    if !auth::constant_time_eq(held.fingerprint.as_bytes(), fingerprint.as_bytes()) {
         return Err(Error::IdempotencyKeyReused);
     }
     let bulk = store.get_bulk(held.bulk_id).await?;

@@ -2,7 +2,8 @@
 //!
 //! The radar type's row in [`super::types`] says which fields are required, optional or
 //! refused; this file only knows how to read each field. A `null` field counts as absent.
-//! Keys the table does not know (`custom_fields`, anything else) are ignored.
+//! `custom_fields`, echoed in every event, must be an object; other keys the table does not
+//! know are ignored.
 
 use serde_json::{Map, Value};
 
@@ -27,6 +28,13 @@ impl Radar {
         let radar_type = parse_radar_type(item.get("radar_type")).map_err(|e| vec![e])?;
 
         let mut fields = Fields::new(item, "");
+        // Anything else would be echoed as `{}`: refuse it rather than drop it unsaid.
+        if fields
+            .get("custom_fields")
+            .is_some_and(|value| !value.is_object())
+        {
+            fields.fail("custom_fields", "Must be an object");
+        }
         for field in FIELDS {
             if radar_type.need(field) == Need::Unsupported && fields.get(field).is_some() {
                 fields.fail(

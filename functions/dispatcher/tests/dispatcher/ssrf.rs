@@ -30,6 +30,20 @@ async fn internal_destinations_are_refused_when_insecure_mode_is_off() {
         format!("https://[::1]:{port}/hooks"),
         format!("https://[::ffff:127.0.0.1]:{port}/hooks"),
         format!("https://localhost:{port}/hooks"),
+        // The spellings of loopback that URL parsers turn into 127.0.0.1: decimal, hex,
+        // octal, short forms; and the IPv6 forms that embed it.
+        format!("https://2130706433:{port}/hooks"),
+        format!("https://0x7f.0.0.1:{port}/hooks"),
+        format!("https://0177.0.0.1:{port}/hooks"),
+        format!("https://127.1:{port}/hooks"),
+        format!("https://[::ffff:7f00:1]:{port}/hooks"),
+        format!("https://[0:0:0:0:0:ffff:127.0.0.1]:{port}/hooks"),
+        format!("https://[::127.0.0.1]:{port}/hooks"),
+        format!("https://[64:ff9b::7f00:1]:{port}/hooks"),
+        format!("https://LocalHost.:{port}/hooks"),
+        format!("https://hooks.localhost:{port}/hooks"),
+        "https://0xa9fea9fe/latest/meta-data".to_owned(),
+        "https://[fd00:ec2::254]/latest/meta-data".to_owned(),
     ] {
         let seeded = app.seed_to(&url, 1).await;
 
@@ -51,6 +65,14 @@ async fn a_host_name_that_resolves_to_an_internal_address_is_refused() {
         "10.1.2.3",
         "169.254.169.254",
         "::ffff:127.0.0.1",
+        "0.0.0.0",
+        "::",
+        "::1",
+        "fd00:ec2::254",
+        "fe80::1",
+        "64:ff9b::a9fe:a9fe",
+        "2002:a9fe:a9fe::",
+        "100.100.100.200",
     ] {
         let lookup = Arc::new(Answers(address.parse().unwrap()));
         let app = spawn_app_with(STRICT, lookup).await;

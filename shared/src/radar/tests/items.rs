@@ -17,6 +17,18 @@ fn custom_fields_and_unknown_keys_are_ignored() {
 }
 
 #[test]
+fn custom_fields_that_are_not_an_object_are_refused() {
+    for custom_fields in [json!([1]), json!("crm"), json!(7), json!(true)] {
+        let item = json!({"radar_type": "company_reviews", "domain": "stripe.com",
+                          "custom_fields": custom_fields});
+        assert_eq!(errors(&item), [pair("custom_fields", "Must be an object")]);
+    }
+    let absent = json!({"radar_type": "company_reviews", "domain": "stripe.com",
+                        "custom_fields": null});
+    assert!(Radar::parse(&absent).is_ok());
+}
+
+#[test]
 fn a_missing_radar_type_is_required() {
     assert_eq!(
         errors(&json!({"domain": "stripe.com"})),
