@@ -32,7 +32,7 @@ use uuid::Uuid;
 pub use counter::RequestCounter;
 pub use endpoints::Endpoints;
 pub use events::{api_request, response_json};
-pub use responses::{assert_envelope, field_errors, header};
+pub use responses::{assert_envelope, assert_envelope_body, field_errors, header};
 
 /// `seconds` past the start of the current minute: a fixed instant for tests whose rate-limit
 /// windows must not roll over while they run.

@@ -35,9 +35,15 @@ pub fn assert_envelope(response: &Response<Body>, code: u16, message: &str) -> V
     let (status, body) = response_json(response);
     assert_eq!(status, code, "{body}");
     assert_eq!(header(response, "content-type"), Some("application/json"));
-    assert_eq!(body["status"], "error");
-    assert_eq!(body["code"], code);
-    assert_eq!(body["message"], message);
+    assert_envelope_body(&body, code, message);
+    body
+}
+
+/// [`assert_envelope`] on a body alone, however it arrived (over HTTP, say).
+pub fn assert_envelope_body(body: &Value, code: u16, message: &str) {
+    assert_eq!(body["status"], "error", "{body}");
+    assert_eq!(body["code"], code, "{body}");
+    assert_eq!(body["message"], message, "{body}");
     let timestamp = body["timestamp"].as_str().expect("a timestamp");
     assert!(DateTime::parse_from_rfc3339(timestamp).is_ok() && timestamp.ends_with('Z'));
     let error_id: Uuid = body["error_id"].as_str().unwrap().parse().expect("a UUID");
@@ -60,5 +66,4 @@ pub fn assert_envelope(response: &Response<Body>, code: u16, message: &str) -> V
             "timestamp"
         ]
     );
-    body
 }

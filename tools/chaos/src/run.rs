@@ -149,20 +149,13 @@ pub async fn run(settings: Settings, emulators: &Emulators) -> Result<Report> {
     )
     .await;
     let functions = Arc::new(
-        Functions::new(
-            &config,
-            &faulty.dynamodb,
-            &faulty.sqs,
-            Arc::new(dispatcher::resolver::SystemLookup),
-        )
-        .map_err(|e| Error::Setup(e.to_string()))?,
+        Functions::new(&config, &faulty.dynamodb, &faulty.sqs)
+            .map_err(|e| Error::Setup(e.to_string()))?,
     );
 
     let deliveries: Arc<Mutex<Vec<Delivery>>> = Arc::default();
     let accounts = open_accounts(&store, &workload, &deliveries).await?;
-    let api = TcpListener::bind("127.0.0.1:0").await?;
-    let base = format!("http://{}", api.local_addr()?);
-    let serving = tokio::spawn(local::serve_api(api, Arc::clone(&functions)));
+    let (base, serving) = local::serve_api_on_loopback(Arc::clone(&functions)).await?;
     let killing = Arc::new(Killing::new(
         Functions::clone(&functions),
         settings.kill_rate,
@@ -175,10 +168,7 @@ pub async fn run(settings: Settings, emulators: &Emulators) -> Result<Report> {
             source
         })
         .collect();
-    let bridging = {
-        let (sqs, killing) = (direct.sqs.clone(), Arc::clone(&killing));
-        tokio::spawn(async move { bridge::run(&sqs, &sources, killing.as_ref()).await })
-    };
+    let bridging = bridge::spawn(direct.sqs.clone(), sources, Arc::clone(&killing));
 
     let client = reqwest::Client::new();
     let item_queue = &provisioned.queues["ItemQueue"].url;

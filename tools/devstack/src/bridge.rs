@@ -164,6 +164,15 @@ pub async fn run(sqs: &Client, sources: &[Source], function: &impl Invoke) {
     futures::future::join_all(workers).await;
 }
 
+/// [`run`] in the background, until the task is aborted.
+pub fn spawn<I: Invoke + Send + 'static>(
+    sqs: Client,
+    sources: Vec<Source>,
+    function: std::sync::Arc<I>,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move { run(&sqs, &sources, function.as_ref()).await })
+}
+
 /// Invokes functions through `cargo lambda watch`'s Lambda Invoke API.
 #[derive(Debug, Clone)]
 pub struct HttpInvoker {

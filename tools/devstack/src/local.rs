@@ -10,13 +10,13 @@ use std::{convert::Infallible, sync::Arc};
 
 use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};
 use chrono::Utc;
-use dispatcher::resolver::HostLookup;
+use dispatcher::resolver::SystemLookup;
 use http_body_util::{BodyExt, Full};
 use hyper::{body::Bytes, server::conn::http1, service::service_fn};
 use hyper_util::rt::TokioIo;
 use lambda_http::{Body, RequestExt};
 use shared::{config::Config, queue::Queue, store::Store};
-use tokio::net::TcpListener;
+use tokio::{net::TcpListener, task::JoinHandle};
 
 use crate::bridge::Invoke;
 
@@ -30,13 +30,13 @@ pub struct Functions {
 }
 
 impl Functions {
-    /// Every function on the same configuration and clients.
+    /// Every function on the same configuration and clients, webhooks resolved as in Lambda.
     pub fn new(
         config: &Config,
         dynamodb: &aws_sdk_dynamodb::Client,
         sqs: &aws_sdk_sqs::Client,
-        lookup: Arc<dyn HostLookup>,
     ) -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
+        let lookup = Arc::new(SystemLookup);
         let store = Store::new(dynamodb.clone(), &config.table_name);
         Ok(Self {
             submit: submit::Deps {
@@ -108,6 +108,16 @@ impl Invoke for Functions {
             other => Err(format!("no function {other} takes SQS events")),
         }
     }
+}
+
+/// Serves the API on a free loopback port in the background; its base URL (such as
+/// `http://127.0.0.1:40123`) and the task, which stops serving when aborted.
+pub async fn serve_api_on_loopback(
+    functions: Arc<Functions>,
+) -> std::io::Result<(String, JoinHandle<std::io::Result<()>>)> {
+    let listener = TcpListener::bind("127.0.0.1:0").await?;
+    let base = format!("http://{}", listener.local_addr()?);
+    Ok((base, tokio::spawn(serve_api(listener, functions))))
 }
 
 /// Serves the API on `listener` until the process ends.

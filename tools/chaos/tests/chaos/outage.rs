@@ -67,22 +67,13 @@ async fn serve(listener: TcpListener, receiver: Arc<Receiver>, secret: String) {
 
 /// The four functions on `env` behind an HTTP API and the event source mapping; the API's URL.
 async fn start(env: &TestEnv, config: &shared::config::Config) -> String {
-    let functions = Arc::new(
-        Functions::new(
-            config,
-            &env.dynamodb,
-            &env.sqs,
-            Arc::new(dispatcher::resolver::SystemLookup),
-        )
-        .unwrap(),
-    );
-    let api = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", api.local_addr().unwrap());
-    tokio::spawn(local::serve_api(api, Arc::clone(&functions)));
+    let functions = Arc::new(Functions::new(config, &env.dynamodb, &env.sqs).unwrap());
+    let (base, _) = local::serve_api_on_loopback(Arc::clone(&functions))
+        .await
+        .unwrap();
     let template = Template::load(&Template::default_path()).unwrap();
     let sources = devstack::stack::sources(&template, &env.provisioned).unwrap();
-    let (sqs, bridging) = (env.sqs.clone(), Arc::clone(&functions));
-    tokio::spawn(async move { bridge::run(&sqs, &sources, bridging.as_ref()).await });
+    bridge::spawn(env.sqs.clone(), sources, functions);
     base
 }
 

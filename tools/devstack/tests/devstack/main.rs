@@ -359,18 +359,10 @@ async fn the_functions_in_process_carry_a_bulk_from_the_api_to_a_receiver() {
         .unwrap();
     let config =
         shared::config::Config::from_lookup(|name| stack.environment.get(name).cloned()).unwrap();
-    let functions = Arc::new(
-        Functions::new(
-            &config,
-            &env.dynamodb,
-            &env.sqs,
-            Arc::new(dispatcher::resolver::SystemLookup),
-        )
-        .unwrap(),
-    );
-    let api = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", api.local_addr().unwrap());
-    tokio::spawn(local::serve_api(api, Arc::clone(&functions)));
+    let functions = Arc::new(Functions::new(&config, &env.dynamodb, &env.sqs).unwrap());
+    let (base, _) = local::serve_api_on_loopback(Arc::clone(&functions))
+        .await
+        .unwrap();
     let hooks = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let webhook_url = format!("http://{}/", hooks.local_addr().unwrap());
     let received = Arc::new(Mutex::new(Vec::<Received>::new()));
@@ -379,10 +371,11 @@ async fn the_functions_in_process_carry_a_bulk_from_the_api_to_a_receiver() {
     tokio::spawn(async move {
         receiver::serve(hooks, Some(&secret), move |r| seen.lock().unwrap().push(r)).await
     });
-    let sources = stack.sources(&template).unwrap();
-    let bridging = Arc::clone(&functions);
-    let sqs = env.sqs.clone();
-    tokio::spawn(async move { bridge::run(&sqs, &sources, bridging.as_ref()).await });
+    bridge::spawn(
+        env.sqs.clone(),
+        stack.sources(&template).unwrap(),
+        functions,
+    );
 
     let client = reqwest::Client::new();
     let api_key = stack.account["api_key"].as_str().unwrap();

@@ -5,37 +5,9 @@ use serde_json::{Value, json};
 
 use crate::local::LocalApi;
 
-/// Asserts the documented error envelope: exactly its six fields, `code` and `message` as
-/// given. Returns the first error's field.
+/// Asserts the documented error envelope; returns the first error's field.
 fn assert_envelope(body: &Value, code: u16, message: &str) -> String {
-    assert_eq!(body["status"], "error", "{body}");
-    assert_eq!(body["code"], code, "{body}");
-    assert_eq!(body["message"], message, "{body}");
-    let mut keys: Vec<&str> = body
-        .as_object()
-        .unwrap()
-        .keys()
-        .map(String::as_str)
-        .collect();
-    keys.sort_unstable();
-    assert_eq!(
-        keys,
-        [
-            "code",
-            "error_id",
-            "errors",
-            "message",
-            "status",
-            "timestamp"
-        ]
-    );
-    assert!(
-        body["error_id"]
-            .as_str()
-            .unwrap()
-            .parse::<uuid::Uuid>()
-            .is_ok()
-    );
+    test_support::assert_envelope_body(body, code, message);
     body["errors"][0]["field"]
         .as_str()
         .expect("an error names a field")

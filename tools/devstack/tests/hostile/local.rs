@@ -11,7 +11,6 @@ use devstack::{
     bridge,
     local::{self, Functions},
     receiver::{self, Received},
-    stack::Stack,
 };
 use provision::Template;
 use serde_json::Value;
@@ -51,18 +50,11 @@ impl LocalApi {
             .expose()
             .to_owned();
         let functions = Arc::new(
-            Functions::new(
-                &config,
-                &env.dynamodb,
-                &env.sqs,
-                Arc::new(dispatcher::resolver::SystemLookup),
-            )
-            .expect("the functions' dependencies"),
+            Functions::new(&config, &env.dynamodb, &env.sqs).expect("the functions' dependencies"),
         );
-
-        let api = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let base = format!("http://{}", api.local_addr().unwrap());
-        tokio::spawn(local::serve_api(api, Arc::clone(&functions)));
+        let (base, _) = local::serve_api_on_loopback(Arc::clone(&functions))
+            .await
+            .unwrap();
 
         let hooks = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let webhook_url = format!("http://{}/hooks", hooks.local_addr().unwrap());
@@ -74,14 +66,8 @@ impl LocalApi {
         });
 
         let template = Template::load(&Template::default_path()).unwrap();
-        let stack = Stack {
-            provisioned: env.provisioned.clone(),
-            environment: std::collections::BTreeMap::new(),
-            account: Value::Null,
-        };
-        let sources = stack.sources(&template).unwrap();
-        let sqs = env.sqs.clone();
-        tokio::spawn(async move { bridge::run(&sqs, &sources, functions.as_ref()).await });
+        let sources = devstack::stack::sources(&template, &env.provisioned).unwrap();
+        bridge::spawn(env.sqs.clone(), sources, functions);
 
         Self {
             env,
