@@ -40,6 +40,9 @@ struct Args {
     /// Also write the report here.
     #[arg(long)]
     out: Option<std::path::PathBuf>,
+    /// Write the functions' JSON log lines here (a full run writes a few hundred MB).
+    #[arg(long)]
+    log: Option<std::path::PathBuf>,
     #[arg(long, env = "AWS_ENDPOINT_URL_DYNAMODB")]
     dynamodb: String,
     #[arg(long, env = "AWS_ENDPOINT_URL_SQS")]
@@ -49,6 +52,10 @@ struct Args {
 #[tokio::main]
 async fn main() -> Result<ExitCode, Box<dyn std::error::Error>> {
     let args = Args::parse();
+    if let Some(path) = &args.log {
+        let file = std::sync::Mutex::new(std::fs::File::create(path)?);
+        tracing::subscriber::set_global_default(shared::telemetry::json_logs(file))?;
+    }
     let settings = Settings {
         shape: Shape {
             accounts: args.accounts,
