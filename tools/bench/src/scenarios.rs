@@ -26,25 +26,23 @@ pub struct SubmitRuns {
 }
 
 pub async fn submit(runs: usize) -> Result<SubmitRuns> {
-    let stack = Stack::start(None).await?;
-    let body = |run| workload::body(&stack.webhook_url, run, workload::large_item);
-    let body_bytes = body(0).len();
-    // A warm function: its clients have their connections open.
-    stack.submit(body(0)).await?;
     let mut latency = Samples::default();
     let mut usage = Usage::default();
-    for run in 1..=runs {
-        // moto slows down with every message it holds: each run starts from an empty queue.
-        stack
-            .env
-            .sqs
-            .purge_queue()
-            .queue_url(stack.env.queue_url("ItemQueue"))
-            .send()
-            .await
-            .map_err(|error| crate::Error::Failed(format!("purge: {error:?}")))?;
+    let mut body_bytes = 0;
+    for run in 0..runs {
+        // Fresh queues each time: moto slows down with every message it holds (and purges
+        // a queue once a minute at most).
+        let stack = Stack::start(None).await?;
+        // A warm function: its clients have their connections open.
+        let warm = serde_json::json!({
+            "webhook_url": stack.webhook_url,
+            "radars": [workload::small_item(run, 0)],
+        });
+        stack.submit(warm.to_string()).await?;
+        let body = workload::body(&stack.webhook_url, run, workload::large_item);
+        body_bytes = body.len();
         stack.meters.submit.reset();
-        let (_, took) = stack.submit(body(run)).await?;
+        let (_, took) = stack.submit(body).await?;
         latency.push(took);
         usage = Usage::of(&stack.meters.submit);
     }
