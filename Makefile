@@ -39,8 +39,17 @@ build: ## sam build: a release arm64 bootstrap per function under .aws-sam/build
 deploy: build ## sam deploy with infra/samconfig.toml (needs AWS credentials)
 	$(SAM) deploy $(SAM_FILES)
 
+# Where cargo puts what it builds (CARGO_TARGET_DIR when set).
+TARGET := $(or $(CARGO_TARGET_DIR),$(CURDIR)/target)
+FUNCTIONS := -p submit -p processor -p dispatcher -p poll
+
 .PHONY: bench
-bench: ## Release-mode measurements of the hot paths (no emulators needed)
+bench: ## Measure latency, throughput, AWS usage and cost per item, size, init and memory; writes docs/PERFORMANCE.md
+	@$(INSTALL)
+	@$(VENV)/pip install --disable-pip-version-check -q "ziglang==0.13.0.post1"
+	PATH="$(CURDIR)/$(VENV):$$PATH" cargo lambda build --release --arm64 --locked $(FUNCTIONS)
+	cargo build --release --locked -p bench $(FUNCTIONS)
+	$(SERVICES) run -- $(TARGET)/release/bench --binaries $(TARGET)/release --lambda $(TARGET)/lambda
 	cargo bench -p shared --bench submission --locked
 
 .PHONY: chaos

@@ -16,6 +16,7 @@ async fn main() -> Result<(), Error> {
         aws_sdk_sqs::Client::new(&aws),
         Arc::new(SystemLookup),
     )?;
+    deps.store.connect().await;
     metrics_cloudwatch_embedded::lambda::handler::run(metrics, |event: LambdaEvent<_>| async {
         Ok::<_, Error>(dispatcher::handle(&deps, event).await?)
     })

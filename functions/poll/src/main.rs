@@ -13,6 +13,7 @@ async fn main() -> Result<(), Error> {
         store: Store::new(aws_sdk_dynamodb::Client::new(&aws), &config.table_name),
         config,
     };
+    deps.store.connect().await;
     run(service_fn(|request| async {
         Ok::<_, Infallible>(poll::handle(&deps, request).await)
     }))

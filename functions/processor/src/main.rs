@@ -16,6 +16,7 @@ async fn main() -> Result<(), Error> {
         config,
         faults: Faults::default(),
     };
+    deps.store.connect().await;
     metrics_cloudwatch_embedded::lambda::handler::run(metrics, |event: LambdaEvent<_>| async {
         Ok::<_, Error>(processor::handle(&deps, event).await?)
     })

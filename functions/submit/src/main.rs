@@ -13,6 +13,7 @@ async fn main() -> Result<(), Error> {
         queue: Queue::new(aws_sdk_sqs::Client::new(&aws), &config.item_queue_url),
         config,
     };
+    deps.store.connect().await;
     metrics_cloudwatch_embedded::lambda::handler::run_http(metrics, |request| async {
         Ok::<_, Error>(submit::handle(&deps, request).await)
     })

@@ -5,11 +5,17 @@ use serde_json::{Value, json};
 
 /// The request an HTTP API route would deliver for `method path` with `headers` and `body`.
 pub fn api_request(method: &str, path: &str, headers: &[(&str, &str)], body: &str) -> Request {
+    let event = api_event(method, path, headers, body);
+    lambda_http::request::from_str(&event.to_string()).expect("a valid HTTP API event")
+}
+
+/// [`api_request`] as the JSON event Lambda's Runtime API hands the function.
+pub fn api_event(method: &str, path: &str, headers: &[(&str, &str)], body: &str) -> Value {
     let headers: serde_json::Map<String, Value> = headers
         .iter()
         .map(|(name, value)| ((*name).to_owned(), Value::String((*value).to_owned())))
         .collect();
-    let event = json!({
+    json!({
         "version": "2.0",
         "routeKey": format!("{method} {path}"),
         "rawPath": path,
@@ -35,8 +41,7 @@ pub fn api_request(method: &str, path: &str, headers: &[(&str, &str)], body: &st
         },
         "body": body,
         "isBase64Encoded": false
-    });
-    lambda_http::request::from_str(&event.to_string()).expect("a valid HTTP API event")
+    })
 }
 
 /// A response's status and JSON body.

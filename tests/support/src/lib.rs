@@ -1,11 +1,12 @@
 //! The test harness: every test gets its own tables and queues on the local emulators, made
-//! from `infra/template.yaml`, AWS clients that count the requests they send, and helpers to
-//! seed accounts, build API Gateway events and read queues.
+//! from `infra/template.yaml`, AWS clients that count the requests they send and the DynamoDB
+//! capacity they consume, and helpers to seed accounts, build API Gateway events and read queues.
 //!
 //! The emulators are started by `make test` (or `infra/local/services.sh start`), which exports
 //! `AWS_ENDPOINT_URL_DYNAMODB` and `AWS_ENDPOINT_URL_SQS`, and also writes them to
 //! `.local/services.env`, which the harness reads when the variables are not set.
 
+mod capacity;
 mod counter;
 mod endpoints;
 mod events;
@@ -29,9 +30,10 @@ use shared::{
 };
 use uuid::Uuid;
 
+pub use capacity::{CapacityMeter, Units};
 pub use counter::RequestCounter;
 pub use endpoints::Endpoints;
-pub use events::{api_request, response_json};
+pub use events::{api_event, api_request, response_json};
 pub use responses::{assert_envelope, assert_envelope_body, field_errors, header};
 
 /// `seconds` past the start of the current minute: a fixed instant for tests whose rate-limit
@@ -71,6 +73,8 @@ pub struct TestEnv {
     pub provisioned: Provisioned,
     /// Counts every HTTP request the two clients send (retries included).
     pub requests: RequestCounter,
+    /// Sums the DynamoDB capacity the DynamoDB client's requests consume.
+    pub capacity: CapacityMeter,
 }
 
 /// An account made for a test, with its clear API key.
@@ -80,10 +84,23 @@ pub struct TestAccount {
     pub api_key: String,
 }
 
-impl TestEnv {
+/// AWS clients on the emulators with meters of their own, so that a benchmark can tell what
+/// each function sends.
+#[derive(Debug, Clone)]
+pub struct Metered {
+    pub dynamodb: aws_sdk_dynamodb::Client,
+    pub sqs: aws_sdk_sqs::Client,
+    /// Counts every HTTP request the two clients send (retries included).
+    pub requests: RequestCounter,
+    /// Sums the DynamoDB capacity the DynamoDB client's requests consume.
+    pub capacity: CapacityMeter,
+}
+
+impl Metered {
     pub async fn new() -> Self {
         let endpoints = endpoints::Endpoints::from_env();
         let requests = RequestCounter::default();
+        let capacity = CapacityMeter::default();
         let sdk = aws_config::defaults(BehaviorVersion::latest())
             .region(Region::new("us-east-1"))
             .credentials_provider(Credentials::new("local", "local", None, None, "test"))
@@ -93,6 +110,7 @@ impl TestEnv {
             aws_sdk_dynamodb::config::Builder::from(&sdk)
                 .endpoint_url(&endpoints.dynamodb)
                 .interceptor(requests.clone())
+                .interceptor(capacity.clone())
                 .build(),
         );
         let sqs = aws_sdk_sqs::Client::from_conf(
@@ -101,6 +119,28 @@ impl TestEnv {
                 .interceptor(requests.clone())
                 .build(),
         );
+        Self {
+            dynamodb,
+            sqs,
+            requests,
+            capacity,
+        }
+    }
+
+    pub fn reset(&self) {
+        self.requests.reset();
+        self.capacity.reset();
+    }
+}
+
+impl TestEnv {
+    pub async fn new() -> Self {
+        let Metered {
+            dynamodb,
+            sqs,
+            requests,
+            capacity,
+        } = Metered::new().await;
         let prefix = format!("t{}", &Uuid::new_v4().simple().to_string()[..12]);
         let template = Template::load(&Template::default_path()).expect("infra/template.yaml");
         let provisioned = template
@@ -108,11 +148,13 @@ impl TestEnv {
             .await
             .expect("tables and queues are created on the emulators");
         requests.reset();
+        capacity.reset();
         Self {
             dynamodb,
             sqs,
             provisioned,
             requests,
+            capacity,
         }
     }
 

@@ -87,3 +87,24 @@ async fn a_created_item_costs_at_most_2_aws_requests() {
     // item one tally update; per bulk 16 shard updates and one completion.
     assert!(total <= 200, "{total} requests: {by_operation:?}");
 }
+
+#[tokio::test]
+async fn a_created_item_reads_only_through_its_batch_and_writes_little_beside_its_transaction() {
+    let app = spawn_app_with_credits(1000).await;
+    let radars: Vec<Value> = (0..100).map(|i| company(&format!("w{i}.com"))).collect();
+    let seeded = app.submit(&radars).await;
+    app.env.capacity.reset();
+
+    for batch in (0..100).collect::<Vec<_>>().chunks(10) {
+        app.process(seeded.event(batch.iter().copied(), 1)).await;
+    }
+
+    let units = app.env.capacity.units();
+    assert_eq!(app.snapshot(&seeded.bulk).await.counts().created, 100);
+    eprintln!("DynamoDB capacity for 100 created items, 10 batches of 10: {units:?}");
+    // Reads are shared by a batch (its bulk, once), never one per item.
+    assert!(units.read <= 2.0 * 10.0, "{units:?}");
+    // Besides the creating transaction (which DynamoDB Local cannot meter): the item's tally,
+    // and per bulk the completion. Records this small cost 1 unit a write.
+    assert!(units.write <= 1.5 * 100.0, "{units:?}");
+}

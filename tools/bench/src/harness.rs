@@ -1,0 +1,333 @@
+//! The whole API in this process, on fresh tables and queues: each function with AWS clients
+//! and meters of its own, the event source mapping of each queue (metered apart too: Lambda's
+//! polling of SQS is billed as SQS requests), and a webhook receiver that notes when each
+//! `bulk_completed` arrives.
+
+use std::{
+    collections::{BTreeMap, HashMap},
+    sync::{Arc, Mutex},
+    time::{Duration, Instant},
+};
+
+use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};
+use devstack::{
+    bridge::{self, Invoke, Source},
+    local::{self, Functions},
+    receiver::{self, Received},
+};
+use dispatcher::resolver::SystemLookup;
+use shared::{queue::Queue, rate_limit::LimitOverrides, store::Store};
+use test_support::{Metered, TestAccount, TestEnv};
+use tokio::{net::TcpListener, sync::Notify, task::JoinHandle};
+
+use crate::{Error, Result};
+
+/// Beside the template's: webhooks to the local receiver, and no rate limit in the way.
+const ENVIRONMENT: [(&str, &str); 2] = [
+    ("RADAR_ALLOW_INSECURE_WEBHOOKS", "true"),
+    ("RADAR_BULK_PER_MINUTE", "100000"),
+];
+
+/// What one meter saw.
+#[derive(Debug, Clone, Default)]
+pub struct Usage {
+    pub requests: BTreeMap<String, usize>,
+    pub write_units: f64,
+    pub read_units: f64,
+}
+
+impl Usage {
+    pub fn of(meter: &Metered) -> Self {
+        let units = meter.capacity.units();
+        Self {
+            requests: meter.requests.by_operation(),
+            write_units: units.write,
+            read_units: units.read,
+        }
+    }
+
+    pub fn total(&self) -> usize {
+        self.requests.values().sum()
+    }
+
+    /// Requests to one service (`"DynamoDB"`, `"SQS"`).
+    pub fn of_service(&self, service: &str) -> usize {
+        self.requests
+            .iter()
+            .filter(|(operation, _)| operation.split('.').next() == Some(service))
+            .map(|(_, count)| count)
+            .sum()
+    }
+}
+
+/// One meter per caller of AWS.
+#[derive(Debug, Clone)]
+pub struct Meters {
+    pub submit: Metered,
+    pub processor: Metered,
+    pub dispatcher: Metered,
+    /// The event source mapping of the item queue (receives and deletes).
+    pub item_polling: Metered,
+    /// The event source mapping of the webhook queue.
+    pub webhook_polling: Metered,
+}
+
+impl Meters {
+    pub fn reset(&self) {
+        for meter in [
+            &self.submit,
+            &self.processor,
+            &self.dispatcher,
+            &self.item_polling,
+            &self.webhook_polling,
+        ] {
+            meter.reset();
+        }
+    }
+}
+
+/// Invocations of a function and the time they took.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Busy {
+    pub invocations: usize,
+    pub time: Duration,
+}
+
+/// The SQS-triggered functions, timed.
+#[derive(Debug)]
+pub struct Timed {
+    functions: Arc<Functions>,
+    busy: Mutex<BTreeMap<String, Busy>>,
+}
+
+impl Timed {
+    pub fn busy(&self, function: &str) -> Busy {
+        self.busy
+            .lock()
+            .unwrap()
+            .get(function)
+            .copied()
+            .unwrap_or_default()
+    }
+
+    pub fn reset(&self) {
+        self.busy.lock().unwrap().clear();
+    }
+}
+
+impl Invoke for Timed {
+    async fn invoke(&self, function: &str, event: &SqsEvent) -> Result<SqsBatchResponse, String> {
+        let started = Instant::now();
+        let response = self.functions.invoke(function, event).await;
+        let mut busy = self.busy.lock().unwrap();
+        let entry = busy.entry(function.to_owned()).or_default();
+        entry.invocations += 1;
+        entry.time += started.elapsed();
+        response
+    }
+}
+
+/// What the receiver has seen.
+#[derive(Debug, Default)]
+struct Seen {
+    events: usize,
+    completed: HashMap<String, Instant>,
+}
+
+/// The running stack.
+#[derive(Debug)]
+pub struct Stack {
+    pub env: TestEnv,
+    pub account: TestAccount,
+    pub meters: Meters,
+    pub timed: Arc<Timed>,
+    pub webhook_url: String,
+    api: String,
+    client: reqwest::Client,
+    seen: Arc<Mutex<Seen>>,
+    arrived: Arc<Notify>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl Stack {
+    /// The API, a receiver, and with `concurrency`, the event source mappings with that many
+    /// workers on each queue (without, queued items stay queued).
+    pub async fn start(concurrency: Option<usize>) -> Result<Self> {
+        let env = TestEnv::new().await;
+        let config = env.config_with(&ENVIRONMENT);
+        let account = env
+            .account_with(10_000_000, LimitOverrides::default())
+            .await;
+        let meters = Meters {
+            submit: Metered::new().await,
+            processor: Metered::new().await,
+            dispatcher: Metered::new().await,
+            item_polling: Metered::new().await,
+            webhook_polling: Metered::new().await,
+        };
+        let store = |meter: &Metered| Store::new(meter.dynamodb.clone(), &config.table_name);
+        let functions = Arc::new(Functions {
+            submit: submit::Deps {
+                store: store(&meters.submit),
+                queue: Queue::new(meters.submit.sqs.clone(), &config.item_queue_url),
+                config: config.clone(),
+            },
+            poll: poll::Deps {
+                store: store(&meters.submit),
+                config: config.clone(),
+            },
+            processor: processor::Deps {
+                store: store(&meters.processor),
+                items: Queue::new(meters.processor.sqs.clone(), &config.item_queue_url),
+                webhooks: Queue::new(meters.processor.sqs.clone(), &config.webhook_queue_url),
+                config: config.clone(),
+                faults: processor::Faults::default(),
+            },
+            dispatcher: dispatcher::Deps::new(
+                config.clone(),
+                meters.dispatcher.dynamodb.clone(),
+                meters.dispatcher.sqs.clone(),
+                Arc::new(SystemLookup),
+            )
+            .map_err(|error| Error::Setup(error.to_string()))?,
+        });
+        let mut tasks = Vec::new();
+        let api = TcpListener::bind("127.0.0.1:0").await?;
+        let api_url = format!("http://{}", api.local_addr()?);
+        let serving = Arc::clone(&functions);
+        tasks.push(tokio::spawn(async move {
+            let _ = local::serve_api(api, serving).await;
+        }));
+
+        let hooks = TcpListener::bind("127.0.0.1:0").await?;
+        let webhook_url = format!("http://{}/", hooks.local_addr()?);
+        let seen = Arc::new(Mutex::new(Seen::default()));
+        let arrived = Arc::new(Notify::new());
+        let (noting, waking) = (Arc::clone(&seen), Arc::clone(&arrived));
+        tasks.push(tokio::spawn(async move {
+            let _ = receiver::serve(hooks, None, move |received: Received| {
+                let mut seen = noting.lock().unwrap();
+                seen.events += 1;
+                if received.body["update_type"] == "bulk_completed" {
+                    let bulk = received.body["bulk_id"].as_str().unwrap_or_default();
+                    seen.completed.insert(bulk.to_owned(), Instant::now());
+                    waking.notify_waiters();
+                }
+            })
+            .await;
+        }));
+
+        let timed = Arc::new(Timed {
+            functions,
+            busy: Mutex::new(BTreeMap::new()),
+        });
+        if let Some(concurrency) = concurrency {
+            for (function, queue, polling) in [
+                ("processor", "ItemQueue", &meters.item_polling),
+                ("dispatcher", "WebhookQueue", &meters.webhook_polling),
+            ] {
+                let source = Source {
+                    function: function.to_owned(),
+                    queue_url: env.queue_url(queue),
+                    queue_arn: env.provisioned.queues[queue].arn.clone(),
+                    batch_size: 10,
+                    concurrency,
+                    partial_batch_responses: true,
+                };
+                let (sqs, timed) = (polling.sqs.clone(), Arc::clone(&timed));
+                tasks.push(tokio::spawn(async move {
+                    bridge::run(&sqs, &[source], timed.as_ref()).await;
+                }));
+            }
+        }
+        Ok(Self {
+            env,
+            account,
+            meters,
+            timed,
+            webhook_url,
+            api: api_url,
+            client: reqwest::Client::new(),
+            seen,
+            arrived,
+            tasks,
+        })
+    }
+
+    /// Submits `body` through the API: the bulk's id and how long the `202` took.
+    pub async fn submit(&self, body: String) -> Result<(String, Duration)> {
+        let started = Instant::now();
+        let response = self
+            .client
+            .post(format!("{}/v1/radars/bulk", self.api))
+            .header("x-api-key", &self.account.api_key)
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .await?;
+        let status = response.status();
+        let text = response.text().await?;
+        let took = started.elapsed();
+        if status != 202 {
+            return Err(Error::Failed(format!("submit answered {status}: {text}")));
+        }
+        let answer: serde_json::Value = serde_json::from_str(&text)?;
+        let bulk_id = answer["bulk_id"]
+            .as_str()
+            .ok_or_else(|| Error::Failed(format!("a 202 without a bulk_id: {text}")))?;
+        Ok((bulk_id.to_owned(), took))
+    }
+
+    /// Waits until the receiver has every bulk's `bulk_completed`: when the last arrived.
+    pub async fn completed(&self, bulks: &[String], within: Duration) -> Result<Instant> {
+        let wait = async {
+            loop {
+                let arrived = self.arrived.notified();
+                {
+                    let seen = self.seen.lock().unwrap();
+                    let times: Option<Vec<Instant>> = bulks
+                        .iter()
+                        .map(|b| seen.completed.get(b).copied())
+                        .collect();
+                    if let Some(last) = times.and_then(|t| t.into_iter().max()) {
+                        return last;
+                    }
+                }
+                // Notify keeps no permit for notify_waiters: look again now and then.
+                let _ = tokio::time::timeout(Duration::from_millis(200), arrived).await;
+            }
+        };
+        tokio::time::timeout(within, wait).await.map_err(|_| {
+            Error::Failed(format!(
+                "not every bulk_completed arrived within {within:?}"
+            ))
+        })
+    }
+
+    /// Whether the receiver has had the bulk's `bulk_completed`.
+    pub fn is_completed(&self, bulk: &str) -> bool {
+        self.seen.lock().unwrap().completed.contains_key(bulk)
+    }
+
+    /// The functions' environment, as the template sets it for these tables and queues.
+    pub fn environment(&self) -> HashMap<String, String> {
+        let mut environment = self.env.provisioned.environment.clone();
+        for (name, value) in ENVIRONMENT {
+            environment.insert(name.to_owned(), value.to_owned());
+        }
+        environment
+    }
+
+    /// Webhook deliveries the receiver has had.
+    pub fn deliveries(&self) -> usize {
+        self.seen.lock().unwrap().events
+    }
+}
+
+impl Drop for Stack {
+    fn drop(&mut self) {
+        for task in &self.tasks {
+            task.abort();
+        }
+    }
+}

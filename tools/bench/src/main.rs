@@ -1,0 +1,167 @@
+//! `make bench`: see the crate documentation. Runs under `infra/local/services.sh run`.
+
+use std::{
+    path::PathBuf,
+    process::Command,
+    time::{Duration, Instant},
+};
+
+use bench::{
+    deliveries, functions, lean,
+    report::{self, Figures},
+    scenarios,
+    stats::Samples,
+};
+use clap::Parser;
+
+#[derive(Debug, Parser)]
+struct Args {
+    /// Where the report goes.
+    #[arg(long, default_value = "docs/PERFORMANCE.md")]
+    out: PathBuf,
+    /// The functions' release binaries for this machine.
+    #[arg(long)]
+    binaries: PathBuf,
+    /// cargo lambda's output: `<dir>/<function>/bootstrap` for arm64.
+    #[arg(long)]
+    lambda: PathBuf,
+    /// Timed submissions.
+    #[arg(long, default_value_t = 20)]
+    runs: usize,
+    /// Bulks of the second end-to-end run.
+    #[arg(long, default_value_t = 10)]
+    bulks: usize,
+    /// Event source mapping workers on each queue.
+    #[arg(long, default_value_t = 8)]
+    concurrency: usize,
+    /// Deliveries of the dispatcher run.
+    #[arg(long, default_value_t = 20_000)]
+    deliveries: usize,
+    /// Fresh processes that time the SDK's set-up.
+    #[arg(long, default_value_t = 20)]
+    sdk_runs: usize,
+    /// Internal: time the SDK's set-up in this fresh process and print microseconds.
+    #[arg(long, hide = true)]
+    sdk_init: bool,
+}
+
+/// What a function's `main` does before it serves: the SDK configuration and its clients.
+async fn sdk_init() -> Duration {
+    let started = Instant::now();
+    let aws = shared::config::load_aws().await;
+    let dynamodb = aws_sdk_dynamodb::Client::new(&aws);
+    let sqs = aws_sdk_sqs::Client::new(&aws);
+    let took = started.elapsed();
+    drop((dynamodb, sqs));
+    took
+}
+
+fn sdk_init_runs(runs: usize) -> bench::Result<Samples> {
+    let me = std::env::current_exe()?;
+    let mut samples = Samples::default();
+    for _ in 0..runs {
+        let output = Command::new(&me)
+            .arg("--sdk-init")
+            .args(["--binaries", ".", "--lambda", "."])
+            .output()?;
+        let micros: u64 = String::from_utf8_lossy(&output.stdout)
+            .trim()
+            .parse()
+            .map_err(|_| bench::Error::Failed("the SDK timing run printed no number".into()))?;
+        samples.push(Duration::from_micros(micros));
+    }
+    Ok(samples)
+}
+
+fn machine() -> String {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|info| {
+            info.lines().find_map(|line| {
+                line.strip_prefix("model name")
+                    .map(|rest| rest.trim_start_matches([' ', '\t', ':']).to_owned())
+            })
+        })
+        .unwrap_or_else(|| "an unknown CPU".into());
+    let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+    format!("{cores} cores of {cpu}, {}", std::env::consts::ARCH)
+}
+
+fn note<T>(figures: &mut Figures, section: &str, result: bench::Result<T>) -> Option<T> {
+    match result {
+        Ok(value) => {
+            eprintln!("bench: {section} done");
+            Some(value)
+        }
+        Err(error) => {
+            eprintln!("bench: {section} failed: {error}");
+            figures.failures.push(format!("{section}: {error}"));
+            None
+        }
+    }
+}
+
+#[tokio::main]
+async fn main() -> bench::Result<()> {
+    let args = Args::parse();
+    if args.sdk_init {
+        println!("{}", sdk_init().await.as_micros());
+        return Ok(());
+    }
+    let mut figures = Figures {
+        when: chrono::Utc::now().format("%Y-%m-%d %H:%M UTC").to_string(),
+        machine: machine(),
+        concurrency: args.concurrency,
+        ..Figures::default()
+    };
+    figures.sdk_init = note(&mut figures, "SDK init", sdk_init_runs(args.sdk_runs));
+    for name in functions::NAMES {
+        let stacks = note(
+            &mut figures,
+            &format!("cargo tree -p {name}"),
+            lean::stacks(name),
+        );
+        figures.stacks.push((name, stacks));
+        let size = std::fs::metadata(args.lambda.join(name).join("bootstrap"))
+            .ok()
+            .map(|m| m.len());
+        figures.sizes.push((name, size));
+    }
+    figures.submit = note(&mut figures, "submit", scenarios::submit(args.runs).await);
+    figures.one_bulk = note(
+        &mut figures,
+        "one bulk",
+        scenarios::end_to_end(1, args.concurrency).await,
+    );
+    figures.many_bulks = note(
+        &mut figures,
+        "many bulks",
+        scenarios::end_to_end(args.bulks, args.concurrency).await,
+    );
+    figures.per_item = note(
+        &mut figures,
+        "per item",
+        scenarios::per_item(args.concurrency).await,
+    );
+    figures.functions = note(
+        &mut figures,
+        "functions",
+        functions::run_all(&args.binaries).await,
+    );
+    let deliveries = args.deliveries;
+    let dispatch = tokio::task::spawn_blocking(move || deliveries::measure(deliveries))
+        .await
+        .map_err(|error| bench::Error::Failed(error.to_string()))
+        .and_then(|result| result);
+    figures.dispatch = note(&mut figures, "dispatcher", dispatch);
+
+    let text = report::render(&figures);
+    println!("{text}");
+    if let Some(dir) = args.out.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let existing = std::fs::read_to_string(&args.out).ok();
+    std::fs::write(&args.out, report::merge(existing.as_deref(), &text))?;
+    eprintln!("bench: wrote {}", args.out.display());
+    Ok(())
+}

@@ -1,0 +1,476 @@
+//! `docs/PERFORMANCE.md`: every figure beside its target, met or not, and the cost arithmetic.
+//!
+//! The figures go between two markers; what the file holds outside them (the reading of the
+//! figures, written by people) is kept when a new run replaces them.
+
+use std::fmt::Write;
+
+use crate::{
+    cost,
+    deliveries::Throughput,
+    functions::Run,
+    harness::Usage,
+    lean::Stacks,
+    scenarios::{BulkUsage, EndToEnd, PerItem, SubmitRuns},
+    stats::{Samples, ms},
+};
+
+/// Everything one `make bench` measured; a section that failed is `None` and its error is
+/// in `failures`.
+#[derive(Debug, Default)]
+pub struct Figures {
+    pub when: String,
+    pub machine: String,
+    pub concurrency: usize,
+    pub sdk_init: Option<Samples>,
+    pub submit: Option<SubmitRuns>,
+    pub one_bulk: Option<EndToEnd>,
+    pub many_bulks: Option<EndToEnd>,
+    pub per_item: Option<PerItem>,
+    pub functions: Option<Vec<Run>>,
+    /// Stripped arm64 `bootstrap` bytes of each function, if built.
+    pub sizes: Vec<(&'static str, Option<u64>)>,
+    pub stacks: Vec<(&'static str, Option<Stacks>)>,
+    pub dispatch: Option<Throughput>,
+    pub failures: Vec<String>,
+}
+
+const MB: f64 = 1024.0 * 1024.0;
+
+fn verdict(met: bool) -> &'static str {
+    if met { "met" } else { "**not met**" }
+}
+
+struct Table(String);
+
+impl Table {
+    fn new() -> Self {
+        Self(String::from(
+            "| figure | measured | target | |\n|---|---|---|---|\n",
+        ))
+    }
+
+    fn row(
+        &mut self,
+        figure: &str,
+        measured: impl std::fmt::Display,
+        target: &str,
+        met: Option<bool>,
+    ) {
+        let verdict = met.map_or("not measured", verdict);
+        let _ = writeln!(self.0, "| {figure} | {measured} | {target} | {verdict} |");
+    }
+}
+
+#[allow(clippy::cast_precision_loss)]
+fn per(count: usize, items: usize) -> f64 {
+    count as f64 / items as f64
+}
+
+/// All requests the three functions send for one bulk, per item.
+fn function_requests(bulk: &BulkUsage) -> f64 {
+    per(
+        bulk.submit.total() + bulk.processor.total() + bulk.dispatcher.total(),
+        1000,
+    )
+}
+
+const BEGIN: &str =
+    "<!-- figures: written by make bench; edits between these markers are lost -->\n";
+const END: &str = "<!-- end of figures -->\n";
+
+/// `existing` (the file as it was, if any) with its figures replaced by `figures`.
+pub fn merge(existing: Option<&str>, figures: &str) -> String {
+    let block = format!("{BEGIN}{figures}{END}");
+    if let Some(text) = existing
+        && let (Some(begin), Some(end)) = (text.find(BEGIN), text.find(END))
+        && begin < end
+    {
+        return format!("{}{block}{}", &text[..begin], &text[end + END.len()..]);
+    }
+    format!("# Performance\n\n{block}")
+}
+
+/// The figures, as Markdown.
+pub fn render(figures: &Figures) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "Written by `make bench` ({}) on {}. Timings are medians of repeated \
+         runs on this shared, noisy machine against DynamoDB Local and moto; counts and capacity \
+         units are deterministic. How each figure is measured is at the end.\n",
+        figures.when, figures.machine
+    );
+    targets(&mut out, figures);
+    submit(&mut out, figures);
+    end_to_end(&mut out, figures);
+    per_item(&mut out, figures);
+    functions(&mut out, figures);
+    dispatch(&mut out, figures);
+    if !figures.failures.is_empty() {
+        let _ = writeln!(out, "## Sections that failed\n");
+        for failure in &figures.failures {
+            let _ = writeln!(out, "- {failure}");
+        }
+        out.push('\n');
+    }
+    out.push_str(METHOD);
+    out
+}
+
+fn targets(out: &mut String, figures: &Figures) {
+    let mut table = Table::new();
+    count_targets(&mut table, figures);
+    build_targets(&mut table, figures);
+    timing_targets(&mut table, figures);
+    let _ = writeln!(out, "## Targets\n\n{}", table.0);
+}
+
+fn count_targets(table: &mut Table, figures: &Figures) {
+    if let Some(submit) = &figures.submit {
+        let total = submit.usage.total();
+        table.row(
+            "AWS requests of a 1000-item submit",
+            total.to_string(),
+            "≤ 150",
+            Some(total <= 150),
+        );
+    }
+    if let Some(per_item) = &figures.per_item {
+        let created = &per_item.created;
+        let requests = function_requests(created);
+        table.row(
+            "AWS requests per created item (submit + processor + dispatcher)",
+            format!("{requests:.2}"),
+            "≤ 4",
+            Some(requests <= 4.0),
+        );
+        let item = cost::per_item(created);
+        table.row(
+            "DynamoDB write units per created item (all functions)",
+            format!("{:.2}", item.write_units),
+            "≤ 4",
+            Some(item.write_units <= 4.0),
+        );
+        let reads = created.processor.read_units / 1000.0;
+        table.row(
+            "Processor read units per created item",
+            format!("{reads:.3} (one read of the bulk per batch of 10)"),
+            "only what a batch shares",
+            Some(reads <= 0.2),
+        );
+        let dollars: f64 = cost::per_million(&item).iter().map(|line| line.3).sum();
+        table.row(
+            "Cost of one million created items at list prices",
+            format!("${dollars:.2}"),
+            "≤ $2.00",
+            Some(dollars <= 2.0),
+        );
+    }
+}
+
+fn build_targets(table: &mut Table, figures: &Figures) {
+    for (name, stacks) in &figures.stacks {
+        table.row(
+            &format!("`cargo tree -p {name}`: HTTP/TLS stacks, SSO crates"),
+            stacks.as_ref().map_or_else(
+                || "–".into(),
+                |s| {
+                    let joined = |set: &std::collections::BTreeSet<String>| {
+                        set.iter().cloned().collect::<Vec<_>>().join(", ")
+                    };
+                    format!(
+                        "{}; {}; SSO: {}",
+                        joined(&s.hyper),
+                        joined(&s.rustls),
+                        s.sso.len()
+                    )
+                },
+            ),
+            "one stack, no SSO",
+            stacks.as_ref().map(Stacks::lean),
+        );
+    }
+    for (name, size) in &figures.sizes {
+        #[allow(clippy::cast_precision_loss)]
+        let megabytes = size.map(|bytes| bytes as f64 / MB);
+        table.row(
+            &format!("{name}: stripped arm64 `bootstrap`"),
+            megabytes.map_or_else(|| "not built".into(), |mb| format!("{mb:.2} MB")),
+            "≤ 6.5 MB",
+            megabytes.map(|mb| mb <= 6.5),
+        );
+    }
+}
+
+fn timing_targets(table: &mut Table, figures: &Figures) {
+    if let Some(submit) = &figures.submit {
+        let median = ms(submit.latency.median());
+        table.row(
+            "1000-item submit, median",
+            format!("{median:.0} ms"),
+            "≤ 300 ms",
+            Some(median <= 300.0),
+        );
+    }
+    if let Some(one) = &figures.one_bulk {
+        let seconds = one.elapsed.as_secs_f64();
+        table.row(
+            "One 1000-item bulk, submit to `bulk_completed`",
+            format!("{seconds:.1} s"),
+            "≤ 15 s",
+            Some(seconds <= 15.0),
+        );
+    }
+    if let Some(init) = &figures.sdk_init {
+        let median = ms(init.median());
+        table.row(
+            "SDK config and clients at init, median",
+            format!("{median:.2} ms"),
+            "≤ 5 ms",
+            Some(median <= 5.0),
+        );
+    }
+    if let Some(dispatch) = &figures.dispatch {
+        let rate = dispatch.per_second();
+        table.row(
+            "Dispatcher deliveries a second, one core",
+            format!("{rate:.0}"),
+            "≥ 5,000",
+            Some(rate >= 5000.0),
+        );
+    }
+    if let Some(runs) = &figures.functions {
+        for run in runs {
+            #[allow(clippy::cast_precision_loss)]
+            let megabytes = run.peak_rss_kib as f64 / 1024.0;
+            table.row(
+                &format!("{}: peak RSS under a 1000-item bulk", run.name),
+                format!("{megabytes:.1} MB"),
+                "≤ 64 MB",
+                Some(megabytes <= 64.0),
+            );
+        }
+    }
+}
+
+fn submit(out: &mut String, figures: &Figures) {
+    let Some(submit) = &figures.submit else {
+        return;
+    };
+    let _ = writeln!(
+        out,
+        "## Submit\n\nA {}-byte body of 1000 items (each a contact radar with a 760-character \
+         custom field), POSTed {} times to a warm submit over local HTTP: median **{:.0} ms**, \
+         p95 {:.0} ms. Each submission sends {} AWS requests: {}. DynamoDB write units: {:.0}.\n",
+        submit.body_bytes,
+        submit.latency.count(),
+        ms(submit.latency.median()),
+        ms(submit.latency.p95()),
+        submit.usage.total(),
+        operations(&submit.usage),
+        submit.usage.write_units,
+    );
+}
+
+fn operations(usage: &Usage) -> String {
+    usage
+        .requests
+        .iter()
+        .map(|(operation, count)| format!("{count} {operation}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn end_to_end(out: &mut String, figures: &Figures) {
+    let _ = writeln!(
+        out,
+        "## End to end\n\nBulks of 1000 ~1 KB items submitted through the API; the event \
+         source mapping runs {} workers on each queue (batches of 10), the processor and the \
+         dispatcher in this process, webhooks to a local receiver. Timed from the first \
+         submit to the receiver's last `bulk_completed`.\n\n\
+         | run | elapsed | items/s | submitting | processor busy (invocations) | dispatcher busy (invocations) | webhooks delivered |\n\
+         |---|---|---|---|---|---|---|",
+        figures.concurrency
+    );
+    for run in [&figures.one_bulk, &figures.many_bulks] {
+        let Some(run) = run else {
+            let _ = writeln!(out, "| – | failed | | | | | |");
+            continue;
+        };
+        let name = format!("{} × 1000 items", run.bulks);
+        let _ = writeln!(
+            out,
+            "| {name} | {:.1} s | {:.0} | {:.2} s | {:.1} s ({}) | {:.1} s ({}) | {} |",
+            run.elapsed.as_secs_f64(),
+            run.items_per_second(),
+            run.submitting.as_secs_f64(),
+            run.processor.time.as_secs_f64(),
+            run.processor.invocations,
+            run.dispatcher.time.as_secs_f64(),
+            run.dispatcher.invocations,
+            run.deliveries,
+        );
+    }
+    out.push('\n');
+}
+
+fn usage_row(out: &mut String, name: &str, usage: &Usage, extra_write: f64, count: usize) {
+    #[allow(clippy::cast_precision_loss)]
+    let count_f = count as f64;
+    let _ = writeln!(
+        out,
+        "| {name} | {:.2} | {:.2} | {:.3} | {:.2} | {} |",
+        per(usage.total(), count),
+        (usage.write_units + extra_write) / count_f,
+        usage.read_units / count_f,
+        per(usage.of_service("SQS"), count),
+        operations(usage),
+    );
+}
+
+fn per_item(out: &mut String, figures: &Figures) {
+    let Some(per_item) = &figures.per_item else {
+        return;
+    };
+    let (created, failed) = (&per_item.created, &per_item.failed);
+    let _ = writeln!(
+        out,
+        "## Per item\n\nOne bulk of 1000 typical items (a company radar with a CRM id) that are \
+         all created, then one of 1000 that all fail validation (400), each function metered \
+         apart. DynamoDB units are what DynamoDB Local reports through \
+         `ReturnConsumedCapacity`, except the creating transactions, which it under-reports \
+         (it returns only a transaction's last write): those are priced from the size of the \
+         records they write, twice each as DynamoDB bills transactional writes ({:.0} units \
+         for this bulk).\n\n\
+         | per | AWS requests | DynamoDB write units | read units | SQS requests | requests by operation (whole bulk) |\n\
+         |---|---|---|---|---|---|",
+        created.transaction_write_units
+    );
+    usage_row(out, "submitted item (submit)", &created.submit, 0.0, 1000);
+    usage_row(
+        out,
+        "created item (processor)",
+        &created.processor,
+        created.transaction_write_units,
+        1000,
+    );
+    usage_row(out, "failed item (processor)", &failed.processor, 0.0, 1000);
+    usage_row(
+        out,
+        "delivered webhook (dispatcher)",
+        &created.dispatcher,
+        0.0,
+        created.deliveries.max(1),
+    );
+    let _ = writeln!(
+        out,
+        "\nAll three functions together send {:.2} AWS requests per created item and {:.2} per \
+         failed item; Lambda's pollers add one ReceiveMessage and one DeleteMessageBatch per \
+         batch of 10 on each queue.\n",
+        function_requests(created),
+        function_requests(failed)
+    );
+    for (name, bulk) in [("created", created), ("failed", failed)] {
+        cost_section(out, name, bulk);
+    }
+}
+
+fn cost_section(out: &mut String, name: &str, bulk: &BulkUsage) {
+    let item = cost::per_item(bulk);
+    let lines = cost::per_million(&item);
+    let total: f64 = lines.iter().map(|line| line.3).sum();
+    let _ = writeln!(
+        out,
+        "### One million {name} items: ${total:.2}\n\n\
+         us-east-1 on-demand list prices as of {}: DynamoDB $0.625 per million write request \
+         units and $0.125 per million read request units; SQS $0.40 per million requests \
+         (each 64 KB of payload a request); Lambda arm64 $0.20 per million requests and \
+         $0.0000133334 per GB-second, at the template's 256 MB. Lambda time is the handlers' \
+         busy time measured here against the emulators (slower than DynamoDB and SQS, so an \
+         overestimate); API Gateway ($1.00 per million requests, one per 1000 items) adds \
+         $0.001.\n\n| | per item | per million items | price | USD |\n|---|---|---|---|---|",
+        cost::PRICES_AS_OF
+    );
+    for (what, quantity, price, dollars) in &lines {
+        let _ = writeln!(
+            out,
+            "| {what} | {:.4} | {quantity:.0} | ${:.7} | ${dollars:.3} |",
+            quantity / 1e6,
+            price
+        );
+    }
+    let _ = writeln!(out, "| **total** | | | | **${total:.2}** |\n");
+}
+
+fn functions(out: &mut String, figures: &Figures) {
+    let _ = writeln!(
+        out,
+        "## Functions\n\n| function | arm64 `bootstrap` | init (start to first poll) | start to first answer | peak RSS |\n|---|---|---|---|---|"
+    );
+    let runs = figures.functions.clone().unwrap_or_default();
+    for (name, size) in &figures.sizes {
+        let run = runs.iter().find(|run| run.name == *name);
+        #[allow(clippy::cast_precision_loss)]
+        let _ = writeln!(
+            out,
+            "| {name} | {} | {} | {} | {} |",
+            size.map_or_else(
+                || "not built".into(),
+                |b| format!("{:.2} MB", b as f64 / MB)
+            ),
+            run.map_or_else(|| "–".into(), |r| format!("{:.1} ms", ms(r.init))),
+            run.map_or_else(|| "–".into(), |r| format!("{:.0} ms", ms(r.first_answer))),
+            run.map_or_else(
+                || "–".into(),
+                |r| format!("{:.1} MB", r.peak_rss_kib as f64 / 1024.0)
+            ),
+        );
+    }
+    if let Some(init) = &figures.sdk_init {
+        let _ = writeln!(
+            out,
+            "\nSDK configuration and both clients, in a fresh process each time ({} runs): \
+             median {:.2} ms, p95 {:.2} ms.",
+            init.count(),
+            ms(init.median()),
+            ms(init.p95())
+        );
+    }
+    out.push('\n');
+}
+
+fn dispatch(out: &mut String, figures: &Figures) {
+    let Some(dispatch) = &figures.dispatch else {
+        return;
+    };
+    let _ = writeln!(
+        out,
+        "## Dispatcher\n\n{} signed deliveries of a {}-byte `radar_created` event, 10 in \
+         flight, on one single-threaded runtime, to a keep-alive receiver on another thread: \
+         {:.2} s, **{:.0} deliveries a second**.\n",
+        dispatch.deliveries,
+        dispatch.body_bytes,
+        dispatch.elapsed.as_secs_f64(),
+        dispatch.per_second()
+    );
+}
+
+const METHOD: &str = "## How it is measured\n\n\
+- `make bench` builds the four functions in release mode for this machine (init, memory) and \
+  for arm64 with `cargo lambda build --release --arm64` (sizes), then runs `tools/bench` under \
+  `infra/local/services.sh run`, so against fresh DynamoDB Local and moto.\n\
+- Submit, end to end and per item: the functions' own handlers in the bench's process \
+  (`devstack::local`), the API over local HTTP, the event source mapping of `devstack::bridge`, \
+  each function with AWS clients of its own that count every request (`RequestCounter`) and \
+  ask DynamoDB for `ReturnConsumedCapacity` (`CapacityMeter`, an SDK interceptor in \
+  `tests/support`: production code never asks for it).\n\
+- Functions: each release binary as a process, given events by a minimal Lambda Runtime API \
+  in the bench (`AWS_LAMBDA_RUNTIME_API`); init is from process start to its first request \
+  for an event; peak RSS is `VmHWM` from `/proc` after the bulk.\n\
+- Dispatcher: `dispatcher::sender::Sender` and `signature::sign` on a current-thread runtime.\n\
+- The counts that are targets are also asserted by tests that `make test` runs \
+  (`a_1000_item_submission_costs_at_most_150_aws_requests`, \
+  `a_created_item_costs_at_most_2_aws_requests`, \
+  `a_created_item_reads_only_through_its_batch_and_writes_little_beside_its_transaction`, \
+  `tools/bench/tests/lean.rs`).\n";
