@@ -56,14 +56,16 @@ impl Report {
         let _ = writeln!(
             out,
             "\n| invocations | killed mid-way | answer lost | submissions | 202 | 500, retried \
-             | webhook deliveries | duplicates |\n|---:|---:|---:|---:|---:|---:|---:|---:|\n\
-             | {} | {} | {} | {} | {} | {} | {} | {} |",
+             | 409, waited | webhook deliveries | duplicates |\n\
+             |---:|---:|---:|---:|---:|---:|---:|---:|---:|\n\
+             | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
             kills.invocations,
             kills.midway,
             kills.lost_answers,
             submissions.attempts,
             submissions.accepted,
             submissions.failed,
+            submissions.in_progress,
             self.deliveries,
             self.duplicate_deliveries,
         );

@@ -106,6 +106,10 @@ pub struct Submissions {
     pub accepted: u64,
     /// 500s: the submission took no effect, and the client tried again.
     pub failed: u64,
+    /// 409s: an earlier attempt with the key still looked in progress (its bulk could not be
+    /// marked aborted, so it counts as in progress until it is two minutes old); the client
+    /// waited and tried again.
+    pub in_progress: u64,
     /// Any other answer: a violation.
     pub unexpected: u64,
 }
@@ -120,8 +124,11 @@ const VISIBILITY_SECONDS: &str = "10";
 const KILL_WITHIN: Duration = Duration::from_millis(800);
 /// Bulks submitted at once.
 const SUBMITTERS: usize = 4;
-/// Tries at one bulk before the run gives up on it.
-const SUBMIT_TRIES: u32 = 40;
+/// Tries at one bulk before the run gives up on it, and how long it may keep trying: past
+/// `ABANDONED_AFTER`, when an attempt that could not even be marked aborted stops holding its
+/// `Idempotency-Key`.
+const SUBMIT_TRIES: u32 = 100;
+const SUBMIT_PATIENCE: Duration = Duration::from_secs(180);
 
 /// Runs the load and checks the invariants.
 pub async fn run(settings: Settings, emulators: &Emulators) -> Result<Report> {
@@ -140,17 +147,20 @@ pub async fn run(settings: Settings, emulators: &Emulators) -> Result<Report> {
     let plan = Plan::every_fault(settings.fault_rate, HOLD);
     let dynamodb_proxy = Proxy::start(&emulators.dynamodb, plan.clone()).await?;
     let sqs_proxy = Proxy::start(&emulators.sqs, plan).await?;
-    let faulty = Clients::new(
-        &Emulators {
-            dynamodb: dynamodb_proxy.url.clone(),
-            sqs: sqs_proxy.url.clone(),
-        },
-        true,
-    )
-    .await;
+    let through_proxies = Emulators {
+        dynamodb: dynamodb_proxy.url.clone(),
+        sqs: sqs_proxy.url.clone(),
+    };
+    let mut faulty = Vec::new();
+    for _ in 0..4 {
+        faulty.push(Clients::new(&through_proxies, true).await);
+    }
     let functions = Arc::new(
-        Functions::new(&config, &faulty.dynamodb, &faulty.sqs)
-            .map_err(|e| Error::Setup(e.to_string()))?,
+        Functions::each(&config, |_| {
+            let clients = faulty.pop().expect("a pair of clients per function");
+            (clients.dynamodb, clients.sqs)
+        })
+        .map_err(|e| Error::Setup(e.to_string()))?,
     );
 
     let deliveries: Arc<Mutex<Vec<Delivery>>> = Arc::default();
@@ -395,7 +405,11 @@ async fn submit_all(
             let tally = &tally;
             async move {
                 pace.wait().await;
+                let started = Instant::now();
                 for _ in 0..SUBMIT_TRIES {
+                    if started.elapsed() > SUBMIT_PATIENCE {
+                        break;
+                    }
                     let answer = client
                         .post(format!("{base}/v1/radars/bulk"))
                         .header("x-api-key", &account.api_key)
@@ -411,6 +425,7 @@ async fn submit_all(
                         match status.map(|s| s.as_u16()) {
                             Some(202) => tally.accepted += 1,
                             Some(500) => tally.failed += 1,
+                            Some(409) => tally.in_progress += 1,
                             _ => tally.unexpected += 1,
                         }
                     }
@@ -425,7 +440,12 @@ async fn submit_all(
                             .ok()
                             .and_then(|v| v["bulk_id"].as_str()?.parse().ok());
                     }
-                    tokio::time::sleep(Duration::from_millis(200)).await;
+                    let pause = if status.map(|s| s.as_u16()) == Some(409) {
+                        Duration::from_secs(5)
+                    } else {
+                        Duration::from_millis(200)
+                    };
+                    tokio::time::sleep(pause).await;
                 }
                 None
             }

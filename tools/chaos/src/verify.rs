@@ -352,7 +352,7 @@ fn refusals(evidence: &Evidence<'_>, seen: &Seen<'_>) -> Check {
     let mut refused = Findings::new("6. a 500 from submit takes no effect");
     let unexpected = evidence.submissions.unexpected;
     refused.check(unexpected == 0, || {
-        format!("{unexpected} submissions answered neither 202 nor 500")
+        format!("{unexpected} submissions answered neither 202, 500 nor 409 (in progress)")
     });
     refused.check(seen.strangers == 0, || {
         format!(

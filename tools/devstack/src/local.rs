@@ -36,31 +36,44 @@ impl Functions {
         dynamodb: &aws_sdk_dynamodb::Client,
         sqs: &aws_sdk_sqs::Client,
     ) -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
-        let lookup = Arc::new(SystemLookup);
-        let store = Store::new(dynamodb.clone(), &config.table_name);
+        Self::each(config, |_| (dynamodb.clone(), sqs.clone()))
+    }
+
+    /// Every function on clients of its own, as each Lambda function has (its own connections,
+    /// and its own SDK retry quota, which a busy neighbour's failures do not drain): `clients`
+    /// is asked once for each of `submit`, `poll`, `processor` and `dispatcher`.
+    pub fn each(
+        config: &Config,
+        mut clients: impl FnMut(&str) -> (aws_sdk_dynamodb::Client, aws_sdk_sqs::Client),
+    ) -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
+        let store = |dynamodb| Store::new(dynamodb, &config.table_name);
+        let (dynamodb, sqs) = clients("submit");
+        let submit = submit::Deps {
+            store: store(dynamodb),
+            queue: Queue::new(sqs, &config.item_queue_url),
+            config: config.clone(),
+        };
+        let (dynamodb, _) = clients("poll");
+        let poll = poll::Deps {
+            store: store(dynamodb),
+            config: config.clone(),
+        };
+        let (dynamodb, sqs) = clients("processor");
+        let processor = processor::Deps {
+            store: store(dynamodb),
+            items: Queue::new(sqs.clone(), &config.item_queue_url),
+            webhooks: Queue::new(sqs, &config.webhook_queue_url),
+            config: config.clone(),
+            faults: processor::Faults::default(),
+        };
+        let (dynamodb, sqs) = clients("dispatcher");
+        let dispatcher =
+            dispatcher::Deps::new(config.clone(), dynamodb, sqs, Arc::new(SystemLookup))?;
         Ok(Self {
-            submit: submit::Deps {
-                store: store.clone(),
-                queue: Queue::new(sqs.clone(), &config.item_queue_url),
-                config: config.clone(),
-            },
-            poll: poll::Deps {
-                store: store.clone(),
-                config: config.clone(),
-            },
-            processor: processor::Deps {
-                store,
-                items: Queue::new(sqs.clone(), &config.item_queue_url),
-                webhooks: Queue::new(sqs.clone(), &config.webhook_queue_url),
-                config: config.clone(),
-                faults: processor::Faults::default(),
-            },
-            dispatcher: dispatcher::Deps::new(
-                config.clone(),
-                dynamodb.clone(),
-                sqs.clone(),
-                lookup,
-            )?,
+            submit,
+            poll,
+            processor,
+            dispatcher,
         })
     }
 
