@@ -32,7 +32,7 @@ struct Args {
     #[arg(long, default_value_t = 1500)]
     backlog: u64,
     /// Seconds the run may take to settle.
-    #[arg(long, default_value_t = 1200)]
+    #[arg(long, default_value_t = 1800)]
     patience: u64,
     /// Draws the same load again (the faults and kills stay random).
     #[arg(long)]
