@@ -15,8 +15,7 @@ use devstack::{
     local::{self, Functions},
     receiver::{self, Received},
 };
-use dispatcher::resolver::SystemLookup;
-use shared::{queue::Queue, rate_limit::LimitOverrides, store::Store};
+use shared::rate_limit::LimitOverrides;
 use test_support::{Metered, TestAccount, TestEnv};
 use tokio::{net::TcpListener, sync::Notify, task::JoinHandle};
 
@@ -165,32 +164,17 @@ impl Stack {
             item_polling: Metered::new().await,
             webhook_polling: Metered::new().await,
         };
-        let store = |meter: &Metered| Store::new(meter.dynamodb.clone(), &config.table_name);
-        let functions = Arc::new(Functions {
-            submit: submit::Deps {
-                store: store(&meters.submit),
-                queue: Queue::new(meters.submit.sqs.clone(), &config.item_queue_url),
-                config: config.clone(),
-            },
-            poll: poll::Deps {
-                store: store(&meters.submit),
-                config: config.clone(),
-            },
-            processor: processor::Deps {
-                store: store(&meters.processor),
-                items: Queue::new(meters.processor.sqs.clone(), &config.item_queue_url),
-                webhooks: Queue::new(meters.processor.sqs.clone(), &config.webhook_queue_url),
-                config: config.clone(),
-                faults: processor::Faults::default(),
-            },
-            dispatcher: dispatcher::Deps::new(
-                config.clone(),
-                meters.dispatcher.dynamodb.clone(),
-                meters.dispatcher.sqs.clone(),
-                Arc::new(SystemLookup),
-            )
+        let functions = Arc::new(
+            Functions::each(&config, |function| {
+                let meter = match function {
+                    "processor" => &meters.processor,
+                    "dispatcher" => &meters.dispatcher,
+                    _ => &meters.submit,
+                };
+                (meter.dynamodb.clone(), meter.sqs.clone())
+            })
             .map_err(|error| Error::Setup(error.to_string()))?,
-        });
+        );
         let mut tasks = Vec::new();
         let api = TcpListener::bind("127.0.0.1:0").await?;
         let api_url = format!("http://{}", api.local_addr()?);
