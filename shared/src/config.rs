@@ -87,10 +87,18 @@ pub const AWS_ATTEMPT_TIMEOUT: Duration = Duration::from_secs(5);
 /// `AWS_ENDPOINT_URL_*` variables that point the SDK at the local emulators), with
 /// [`aws_timeouts`].
 pub async fn load_aws() -> aws_config::SdkConfig {
-    aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .timeout_config(aws_timeouts())
-        .load()
-        .await
+    aws_loader().timeout_config(aws_timeouts()).load().await
+}
+
+/// The SDK's configuration loader with its HTTP client: hyper 1 and rustls on ring. The SDK
+/// crates are built without a default client (see the workspace manifest), so every
+/// configuration, in the functions and in the tools, starts here.
+pub fn aws_loader() -> aws_config::ConfigLoader {
+    use aws_smithy_http_client::tls::{Provider, rustls_provider::CryptoMode};
+    let client = aws_smithy_http_client::Builder::new()
+        .tls_provider(Provider::Rustls(CryptoMode::Ring))
+        .build_https();
+    aws_config::defaults(aws_config::BehaviorVersion::latest()).http_client(client)
 }
 
 /// The functions' AWS timeouts: [`AWS_ATTEMPT_TIMEOUT`] per attempt, 2 s to connect.

@@ -1,7 +1,7 @@
 //! The HTTP side: one client per container, and one attempt at one delivery.
 //!
-//! The client keeps connections to receivers open between invocations (rustls, the TLS stack
-//! the AWS SDK already uses), follows no redirect, uses no proxy, gives each attempt
+//! The client keeps connections to receivers open between invocations (rustls on ring, the TLS
+//! stack the AWS SDK already uses, with the platform's roots), follows no redirect, uses no proxy, gives each attempt
 //! [`DispatchConfig::timeout`] in all, and resolves names only through
 //! [`CheckedResolver`]. IP-literal hosts never reach a resolver, so they are checked here
 //! against the same [`AddressPolicy`] before anything is sent.
@@ -14,6 +14,7 @@ use std::{
 
 use chrono::{DateTime, Utc};
 use reqwest::{Client, header, redirect};
+use rustls_platform_verifier::BuilderVerifierExt;
 use shared::{
     config::DispatchConfig,
     webhook_url::{WebhookPolicy, WebhookUrl},
@@ -68,11 +69,18 @@ impl Sender {
         config: &DispatchConfig,
         urls: WebhookPolicy,
         lookup: Arc<dyn HostLookup>,
-    ) -> Result<Self, reqwest::Error> {
+    ) -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
+        let tls = rustls::ClientConfig::builder_with_provider(Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()?
+        .with_platform_verifier()?
+        .with_no_client_auth();
         let addresses = AddressPolicy {
             allow_loopback: urls.allow_insecure_loopback,
         };
         let client = Client::builder()
+            .tls_backend_preconfigured(tls)
             .user_agent(USER_AGENT)
             .redirect(redirect::Policy::none())
             .no_proxy()

@@ -1,7 +1,7 @@
 //! The items of a batch: their verdicts, their tallies, and their bulk's completion.
 //!
-//! Outcomes are decided for the whole batch at once ([`decide`]); everything after that is
-//! per item. Failures are classified here. A 400, 402 or 409 is an outcome, recorded once.
+//! Outcomes are decided for the whole batch at once ([`decide`]), failures handled per item,
+//! and the decided items of each bulk tallied together. Failures are classified here. A 400, 402 or 409 is an outcome, recorded once.
 //! Anything else (DynamoDB errors, throttling, transactions that keep meeting others) is
 //! transient: the message is retried by SQS, and on its last delivery the item is recorded as a
 //! 500 instead, so that its bulk still completes.
@@ -9,11 +9,11 @@
 use std::{collections::BTreeMap, sync::Arc};
 
 use chrono::{DateTime, Utc};
-use futures::{StreamExt, stream};
+use futures::{StreamExt, future::join_all, stream};
 use shared::{
     clock,
     error::Chain,
-    queue::{ItemMessage, WebhookMessage},
+    queue::WebhookMessage,
     store::{
         bulks::{Bulk, Completion},
         items::Outcome,
@@ -92,32 +92,37 @@ pub(crate) async fn handle_all(
     let decisions = decide::decide_all(deps, &open, dead_letters, now).await;
     // The futures are made before they are streamed: a stream holding the closure would not be
     // provably `Send`, and callers that spawn the batch (the local bridge) need it to be.
-    let settling: Vec<_> = open
+    let concluding: Vec<_> = open
         .iter()
         .zip(decisions)
         .map(|(item, decision)| {
-            let message = &item.record.message;
-            let span = tracing::info_span!(
-                "item",
-                message_id = %item.record.message_id,
-                bulk_id = %message.bulk_id,
-                item_index = message.item_index,
-                account_id = %message.account_id,
-            );
+            let span = item_span(item);
             async move {
                 let last_try =
                     dead_letters || item.record.receive_count >= deps.config.item_max_receive_count;
-                let verdict = conclude(deps, item, decision, last_try, now).await;
-                (item.slot, verdict)
+                (item, conclude(deps, item, decision, last_try, now).await)
             }
             .instrument(span)
         })
         .collect();
-    let settled: Vec<(usize, Verdict)> = stream::iter(settling)
+    let concluded: Vec<(&Open, Concluded)> = stream::iter(concluding)
         .buffer_unordered(CONCURRENCY)
         .collect()
         .await;
-    for (slot, verdict) in settled {
+
+    let mut decided: BTreeMap<Uuid, Vec<(&Open, Outcome)>> = BTreeMap::new();
+    for (item, concluded) in concluded {
+        match concluded {
+            Concluded::Decided(outcome) => decided
+                .entry(item.bulk.id)
+                .or_default()
+                .push((item, outcome)),
+            Concluded::Gone => verdicts[item.slot] = Some(Verdict::Dropped),
+            Concluded::Retry => verdicts[item.slot] = Some(Verdict::Retry),
+        }
+    }
+    let settling = decided.into_values().map(|items| settle(deps, items, now));
+    for (slot, verdict) in join_all(settling).await.into_iter().flatten() {
         verdicts[slot] = Some(verdict);
     }
     verdicts
@@ -126,88 +131,153 @@ pub(crate) async fn handle_all(
         .collect()
 }
 
-/// Settles a decided item, or handles its failure.
+fn item_span(item: &Open<'_>) -> tracing::Span {
+    let message = &item.record.message;
+    tracing::info_span!(
+        "item",
+        message_id = %item.record.message_id,
+        bulk_id = %message.bulk_id,
+        item_index = message.item_index,
+        account_id = %message.account_id,
+    )
+}
+
+/// Where an item stands once its decision is made, or its failure handled.
+enum Concluded {
+    /// Its outcome is stored: tally it, then hand its event on.
+    Decided(Outcome),
+    /// Nothing to record, ever.
+    Gone,
+    /// Transient failure: SQS redelivers it.
+    Retry,
+}
+
+/// Handles a decided item's failure: transient, or on its last try recorded as a 500.
 async fn conclude(
     deps: &Deps,
     item: &Open<'_>,
     decision: Result<Option<Outcome>, Failure>,
     last_try: bool,
     now: DateTime<Utc>,
-) -> Verdict {
+) -> Concluded {
     let message = &item.record.message;
-    let settled = match decision {
-        Ok(Some(outcome)) => settle(deps, message, item.bulk, &outcome, now)
-            .await
-            .map(Some),
-        Ok(None) => Ok(None),
-        Err(failure) => Err(failure),
-    };
-    match settled {
-        Ok(Some(events)) => Verdict::Done(events),
+    let decision = decision.and_then(|outcome| {
+        deps.faults.check(Step::Decided)?;
+        Ok(outcome)
+    });
+    match decision {
+        Ok(Some(outcome)) => {
+            tracing::info!(update_id = %outcome.update_id, state = ?outcome.state, "item decided");
+            Concluded::Decided(outcome)
+        }
         Ok(None) => {
             tracing::warn!("the item is gone; nothing to record");
-            Verdict::Dropped
+            Concluded::Gone
         }
         Err(failure) if last_try => {
             tracing::error!(error = %Chain(&failure), "last delivery failed; recording a 500");
             let custom_fields = events::custom_fields(&decide::item_json(message));
-            let exhausted = async {
-                let refusal = Refusal::Exhausted {
-                    dead_lettered: false,
-                };
-                match decide::refuse(deps, message, custom_fields, &refusal, now).await? {
-                    Some(outcome) => settle(deps, message, item.bulk, &outcome, now)
-                        .await
-                        .map(Some),
-                    None => Ok(None),
-                }
+            let refusal = Refusal::Exhausted {
+                dead_lettered: false,
             };
-            match exhausted.await {
-                Ok(Some(events)) => Verdict::Done(events),
-                Ok(None) => Verdict::Dropped,
+            match decide::refuse(deps, message, custom_fields, &refusal, now).await {
+                Ok(Some(outcome)) => Concluded::Decided(outcome),
+                Ok(None) => Concluded::Gone,
                 Err(failure) => {
                     tracing::error!(error = %Chain(&failure), "could not record the 500 either");
-                    Verdict::Retry
+                    Concluded::Retry
                 }
             }
         }
         Err(failure) => {
             tracing::warn!(error = %Chain(&failure), "transient failure; SQS will redeliver it");
-            Verdict::Retry
+            Concluded::Retry
         }
     }
 }
 
-/// After an item's outcome is stored: tally it, complete its bulk if it was the last, and name
-/// the events to hand on.
+/// After the outcomes of a bulk's items in the batch are stored: tally them at once, complete
+/// the bulk if they were its last, and name the events each hands on. The verdicts are by
+/// slot. The `bulk_completed` goes with the last of them: if fixing the completion fails, only
+/// that item is retried, and its redelivery finds the bulk complete and fixes it.
 async fn settle(
     deps: &Deps,
-    message: &ItemMessage,
-    bulk: &Bulk,
-    outcome: &Outcome,
+    items: Vec<(&Open<'_>, Outcome)>,
     now: DateTime<Utc>,
-) -> Result<Vec<WebhookMessage>, Failure> {
-    tracing::info!(update_id = %outcome.update_id, state = ?outcome.state, "item decided");
-    deps.faults.check(Step::Decided)?;
-    let complete = deps.store.tally_item(bulk, message.item_index).await?;
-    deps.faults.check(Step::Tallied)?;
-    let mut events = vec![WebhookMessage::Item {
-        bulk_id: bulk.id,
-        item_index: message.item_index,
-        update_id: outcome.update_id,
-    }];
-    if complete {
-        let proposed = Completion {
-            update_id: Uuid::new_v4(),
-            completed_at: clock::rfc3339(now),
-        };
+) -> Vec<(usize, Verdict)> {
+    let Some(&(last, _)) = items.last() else {
+        return Vec::new();
+    };
+    let bulk = last.bulk;
+    let indexes: Vec<u32> = items
+        .iter()
+        .map(|(item, _)| item.record.message.item_index)
+        .collect();
+    let tallied = async {
+        let complete = deps.store.tally_items(bulk, &indexes).await?;
+        deps.faults.check(Step::Tallied)?;
+        Ok::<_, Failure>(complete)
+    };
+    let complete = match tallied
+        .instrument(tracing::info_span!("tally", bulk_id = %bulk.id))
+        .await
+    {
+        Ok(complete) => complete,
+        Err(failure) => {
+            tracing::warn!(error = %Chain(&failure), "could not tally; SQS will redeliver the items");
+            return items
+                .iter()
+                .map(|(item, _)| (item.slot, Verdict::Retry))
+                .collect();
+        }
+    };
+    let completion = if complete {
+        Some(complete_bulk(deps, bulk, now).await)
+    } else {
+        None
+    };
+    items
+        .into_iter()
+        .map(|(item, outcome)| {
+            let mut events = vec![WebhookMessage::Item {
+                bulk_id: bulk.id,
+                item_index: item.record.message.item_index,
+                update_id: outcome.update_id,
+            }];
+            match &completion {
+                Some(Ok(event)) if item.slot == last.slot => events.push(*event),
+                Some(Err(_)) if item.slot == last.slot => return (item.slot, Verdict::Retry),
+                _ => {}
+            }
+            (item.slot, Verdict::Done(events))
+        })
+        .collect()
+}
+
+/// Fixes a complete bulk's completion: its `bulk_completed` event.
+async fn complete_bulk(
+    deps: &Deps,
+    bulk: &Bulk,
+    now: DateTime<Utc>,
+) -> Result<WebhookMessage, Failure> {
+    let proposed = Completion {
+        update_id: Uuid::new_v4(),
+        completed_at: clock::rfc3339(now),
+    };
+    let fixed = async {
         let completion = deps.store.complete_bulk(bulk.id, &proposed).await?;
         tracing::info!(completion_id = %completion.update_id, "bulk complete");
         deps.faults.check(Step::Completed)?;
-        events.push(WebhookMessage::BulkCompleted {
+        Ok::<_, Failure>(completion)
+    };
+    match fixed.await {
+        Ok(completion) => Ok(WebhookMessage::BulkCompleted {
             bulk_id: bulk.id,
             update_id: completion.update_id,
-        });
+        }),
+        Err(failure) => {
+            tracing::warn!(error = %Chain(&failure), "could not fix the completion; retrying its last item");
+            Err(failure)
+        }
     }
-    Ok(events)
 }

@@ -1,11 +1,13 @@
 //! Noticing that a bulk is done, exactly once, without one hot counter.
 //!
 //! Each terminal item adds its index to one of up to [`SHARDS`] tally records of its bulk
-//! (`TALLY#<shard>`, shard = index mod shards). Adding to a set is idempotent, so an item
+//! (`TALLY#<shard>`). Shards hold contiguous ranges of indexes, and a batch tallies all its
+//! items of one shard in one update: submit queues a bulk's items in order, so a batch of ten
+//! neighbours is one or two updates, not ten. Adding to a set is idempotent, so an item
 //! tallied twice (a redelivery, or a crash between its outcome and its tally) counts once,
 //! and a crash between the two only delays the tally until the redelivery makes it. The
-//! update returns the set, so the item that fills a shard knows it; it then adds the shard to
-//! the bulk's own set of full shards, and the item that fills that one knows the bulk is done.
+//! update returns the set, so the batch that fills a shard knows it; it then adds the shard to
+//! the bulk's own set of full shards, and the batch that fills that one knows the bulk is done.
 //! Plain updates never conflict the way transactions do, and spreading items over shards keeps
 //! each record small (an update's cost grows with the record).
 //!
@@ -13,10 +15,13 @@
 //! so [`Store::complete_bulk`] fixes the completion with a conditional write: the first caller
 //! sets its `update_id`, and every caller gets the same one back.
 
+use std::collections::BTreeMap;
+
 use aws_sdk_dynamodb::{
     operation::update_item::UpdateItemError,
     types::{AttributeValue, ReturnValue, ReturnValuesOnConditionCheckFailure},
 };
+use futures::future::try_join_all;
 use uuid::Uuid;
 
 use super::{
@@ -35,52 +40,74 @@ fn shards(total: u32) -> u32 {
     total.clamp(1, SHARDS)
 }
 
-/// How many of `total` items fall in `shard`.
-fn shard_size(total: u32, shard: u32) -> u32 {
+/// The shard that tallies item `index`: shards split `0..total` into ranges of (nearly) equal
+/// size, in order.
+fn shard_of(total: u32, index: u32) -> u32 {
     let shards = shards(total);
-    total / shards + u32::from(shard < total % shards)
+    let shard = u64::from(index) * u64::from(shards) / u64::from(total.max(1));
+    u32::try_from(shard).map_or(shards - 1, |shard| shard.min(shards - 1))
+}
+
+/// How many of `total` items fall in `shard`: the indexes from the first whose
+/// `index * shards / total` reaches `shard` to the first that reaches the next.
+fn shard_size(total: u32, shard: u32) -> u32 {
+    let (shards, total) = (u64::from(shards(total)), u64::from(total));
+    let first = |shard: u64| (shard * total).div_ceil(shards);
+    let size = first(u64::from(shard) + 1) - first(u64::from(shard));
+    u32::try_from(size).unwrap_or(u32::MAX)
 }
 
 impl Store {
-    /// Counts a terminal item towards its bulk. True when this made the bulk complete, or
-    /// found it complete already: the caller then settles the completion.
-    pub async fn tally_item(&self, bulk: &Bulk, index: u32) -> Result<bool> {
-        let shards = shards(bulk.total);
-        let shard = index % shards;
-        let tallied = self
-            .add_to_set(
-                key(bulk_pk(bulk.id), &format!("TALLY#{shard:02}")),
-                "items",
-                index,
-                bulk.expires_at,
-            )
-            .await?;
-        if tallied < shard_size(bulk.total, shard) {
+    /// Counts terminal items of one bulk towards it, one update per shard they fall in. True
+    /// when this made the bulk complete, or found it complete already: the caller then settles
+    /// the completion.
+    pub async fn tally_items(&self, bulk: &Bulk, indexes: &[u32]) -> Result<bool> {
+        let mut by_shard: BTreeMap<u32, Vec<u32>> = BTreeMap::new();
+        for &index in indexes {
+            by_shard
+                .entry(shard_of(bulk.total, index))
+                .or_default()
+                .push(index);
+        }
+        let tallied = try_join_all(by_shard.iter().map(|(&shard, members)| async move {
+            let record = key(bulk_pk(bulk.id), &format!("TALLY#{shard:02}"));
+            let size = self
+                .add_to_set(record, "items", members, bulk.expires_at)
+                .await?;
+            Ok::<_, Error>((shard, size >= shard_size(bulk.total, shard)))
+        }))
+        .await?;
+        let full: Vec<u32> = tallied
+            .into_iter()
+            .filter_map(|(shard, full)| full.then_some(shard))
+            .collect();
+        if full.is_empty() {
             return Ok(false);
         }
-        let full = self
-            .add_to_set(bulk_key(bulk.id), "full_shards", shard, bulk.expires_at)
+        let filled = self
+            .add_to_set(bulk_key(bulk.id), "full_shards", &full, bulk.expires_at)
             .await?;
-        Ok(full >= shards)
+        Ok(filled >= shards(bulk.total))
     }
 
-    /// Adds `member` to the number set `set` of a record, returning the set's size after.
+    /// Adds `members` to the number set `set` of a record, returning the set's size after.
     async fn add_to_set(
         &self,
         record: super::Item,
         set: &str,
-        member: u32,
+        members: &[u32],
         expires_at: i64,
     ) -> Result<u32> {
+        let members = members.iter().map(ToString::to_string).collect();
         let output = self
             .client()
             .update_item()
             .table_name(self.table())
             .set_key(Some(record))
-            .update_expression("ADD #set :member SET #expires = if_not_exists(#expires, :expires)")
+            .update_expression("ADD #set :members SET #expires = if_not_exists(#expires, :expires)")
             .expression_attribute_names("#set", set)
             .expression_attribute_names("#expires", EXPIRES_AT)
-            .expression_attribute_values(":member", AttributeValue::Ns(vec![member.to_string()]))
+            .expression_attribute_values(":members", AttributeValue::Ns(members))
             .expression_attribute_values(":expires", n(expires_at))
             .return_values(ReturnValue::UpdatedNew)
             .send()
@@ -139,21 +166,40 @@ mod tests {
     use super::*;
 
     #[test]
-    fn shard_sizes_add_up_to_the_total() {
-        for total in [1, 2, 15, 16, 17, 999, 1000] {
-            let sum: u32 = (0..shards(total)).map(|s| shard_size(total, s)).sum();
-            assert_eq!(sum, total, "total {total}");
-            let counted = |shard| (0..total).filter(|i| i % shards(total) == shard).count();
+    fn shard_sizes_count_the_indexes_of_each_shard() {
+        for total in [1, 2, 15, 16, 17, 63, 999, 1000] {
             for shard in 0..shards(total) {
-                assert_eq!(shard_size(total, shard) as usize, counted(shard));
+                let counted = (0..total).filter(|&i| shard_of(total, i) == shard).count();
+                assert_eq!(
+                    shard_size(total, shard) as usize,
+                    counted,
+                    "{total}/{shard}"
+                );
+                assert!(counted > 0, "shard {shard} of {total} is empty");
             }
         }
+    }
+
+    #[test]
+    fn neighbours_share_a_shard() {
+        // A batch of ten neighbours of a 1000-item bulk touches at most two of 16 shards.
+        for start in (0..990).step_by(7) {
+            let mut touched: Vec<u32> = (start..start + 10).map(|i| shard_of(1000, i)).collect();
+            touched.dedup();
+            assert!(touched.len() <= 2, "{start}: {touched:?}");
+        }
+        assert_eq!(shard_of(1000, 0), 0);
+        assert_eq!(shard_of(1000, 999), SHARDS - 1);
     }
 
     #[test]
     fn small_bulks_use_one_shard_per_item() {
         assert_eq!(shards(1), 1);
         assert_eq!(shards(3), 3);
+        assert_eq!(
+            (0..3).map(|i| shard_of(3, i)).collect::<Vec<_>>(),
+            [0, 1, 2]
+        );
         assert_eq!(shards(1000), SHARDS);
     }
 }

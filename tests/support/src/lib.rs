@@ -14,7 +14,7 @@ mod responses;
 
 use std::collections::HashMap;
 
-use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
+use aws_sdk_dynamodb::config::{Credentials, Region};
 use chrono::{DateTime, DurationRound, TimeDelta, Utc};
 use provision::{Provisioned, Template};
 use shared::{
@@ -101,7 +101,7 @@ impl Metered {
         let endpoints = endpoints::Endpoints::from_env();
         let requests = RequestCounter::default();
         let capacity = CapacityMeter::default();
-        let sdk = aws_config::defaults(BehaviorVersion::latest())
+        let sdk = shared::config::aws_loader()
             .region(Region::new("us-east-1"))
             .credentials_provider(Credentials::new("local", "local", None, None, "test"))
             .load()

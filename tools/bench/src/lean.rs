@@ -1,6 +1,7 @@
-//! What `cargo tree` says a function links: its HTTP and TLS stacks and any SSO crate. One
-//! stack (hyper 1, rustls 0.23) shared by the AWS SDK and reqwest is the aim; the SDK's
-//! default features would add hyper 0.14 and rustls 0.21 beside it, and the SSO crates.
+//! What `cargo tree` says a function links: its HTTP and TLS stacks, its cryptography and any
+//! SSO crate. One stack (hyper 1, rustls 0.23 on ring) shared by the AWS SDK and reqwest is
+//! the aim; the SDK's default features would add hyper 0.14 and rustls 0.21 beside it, the SSO
+//! crates, and aws-lc-rs (about 2 MB of each binary) beside ring.
 
 use std::{collections::BTreeSet, process::Command};
 
@@ -11,13 +12,18 @@ use crate::{Error, Result};
 pub struct Stacks {
     pub hyper: BTreeSet<String>,
     pub rustls: BTreeSet<String>,
+    /// rustls's cryptography providers: `ring`, `aws-lc-rs`.
+    pub crypto: BTreeSet<String>,
     pub sso: BTreeSet<String>,
 }
 
 impl Stacks {
-    /// One HTTP stack, one TLS stack, no SSO.
+    /// One HTTP stack, one TLS stack on one cryptography provider, no SSO.
     pub fn lean(&self) -> bool {
-        self.hyper.len() == 1 && self.rustls.len() == 1 && self.sso.is_empty()
+        self.hyper.len() == 1
+            && self.rustls.len() == 1
+            && self.crypto.len() == 1
+            && self.sso.is_empty()
     }
 }
 
@@ -53,6 +59,7 @@ pub fn stacks(package: &str) -> Result<Stacks> {
         match name {
             "hyper" => stacks.hyper.insert(entry),
             "rustls" => stacks.rustls.insert(entry),
+            "ring" | "aws-lc-rs" => stacks.crypto.insert(entry),
             _ if name.starts_with("aws-sdk-sso") => stacks.sso.insert(entry),
             _ => false,
         };

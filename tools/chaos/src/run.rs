@@ -12,7 +12,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use aws_config::{BehaviorVersion, Region};
+use aws_config::Region;
 use aws_sdk_dynamodb::config::Credentials;
 use aws_sdk_sqs::types::QueueAttributeName;
 use chrono::Utc;
@@ -238,7 +238,7 @@ impl Clients {
     /// Clients for `endpoints`, with local credentials; with the functions' own timeouts when
     /// `functions` (`shared::config::aws_timeouts`).
     async fn new(endpoints: &Emulators, functions: bool) -> Self {
-        let mut loader = aws_config::defaults(BehaviorVersion::latest())
+        let mut loader = shared::config::aws_loader()
             .region(Region::new("us-east-1"))
             .credentials_provider(Credentials::new("local", "local", None, None, "chaos"));
         if functions {

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use aws_config::{BehaviorVersion, Region, retry::RetryConfig, timeout::TimeoutConfig};
+use aws_config::{Region, retry::RetryConfig, timeout::TimeoutConfig};
 use aws_sdk_dynamodb::{config::Credentials, types::AttributeValue};
 use chaos::proxy::{Fault, Plan, Proxy};
 use test_support::{Endpoints, TestEnv};
@@ -20,7 +20,7 @@ async fn proxy(upstream: &str, fault: Fault) -> Proxy {
 }
 
 async fn sdk(attempts: u32) -> aws_config::SdkConfig {
-    aws_config::defaults(BehaviorVersion::latest())
+    shared::config::aws_loader()
         .region(Region::new("us-east-1"))
         .credentials_provider(Credentials::new("local", "local", None, None, "test"))
         .retry_config(RetryConfig::standard().with_max_attempts(attempts))
