@@ -12,6 +12,7 @@ use shared::{
     queue::ItemMessage,
     radar::{Identity, Radar},
     store::{
+        bulks::Bulk,
         items::{Marked, Outcome},
         radars::{Creation, MAX_BATCH, NewRadar},
     },
@@ -37,16 +38,15 @@ struct Prepared {
     custom_fields: Value,
 }
 
-/// Decides every open item: created, refused (400, 402, 409, or 500 for dead letters), found
-/// decided by an earlier delivery, or gone (`None`). In the order of `open`.
+/// Decides every open item: created, refused (400, 402, 409, or 500 for dead letters), or found
+/// decided by an earlier delivery. In the order of `open`.
 pub(crate) async fn decide_all(
     deps: &Deps,
     open: &[Open<'_>],
     dead_letters: bool,
     now: DateTime<Utc>,
-) -> Vec<Result<Option<Outcome>, Failure>> {
-    let mut decisions: Vec<Option<Result<Option<Outcome>, Failure>>> =
-        open.iter().map(|_| None).collect();
+) -> Vec<Result<Outcome, Failure>> {
+    let mut decisions: Vec<Option<Result<Outcome, Failure>>> = open.iter().map(|_| None).collect();
     let mut refusals: Vec<(usize, Value, Refusal)> = Vec::new();
     let mut prepared: Vec<Prepared> = Vec::new();
     for (at, item) in open.iter().enumerate() {
@@ -74,10 +74,9 @@ pub(crate) async fn decide_all(
         decisions[at] = match (creation, ready) {
             (Ok(Creation::Created), Some(ready)) => {
                 metrics::created();
-                Some(Ok(Some(ready.outcome.clone())))
+                Some(Ok(ready.outcome.clone()))
             }
-            (Ok(Creation::AlreadyDecided(earlier)), _) => Some(Ok(Some(earlier))),
-            (Ok(Creation::ItemMissing), _) => Some(Ok(None)),
+            (Ok(Creation::AlreadyDecided(earlier)), _) => Some(Ok(earlier)),
             (Ok(Creation::Conflict { radar_id }), Some(ready)) => {
                 let field = ready.identity.field;
                 refusals.push((
@@ -105,10 +104,10 @@ pub(crate) async fn decide_all(
         refusals
             .into_iter()
             .map(|(at, custom_fields, refusal)| async move {
-                let message = &open[at].record.message;
+                let (bulk, message) = (open[at].bulk, &open[at].record.message);
                 (
                     at,
-                    refuse(deps, message, custom_fields, &refusal, now).await,
+                    refuse(deps, bulk, message, custom_fields, &refusal, now).await,
                 )
             }),
     )
@@ -158,6 +157,7 @@ async fn create_all(
                     data: &ready.data,
                     bulk_id: message.bulk_id,
                     item_index: message.item_index,
+                    expires_at: open[ready.at].bulk.expires_at,
                     outcome: &ready.outcome,
                 }
             })
@@ -213,25 +213,25 @@ pub(crate) fn item_json(message: &ItemMessage) -> Value {
     serde_json::from_str(message.radar.get()).unwrap_or(Value::Null)
 }
 
-/// Records a failure outcome, unless the item was decided meanwhile.
+/// Records a failure outcome, unless the item was decided meanwhile: the item's outcome.
 pub(crate) async fn refuse(
     deps: &Deps,
+    bulk: &Bulk,
     message: &ItemMessage,
     custom_fields: Value,
     refusal: &Refusal,
     now: DateTime<Utc>,
-) -> Result<Option<Outcome>, Failure> {
+) -> Result<Outcome, Failure> {
     let outcome = events::failed(message, custom_fields, refusal, now)?;
     let marked = deps
         .store
-        .mark_item_terminal(message.bulk_id, message.item_index, &outcome)
+        .mark_item_terminal(bulk, message.item_index, &outcome)
         .await?;
     Ok(match marked {
         Marked::Now => {
             metrics::failed(refusal);
-            Some(outcome)
+            outcome
         }
-        Marked::Already(earlier) => Some(earlier),
-        Marked::Missing => None,
+        Marked::Already(earlier) => earlier,
     })
 }

@@ -117,7 +117,6 @@ pub(crate) async fn handle_all(
                 .entry(item.bulk.id)
                 .or_default()
                 .push((item, outcome)),
-            Concluded::Gone => verdicts[item.slot] = Some(Verdict::Dropped),
             Concluded::Retry => verdicts[item.slot] = Some(Verdict::Retry),
         }
     }
@@ -146,8 +145,6 @@ fn item_span(item: &Open<'_>) -> tracing::Span {
 enum Concluded {
     /// Its outcome is stored: tally it, then hand its event on.
     Decided(Outcome),
-    /// Nothing to record, ever.
-    Gone,
     /// Transient failure: SQS redelivers it.
     Retry,
 }
@@ -156,7 +153,7 @@ enum Concluded {
 async fn conclude(
     deps: &Deps,
     item: &Open<'_>,
-    decision: Result<Option<Outcome>, Failure>,
+    decision: Result<Outcome, Failure>,
     last_try: bool,
     now: DateTime<Utc>,
 ) -> Concluded {
@@ -166,13 +163,9 @@ async fn conclude(
         Ok(outcome)
     });
     match decision {
-        Ok(Some(outcome)) => {
+        Ok(outcome) => {
             tracing::info!(update_id = %outcome.update_id, state = ?outcome.state, "item decided");
             Concluded::Decided(outcome)
-        }
-        Ok(None) => {
-            tracing::warn!("the item is gone; nothing to record");
-            Concluded::Gone
         }
         Err(failure) if last_try => {
             tracing::error!(error = %Chain(&failure), "last delivery failed; recording a 500");
@@ -180,9 +173,8 @@ async fn conclude(
             let refusal = Refusal::Exhausted {
                 dead_lettered: false,
             };
-            match decide::refuse(deps, message, custom_fields, &refusal, now).await {
-                Ok(Some(outcome)) => Concluded::Decided(outcome),
-                Ok(None) => Concluded::Gone,
+            match decide::refuse(deps, item.bulk, message, custom_fields, &refusal, now).await {
+                Ok(outcome) => Concluded::Decided(outcome),
                 Err(failure) => {
                     tracing::error!(error = %Chain(&failure), "could not record the 500 either");
                     Concluded::Retry

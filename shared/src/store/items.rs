@@ -1,14 +1,22 @@
-//! Bulk items: each submitted radar, stored beside its bulk until it reaches an outcome.
+//! Bulk items: what a poll shows of each item before its outcome, and the outcome itself.
 //!
-//! An item is written `queued` with the radar as submitted. When the processor decides its
-//! outcome, the item becomes `created` or `failed`, gains `event` (the `radar_created` or
+//! Submit stores no record per item. The submitted radar travels in the item's queue message
+//! (and, if it is dead-lettered, stays there); what a poll must show of an item in flight is
+//! only its `custom_fields`, and those are stored packed, many items to a record
+//! (`FIELDS#<first item_index>`, [`Store::put_items`]). DynamoDB bills a write by the kilobyte
+//! started, so a thousand small items cost a few units instead of a thousand.
+//!
+//! When the processor decides an item, its record (`ITEM#<item_index>`) is written once, by a
+//! conditional put: `created` or `failed`, with `event` (the `radar_created` or
 //! `radar_failure` body as exact JSON text, which every delivery and every poll serves as it
-//! is) and its `update_id`, and drops the submitted radar, which the event now describes.
+//! is) and its `update_id`. A record that exists already is the decided outcome, and is
+//! returned instead. (A `queued` record, which submit wrote before the packed layout, may be
+//! replaced.)
 
 use std::time::Duration;
 
 use aws_sdk_dynamodb::{
-    operation::update_item::UpdateItemError,
+    operation::put_item::PutItemError,
     types::{
         AttributeValue, KeysAndAttributes, PutRequest, ReturnValuesOnConditionCheckFailure,
         WriteRequest,
@@ -17,7 +25,11 @@ use aws_sdk_dynamodb::{
 use futures::{StreamExt, stream};
 use uuid::Uuid;
 
-use super::{EXPIRES_AT, Fields, Item, Store, bulks::bulk_pk, key, n, s};
+use super::{
+    EXPIRES_AT, Fields, Item, Store,
+    bulks::{Bulk, bulk_pk},
+    key, n, s,
+};
 use crate::{Error, Result, submission::SubmittedItem};
 
 /// Where an item stands.
@@ -78,6 +90,14 @@ pub(super) const ITEM_PREFIX: &str = "ITEM#";
 pub(super) const STATE: &str = "state";
 pub(super) const EVENT: &str = "event";
 pub(super) const UPDATE_ID: &str = "update_id";
+pub(super) const FIELDS_PREFIX: &str = "FIELDS#";
+const CUSTOM_FIELDS: &str = "custom_fields";
+const FIRST: &str = "first";
+/// What an item without `custom_fields` echoes.
+pub(super) const NO_FIELDS: &str = "{}";
+/// Most bytes of `custom_fields` in one packed record: DynamoDB allows 400 KB a record, and one
+/// item's are at most 64 KB.
+const FIELDS_BYTES: usize = 256 * 1024;
 
 impl TryFrom<&Item> for ItemRecord {
     type Error = Error;
@@ -93,9 +113,15 @@ impl TryFrom<&Item> for ItemRecord {
                 event: fields.string(EVENT)?.to_owned(),
             }),
         };
+        // An outcome record does not repeat its item's custom_fields (its event holds them);
+        // a snapshot takes them from the bulk's packed records.
+        let custom_fields = match item.get(CUSTOM_FIELDS) {
+            Some(_) => fields.string(CUSTOM_FIELDS)?.to_owned(),
+            None => NO_FIELDS.to_owned(),
+        };
         Ok(Self {
             index: fields.number("item_index")?,
-            custom_fields: fields.string("custom_fields")?.to_owned(),
+            custom_fields,
             outcome,
         })
     }
@@ -105,7 +131,7 @@ impl TryFrom<&Item> for ItemRecord {
 const BATCH: usize = 25;
 /// BatchGetItem's limit.
 const GET_BATCH: usize = 100;
-/// Batches in flight at once for one submission.
+/// Requests in flight at once for one submission.
 const CONCURRENCY: usize = 16;
 /// Attempts at the items DynamoDB leaves unprocessed (throttling) before giving up.
 const ATTEMPTS: u32 = 8;
@@ -123,13 +149,68 @@ pub(super) fn item_key(bulk_id: Uuid, index: u32) -> Item {
     key(bulk_pk(bulk_id), &format!("{ITEM_PREFIX}{index:04}"))
 }
 
-/// An item waiting for the processor: `state = queued`.
-fn queued_item(bulk_id: Uuid, item: &SubmittedItem, expires_at: i64) -> Item {
-    let mut record = item_key(bulk_id, item.index);
-    record.insert("item_index".into(), n(item.index));
-    record.insert("radar".into(), s(item.radar.get()));
-    record.insert("custom_fields".into(), s(&item.custom_fields));
-    record.insert(STATE.into(), s(ItemState::Queued.as_str()));
+/// The records that hold the `custom_fields` of `items` (in `item_index` order): as many
+/// items to a record as [`FIELDS_BYTES`] allows.
+fn fields_records(bulk_id: Uuid, items: &[SubmittedItem], expires_at: i64) -> Vec<Item> {
+    let mut records = Vec::new();
+    let mut rest = items;
+    while let Some(first) = rest.first() {
+        let mut bytes = 0;
+        let taken = rest
+            .iter()
+            .take_while(|item| {
+                bytes += item.custom_fields.len();
+                bytes <= FIELDS_BYTES
+            })
+            .count()
+            .max(1);
+        let (page, after) = rest.split_at(taken);
+        let mut record = key(bulk_pk(bulk_id), &fields_sk(first.index));
+        record.insert(FIRST.into(), n(first.index));
+        record.insert(
+            CUSTOM_FIELDS.into(),
+            AttributeValue::L(page.iter().map(|item| s(&item.custom_fields)).collect()),
+        );
+        record.insert(EXPIRES_AT.into(), n(expires_at));
+        records.push(record);
+        rest = after;
+    }
+    records
+}
+
+fn fields_sk(first: u32) -> String {
+    format!("{FIELDS_PREFIX}{first:04}")
+}
+
+/// Reads a packed record: the index of its first item, and each item's `custom_fields`.
+pub(super) fn read_fields(record: &Item) -> Result<(u32, Vec<String>)> {
+    let fields = Fields(record);
+    let Some(AttributeValue::L(list)) = record.get(CUSTOM_FIELDS) else {
+        return Err(fields.corrupt(format!("{CUSTOM_FIELDS} is missing or not a list")));
+    };
+    let texts = list
+        .iter()
+        .map(|text| {
+            text.as_s()
+                .cloned()
+                .map_err(|_| fields.corrupt(format!("{CUSTOM_FIELDS} holds a non-string")))
+        })
+        .collect::<Result<_>>()?;
+    Ok((fields.number(FIRST)?, texts))
+}
+
+/// A decided item's record.
+pub(super) fn outcome_record(
+    bulk_id: Uuid,
+    index: u32,
+    outcome: &Outcome,
+    expires_at: i64,
+) -> Item {
+    let mut record = item_key(bulk_id, index);
+    record.insert("item_index".into(), n(index));
+    record.insert(STATE.into(), s(outcome.state.as_str()));
+    record.insert(EVENT.into(), s(&outcome.event));
+    record.insert(UPDATE_ID.into(), s(outcome.update_id.to_string()));
     record.insert(EXPIRES_AT.into(), n(expires_at));
     record
 }
@@ -137,68 +218,57 @@ fn queued_item(bulk_id: Uuid, item: &SubmittedItem, expires_at: i64) -> Item {
 /// What [`Store::mark_item_terminal`] found.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Marked {
-    /// The item was queued and now holds this outcome.
+    /// The item had no outcome and now holds this one.
     Now,
     /// The item already had an outcome (an earlier delivery decided it): this one.
     Already(Outcome),
-    /// There is no such item (its bulk expired).
-    Missing,
 }
 
-/// The update that makes a queued item terminal, shared by the plain update and by the
-/// creating transaction.
-pub(super) const MARK_TERMINAL: &str =
-    "SET #state = :state, #event = :event, #update_id = :update_id REMOVE radar";
-/// An item's outcome is decided once.
-pub(super) const STILL_QUEUED: &str = "#state = :queued";
+/// The condition of the put that records an outcome: an item's outcome is decided once.
+pub(super) const UNDECIDED: &str = "attribute_not_exists(pk) OR #state = :queued";
 
-pub(super) fn mark_terminal_values(outcome: &Outcome) -> [(&'static str, AttributeValue); 4] {
-    [
-        (":state", s(outcome.state.as_str())),
-        (":event", s(&outcome.event)),
-        (":update_id", s(outcome.update_id.to_string())),
-        (":queued", s(ItemState::Queued.as_str())),
-    ]
+pub(super) fn undecided_names() -> [(&'static str, &'static str); 1] {
+    [("#state", STATE)]
 }
 
-pub(super) fn mark_terminal_names() -> [(&'static str, &'static str); 3] {
-    [
-        ("#state", STATE),
-        ("#event", EVENT),
-        ("#update_id", UPDATE_ID),
-    ]
+pub(super) fn undecided_values() -> [(&'static str, AttributeValue); 1] {
+    [(":queued", s(ItemState::Queued.as_str()))]
 }
 
 impl Store {
-    /// Records a queued item's outcome, unless it already has one: an item's outcome, and so
-    /// its event and `update_id`, are decided exactly once.
+    /// Records an item's outcome, unless it already has one: an item's outcome, and so its
+    /// event and `update_id`, are decided exactly once.
     pub async fn mark_item_terminal(
         &self,
-        bulk_id: Uuid,
+        bulk: &Bulk,
         index: u32,
         outcome: &Outcome,
     ) -> Result<Marked> {
-        let mut update = self
+        let mut put = self
             .client()
-            .update_item()
+            .put_item()
             .table_name(self.table())
-            .set_key(Some(item_key(bulk_id, index)))
-            .update_expression(MARK_TERMINAL)
-            .condition_expression(STILL_QUEUED)
+            .set_item(Some(outcome_record(
+                bulk.id,
+                index,
+                outcome,
+                bulk.expires_at,
+            )))
+            .condition_expression(UNDECIDED)
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
-        for (name, attribute) in mark_terminal_names() {
-            update = update.expression_attribute_names(name, attribute);
+        for (name, attribute) in undecided_names() {
+            put = put.expression_attribute_names(name, attribute);
         }
-        for (name, value) in mark_terminal_values(outcome) {
-            update = update.expression_attribute_values(name, value);
+        for (name, value) in undecided_values() {
+            put = put.expression_attribute_values(name, value);
         }
-        match update.send().await {
+        match put.send().await {
             Ok(_) => Ok(Marked::Now),
             Err(error) => match error.as_service_error() {
-                Some(UpdateItemError::ConditionalCheckFailedException(failed)) => {
+                Some(PutItemError::ConditionalCheckFailedException(failed)) => {
                     match failed.item() {
                         Some(old) => decided(old).map(Marked::Already),
-                        None => Ok(Marked::Missing),
+                        None => Err(Error::dynamo(error)),
                     }
                 }
                 _ => Err(Error::dynamo(error)),
@@ -256,21 +326,22 @@ impl Store {
         Ok(records)
     }
 
-    /// Stores every item of a bulk, 25 to a request, several requests at once.
+    /// Stores what a poll shows of a bulk's items in flight: their `custom_fields`, packed
+    /// many to a record, the records 25 to a request.
     pub async fn put_items(
         &self,
         bulk_id: Uuid,
         items: &[SubmittedItem],
         expires_at: i64,
     ) -> Result<()> {
-        let batches = items
+        let batches = fields_records(bulk_id, items, expires_at)
             .chunks(BATCH)
             .map(|chunk| {
                 chunk
                     .iter()
-                    .map(|item| {
+                    .map(|record| {
                         let put = PutRequest::builder()
-                            .set_item(Some(queued_item(bulk_id, item, expires_at)))
+                            .set_item(Some(record.clone()))
                             .build()
                             .map_err(Error::dynamo)?;
                         Ok(WriteRequest::builder().put_request(put).build())
@@ -314,5 +385,54 @@ impl Store {
             left: requests.len(),
             attempts: ATTEMPTS,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::value::RawValue;
+
+    use super::*;
+
+    fn item(index: u32, custom_fields: String) -> SubmittedItem {
+        SubmittedItem {
+            index,
+            radar: RawValue::from_string("{}".into()).unwrap(),
+            custom_fields,
+        }
+    }
+
+    #[test]
+    fn custom_fields_are_packed_in_order_within_the_record_limit() {
+        // 60 KB each: four fit in 256 KB, so ten items make records of 4, 4 and 2.
+        let large = format!(r#"{{"notes":"{}"}}"#, "x".repeat(60_000));
+        let items: Vec<SubmittedItem> = (0..10).map(|i| item(i, large.clone())).collect();
+
+        let records = fields_records(Uuid::nil(), &items, 7);
+
+        let read: Vec<(u32, usize)> = records
+            .iter()
+            .map(|record| {
+                let (first, texts) = read_fields(record).unwrap();
+                assert!(texts.iter().all(|text| *text == large));
+                (first, texts.len())
+            })
+            .collect();
+        assert_eq!(read, [(0, 4), (4, 4), (8, 2)]);
+        assert_eq!(records[1][super::super::SK].as_s().unwrap(), "FIELDS#0004");
+    }
+
+    #[test]
+    fn a_thousand_small_items_share_one_record() {
+        let items: Vec<SubmittedItem> = (0..1000)
+            .map(|i| item(i, format!(r#"{{"row":{i}}}"#)))
+            .collect();
+
+        let records = fields_records(Uuid::nil(), &items, 7);
+
+        assert_eq!(records.len(), 1);
+        let (first, texts) = read_fields(&records[0]).unwrap();
+        assert_eq!(first, 0);
+        assert_eq!(texts[999], r#"{"row":999}"#);
     }
 }

@@ -12,12 +12,15 @@
 //! | idempotency claim | `IDEMPOTENCY#<account_id>#<sha256 of key>` | `IDEMPOTENCY` | [`idempotency`] |
 //! | bulk | `BULK#<bulk_id>` | `BULK` | [`bulks`] |
 //! | completion tally | `BULK#<bulk_id>` | `TALLY#<shard, 2 digits>` | [`completion`] |
-//! | bulk item | `BULK#<bulk_id>` | `ITEM#<item_index, 4 digits>` | [`items`] |
+//! | items' `custom_fields`, packed | `BULK#<bulk_id>` | `FIELDS#<first item_index, 4 digits>` | [`items`] |
+//! | bulk item, once decided | `BULK#<bulk_id>` | `ITEM#<item_index, 4 digits>` | [`items`] |
 //! | webhook delivery | `BULK#<bulk_id>` | `WEBHOOK#<update_id>` | [`deliveries`] |
 //! | radar (and its identity claim) | `RADAR#<account_id>#<sha256 of identity>` | `RADAR` | [`radars`] |
 //!
 //! A bulk and its items share a partition, with the bulk sorting first, so that one `Query`
-//! reads a whole bulk in `item_index` order ([`snapshot`]). The deliveries of the bulk's
+//! reads a whole bulk in `item_index` order ([`snapshot`]). A submitted item itself travels in
+//! its queue message; the table keeps what a poll shows of it until it has an outcome (its
+//! `custom_fields`, many items to a record), then its outcome. The deliveries of the bulk's
 //! events sort after its items: that `Query` stops before them, and another, small one reads
 //! the state of every delivery without the events ([`deliveries`]). Each radar has a partition
 //! of its own: its key is its identity, which makes a 409 a conditional put.

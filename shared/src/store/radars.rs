@@ -6,8 +6,8 @@
 //! it. The digest keeps keys short whatever the user's text; the identity itself is kept too.
 //!
 //! [`Store::create_radars`] creates up to a batch of one account's radars in one transaction:
-//! for each radar, its item becomes terminal (only if still queued) and the radar is put (only
-//! if its identity is free); and the account pays for all of them at once (only if its balance
+//! for each radar, its item's outcome is recorded (only if it has none yet) and the radar is
+//! put (only if its identity is free); and the account pays for all of them at once (only if its balance
 //! covers the sum). All or nothing: a radar never exists without its charge and its recorded
 //! outcome, and a redelivered item finds its outcome already decided. One charge per batch
 //! rather than per item means the account record, which every item of every bulk of the
@@ -32,10 +32,7 @@ use uuid::Uuid;
 use super::{
     Fields, Item, NEW_RECORD, Store,
     accounts::account_key,
-    items::{
-        MARK_TERMINAL, Outcome, STILL_QUEUED, decided, item_key, mark_terminal_names,
-        mark_terminal_values,
-    },
+    items::{Outcome, UNDECIDED, decided, outcome_record, undecided_names, undecided_values},
     key, n, s,
 };
 use crate::{Error, Result, radar::Identity};
@@ -51,6 +48,8 @@ pub struct NewRadar<'a> {
     pub data: &'a str,
     pub bulk_id: Uuid,
     pub item_index: u32,
+    /// The bulk's `expires_at`: the item's record goes with its bulk.
+    pub expires_at: i64,
     /// The item's `radar_created` outcome.
     pub outcome: &'a Outcome,
 }
@@ -62,8 +61,6 @@ pub enum Creation {
     Created,
     /// An earlier delivery decided the item's outcome: this one. Nothing was written.
     AlreadyDecided(Outcome),
-    /// The item is gone (its bulk expired): nothing was written.
-    ItemMissing,
     /// Another radar holds the identity: nothing was written.
     Conflict { radar_id: Uuid },
     /// The balance does not cover it: nothing was written.
@@ -174,22 +171,26 @@ impl Store {
         }
     }
 
-    /// One radar's two writes: its item becomes terminal, and the radar is put.
+    /// One radar's two writes: its item's outcome is recorded, and the radar is put.
     fn writes(
         &self,
         account_id: Uuid,
         radar: &NewRadar<'_>,
     ) -> Result<(TransactWriteItem, TransactWriteItem)> {
-        let mut mark = Update::builder()
+        let mut mark = Put::builder()
             .table_name(self.table())
-            .set_key(Some(item_key(radar.bulk_id, radar.item_index)))
-            .update_expression(MARK_TERMINAL)
-            .condition_expression(STILL_QUEUED)
+            .set_item(Some(outcome_record(
+                radar.bulk_id,
+                radar.item_index,
+                radar.outcome,
+                radar.expires_at,
+            )))
+            .condition_expression(UNDECIDED)
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
-        for (name, attribute) in mark_terminal_names() {
+        for (name, attribute) in undecided_names() {
             mark = mark.expression_attribute_names(name, attribute);
         }
-        for (name, value) in mark_terminal_values(radar.outcome) {
+        for (name, value) in undecided_values() {
             mark = mark.expression_attribute_values(name, value);
         }
         let put = Put::builder()
@@ -199,7 +200,7 @@ impl Store {
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
         Ok((
             TransactWriteItem::builder()
-                .update(mark.build().map_err(Error::dynamo)?)
+                .put(mark.build().map_err(Error::dynamo)?)
                 .build(),
             TransactWriteItem::builder()
                 .put(put.build().map_err(Error::dynamo)?)
@@ -260,13 +261,10 @@ fn why_cancelled(
     for (position, &at) in round.iter().enumerate() {
         let (item, radar) = (2 * position, 2 * position + 1);
         if code(item) == Some(FAILED) {
-            settled.push((
-                at,
-                match reasons[item].item() {
-                    Some(old) => Creation::AlreadyDecided(decided(old)?),
-                    None => Creation::ItemMissing,
-                },
-            ));
+            // A failed condition names the outcome that refused it.
+            if let Some(old) = reasons[item].item() {
+                settled.push((at, Creation::AlreadyDecided(decided(old)?)));
+            }
         } else if code(radar) == Some(FAILED) {
             // A holder that vanished between the check and now leaves the radar for next round.
             if let Some(old) = reasons[radar].item() {
@@ -361,6 +359,7 @@ mod tests {
             data: "{}",
             bulk_id: bulk,
             item_index,
+            expires_at: 0,
             outcome: &outcome,
         };
         let radars = [radar(&a, 0), radar(&a, 1), radar(&b, 2), radar(&b, 2)];
@@ -385,6 +384,7 @@ mod tests {
                 data: "{}",
                 bulk_id: Uuid::nil(),
                 item_index: 0,
+                expires_at: 0,
                 outcome: &outcome,
             })
             .collect();

@@ -1,15 +1,18 @@
 //! A whole bulk read at once: the bulk record and every item, in `item_index` order.
 //!
-//! A bulk and its items share one partition, so this is one strongly consistent `Query`, paged
-//! by DynamoDB's 1 MB limit (a 1000-item bulk of 1-2 MB of events is two or three pages): never
-//! a read per item. Poll answers from it and the dispatcher assembles `bulk_completed` from it.
+//! A bulk, its items' packed `custom_fields` and their outcomes share one partition, so this is
+//! one strongly consistent `Query`, paged by DynamoDB's 1 MB limit (a 1000-item bulk of 1-2 MB
+//! of events is two or three pages): never a read per item. An item without an outcome record
+//! is in flight. Poll answers from it and the dispatcher assembles `bulk_completed` from it.
+
+use std::collections::BTreeMap;
 
 use uuid::Uuid;
 
 use super::{
     SK, Store,
     bulks::{BULK_SK, Bulk, bulk_pk},
-    items::{ITEM_PREFIX, ItemRecord, ItemState},
+    items::{FIELDS_PREFIX, ITEM_PREFIX, ItemRecord, ItemState, NO_FIELDS, read_fields},
     s,
 };
 use crate::Result;
@@ -21,7 +24,7 @@ const ITEMS_END: &str = "ITEM$";
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BulkSnapshot {
     pub bulk: Bulk,
-    /// Ascending `item_index`.
+    /// Every item of the bulk (`0..total`), by `item_index`.
     pub items: Vec<ItemRecord>,
 }
 
@@ -72,20 +75,41 @@ impl Store {
             )
             .await?;
         let mut bulk = None;
-        let mut items = Vec::new();
+        let mut custom_fields: Vec<(u32, Vec<String>)> = Vec::new();
+        let mut decided: BTreeMap<u32, ItemRecord> = BTreeMap::new();
         for record in &records {
             match record.get(SK).and_then(|sk| sk.as_s().ok()) {
                 Some(sk) if sk == BULK_SK => bulk = Some(Bulk::try_from(record)?),
-                Some(sk) if sk.starts_with(ITEM_PREFIX) => {
-                    items.push(ItemRecord::try_from(record)?);
+                Some(sk) if sk.starts_with(FIELDS_PREFIX) => {
+                    custom_fields.push(read_fields(record)?);
                 }
-                // Other records of the partition (completion tallies) are not results.
+                Some(sk) if sk.starts_with(ITEM_PREFIX) => {
+                    let item = ItemRecord::try_from(record)?;
+                    decided.insert(item.index, item);
+                }
                 _ => {}
             }
         }
-        // Keys sort items by their zero-padded index; sorting again keeps that a property of
-        // this function rather than of the key format.
-        items.sort_by_key(|item| item.index);
-        Ok(bulk.map(|bulk| BulkSnapshot { bulk, items }))
+        let Some(bulk) = bulk else {
+            return Ok(None);
+        };
+        let mut fields: BTreeMap<u32, String> = BTreeMap::new();
+        for (first, texts) in custom_fields {
+            fields.extend((first..).zip(texts));
+        }
+        let items = (0..bulk.total)
+            .map(|index| {
+                let mut item = decided.remove(&index).unwrap_or_else(|| ItemRecord {
+                    index,
+                    custom_fields: NO_FIELDS.to_owned(),
+                    outcome: None,
+                });
+                if let Some(text) = fields.remove(&index) {
+                    item.custom_fields = text;
+                }
+                item
+            })
+            .collect();
+        Ok(Some(BulkSnapshot { bulk, items }))
     }
 }

@@ -140,7 +140,7 @@ impl App {
                 event: event.clone(),
             };
             store
-                .mark_item_terminal(bulk.id, index, &outcome)
+                .mark_item_terminal(&bulk, index, &outcome)
                 .await
                 .unwrap();
             events.push(event);

@@ -105,10 +105,11 @@ impl App {
     /// Records an item's outcome as the processor would, and returns the stored event text.
     pub async fn finish(&self, bulk_id: Uuid, event: Event) -> String {
         let (index, outcome) = event.outcome();
+        let bulk = self.deps.store.get_bulk(bulk_id).await.unwrap().unwrap();
         let marked = self
             .deps
             .store
-            .mark_item_terminal(bulk_id, index, &outcome)
+            .mark_item_terminal(&bulk, index, &outcome)
             .await
             .expect("item marked");
         assert_eq!(marked, Marked::Now);

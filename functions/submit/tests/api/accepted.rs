@@ -36,7 +36,7 @@ async fn the_spec_example_is_accepted_with_the_documented_202() {
 }
 
 #[tokio::test]
-async fn an_accepted_bulk_stores_every_item_and_queues_one_message_each() {
+async fn an_accepted_bulk_stores_every_items_custom_fields_and_queues_one_message_each() {
     let app = spawn_app().await;
 
     let response = app.post(&body_with(37), &[]).await;
@@ -45,9 +45,13 @@ async fn an_accepted_bulk_stores_every_item_and_queues_one_message_each() {
     assert_eq!(status, 202, "{body}");
     let bulk_id: Uuid = body["bulk_id"].as_str().unwrap().parse().unwrap();
     let records = app.env.partition(&format!("BULK#{bulk_id}")).await;
-    assert_eq!(records.len(), 38, "the bulk and its 37 items");
-    let (sk, bulk) = &records[0];
-    assert_eq!(sk, "BULK");
+    let keys: Vec<&str> = records.iter().map(|(sk, _)| sk.as_str()).collect();
+    assert_eq!(
+        keys,
+        ["BULK", "FIELDS#0000"],
+        "the bulk, and its items' custom_fields packed in one record"
+    );
+    let (_, bulk) = &records[0];
     assert_eq!(bulk["state"].as_s().unwrap(), "accepted");
     assert_eq!(bulk["total"].as_n().unwrap(), "37");
     assert_eq!(
@@ -58,16 +62,18 @@ async fn an_accepted_bulk_stores_every_item_and_queues_one_message_each() {
         bulk["webhook_url"].as_s().unwrap(),
         "https://your-domain.com/webhooks/tamradar"
     );
-    for (index, (sk, item)) in records[1..].iter().enumerate() {
-        assert_eq!(sk, &format!("ITEM#{index:04}"));
-        assert_eq!(item["state"].as_s().unwrap(), "queued");
-        let radar: Value = serde_json::from_str(item["radar"].as_s().unwrap()).unwrap();
-        assert_eq!(radar["domain"], format!("company{index}.com"));
-        assert_eq!(
-            item["custom_fields"].as_s().unwrap(),
-            &format!(r#"{{"row":{index}}}"#)
-        );
-    }
+    let (_, fields) = &records[1];
+    assert_eq!(fields["first"].as_n().unwrap(), "0");
+    let packed: Vec<&str> = fields["custom_fields"]
+        .as_l()
+        .unwrap()
+        .iter()
+        .map(|text| text.as_s().unwrap().as_str())
+        .collect();
+    let expected: Vec<String> = (0..37)
+        .map(|index| format!(r#"{{"row":{index}}}"#))
+        .collect();
+    assert_eq!(packed, expected);
 
     let queued = app.queued().await;
     let indexes: BTreeSet<u32> = queued.iter().map(|m| m.item_index).collect();
@@ -78,6 +84,10 @@ async fn an_accepted_bulk_stores_every_item_and_queues_one_message_each() {
         assert_eq!(message.account_id, app.account.id);
         let radar: Value = serde_json::from_str(message.radar.get()).unwrap();
         assert_eq!(radar["custom_fields"]["row"], message.item_index);
+        assert_eq!(
+            radar["domain"],
+            format!("company{}.com", message.item_index)
+        );
     }
 }
 
@@ -93,8 +103,8 @@ async fn a_1000_item_submission_costs_at_most_150_aws_requests() {
     let by_operation = app.env.requests.by_operation();
     println!("AWS requests for a 1000-item submission: {by_operation:?}");
     assert_eq!(
-        by_operation["DynamoDB.BatchWriteItem"], 40,
-        "25 items per request"
+        by_operation["DynamoDB.BatchWriteItem"], 1,
+        "every item's custom_fields in one record"
     );
     assert_eq!(
         by_operation["SQS.SendMessageBatch"], 100,
