@@ -56,14 +56,41 @@ async fn sdk_init() -> Duration {
     took
 }
 
-fn sdk_init_runs(runs: usize) -> bench::Result<Samples> {
+/// Where a timing run's SDK reads its trusted root certificates, which it does while it builds
+/// its HTTPS client.
+#[derive(Debug, Clone, Copy)]
+enum Roots {
+    /// One bundle file, as on Lambda's `provided.al2023` (`/etc/pki/tls/certs/ca-bundle.crt`).
+    Bundle(&'static str),
+    /// As this machine's environment says: here `SSL_CERT_DIR` names a directory of one file
+    /// per certificate, each opened and parsed.
+    Inherited,
+}
+
+/// The first of the usual bundle files that this machine has.
+fn bundle() -> Option<&'static str> {
+    [
+        "/etc/ssl/certs/ca-certificates.crt",
+        "/etc/pki/tls/certs/ca-bundle.crt",
+    ]
+    .into_iter()
+    .find(|path| std::path::Path::new(path).is_file())
+}
+
+fn sdk_init_runs(runs: usize, roots: Roots) -> bench::Result<Samples> {
     let me = std::env::current_exe()?;
     let mut samples = Samples::default();
     for _ in 0..runs {
-        let output = Command::new(&me)
+        let mut command = Command::new(&me);
+        command
             .arg("--sdk-init")
-            .args(["--binaries", ".", "--lambda", "."])
-            .output()?;
+            .args(["--binaries", ".", "--lambda", "."]);
+        if let Roots::Bundle(path) = roots {
+            command
+                .env_remove("SSL_CERT_DIR")
+                .env("SSL_CERT_FILE", path);
+        }
+        let output = command.output()?;
         let micros: u64 = String::from_utf8_lossy(&output.stdout)
             .trim()
             .parse()
@@ -114,7 +141,13 @@ async fn main() -> bench::Result<()> {
         concurrency: args.concurrency,
         ..Figures::default()
     };
-    figures.sdk_init = note(&mut figures, "SDK init", sdk_init_runs(args.sdk_runs));
+    if let Some(path) = bundle() {
+        let runs = sdk_init_runs(args.sdk_runs, Roots::Bundle(path));
+        figures.sdk_init = note(&mut figures, "SDK init", runs);
+        figures.sdk_init_bundle = Some(path);
+    }
+    let inherited = sdk_init_runs(args.sdk_runs, Roots::Inherited);
+    figures.sdk_init_inherited = note(&mut figures, "SDK init (environment's roots)", inherited);
     for name in functions::NAMES {
         let stacks = note(
             &mut figures,

@@ -22,7 +22,12 @@ pub struct Figures {
     pub when: String,
     pub machine: String,
     pub concurrency: usize,
+    /// SDK set-up with its root certificates in one bundle file, as on Lambda.
     pub sdk_init: Option<Samples>,
+    /// That bundle.
+    pub sdk_init_bundle: Option<&'static str>,
+    /// SDK set-up with the roots this machine's environment names.
+    pub sdk_init_inherited: Option<Samples>,
     pub submit: Option<SubmitRuns>,
     pub one_bulk: Option<EndToEnd>,
     pub many_bulks: Option<EndToEnd>,
@@ -35,7 +40,8 @@ pub struct Figures {
     pub failures: Vec<String>,
 }
 
-const MB: f64 = 1024.0 * 1024.0;
+/// Decimal megabytes, as the targets are stated.
+const MB: f64 = 1_000_000.0;
 
 fn verdict(met: bool) -> &'static str {
     if met { "met" } else { "**not met**" }
@@ -226,7 +232,7 @@ fn timing_targets(table: &mut Table, figures: &Figures) {
     if let Some(init) = &figures.sdk_init {
         let median = ms(init.median());
         table.row(
-            "SDK config and clients at init, median",
+            "SDK config and clients at init, median (roots in one bundle, as on Lambda)",
             format!("{median:.2} ms"),
             "≤ 5 ms",
             Some(median <= 5.0),
@@ -244,7 +250,7 @@ fn timing_targets(table: &mut Table, figures: &Figures) {
     if let Some(runs) = &figures.functions {
         for run in runs {
             #[allow(clippy::cast_precision_loss)]
-            let megabytes = run.peak_rss_kib as f64 / 1024.0;
+            let megabytes = run.peak_rss_kib as f64 * 1024.0 / MB;
             table.row(
                 &format!("{}: peak RSS under a 1000-item bulk", run.name),
                 format!("{megabytes:.1} MB"),
@@ -424,16 +430,27 @@ fn functions(out: &mut String, figures: &Figures) {
             run.map_or_else(|| "–".into(), |r| format!("{:.0} ms", ms(r.first_answer))),
             run.map_or_else(
                 || "–".into(),
-                |r| format!("{:.1} MB", r.peak_rss_kib as f64 / 1024.0)
+                |r| format!("{:.1} MB", r.peak_rss_kib as f64 * 1024.0 / MB)
             ),
         );
     }
-    if let Some(init) = &figures.sdk_init {
+    if let (Some(init), Some(bundle)) = (&figures.sdk_init, figures.sdk_init_bundle) {
         let _ = writeln!(
             out,
-            "\nSDK configuration and both clients, in a fresh process each time ({} runs): \
-             median {:.2} ms, p95 {:.2} ms.",
+            "\nSDK configuration and both clients, in a fresh process each time ({} runs), the \
+             trusted roots read from one bundle file (`{bundle}`) as on Lambda's \
+             `provided.al2023`: median {:.2} ms, p95 {:.2} ms.",
             init.count(),
+            ms(init.median()),
+            ms(init.p95())
+        );
+    }
+    if let Some(init) = &figures.sdk_init_inherited {
+        let _ = writeln!(
+            out,
+            "\nThe same with this machine's environment (`SSL_CERT_DIR={}`, where the SDK opens \
+             every certificate file): median {:.2} ms, p95 {:.2} ms.",
+            std::env::var("SSL_CERT_DIR").unwrap_or_else(|_| "unset".into()),
             ms(init.median()),
             ms(init.p95())
         );
