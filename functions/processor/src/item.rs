@@ -1,10 +1,10 @@
 //! The items of a batch: their verdicts, their tallies, and their bulk's completion.
 //!
-//! Outcomes are decided for the whole batch at once ([`decide`]), failures handled per item,
-//! and the decided items of each bulk tallied together. Failures are classified here. A 400, 402 or 409 is an outcome, recorded once.
-//! Anything else (DynamoDB errors, throttling, transactions that keep meeting others) is
-//! transient: the message is retried by SQS, and on its last delivery the item is recorded as a
-//! 500 instead, so that its bulk still completes.
+//! Outcomes are decided for the whole batch at once ([`decide`]), failures are handled per
+//! item, and the decided items of each bulk are tallied together. Failures are classified here.
+//! A 400, 402 or 409 is an outcome, recorded once. Anything else (DynamoDB errors, throttling,
+//! transactions that keep meeting others) is transient: the message is retried by SQS, and on
+//! its last delivery the item is recorded as a 500 instead, so that its bulk still completes.
 
 use std::{collections::BTreeMap, sync::Arc};
 

@@ -7,8 +7,8 @@
 //!    aborted, abandoned or vanished bulks are acknowledged and dropped; items that arrive
 //!    before their submission finished are sent back to the queue for a few seconds.
 //! 2. [`item`]: decide every item (validate; create the valid ones of each account in one
-//!    transaction; record the 400s, 402s and 409s), then tally each towards its bulk and, for
-//!    the last one, fix the bulk's completion.
+//!    transaction; record the 400s, 402s and 409s), then tally them towards their bulk, one
+//!    update per shard, and if they were its last, fix the bulk's completion.
 //! 3. Hand every decided event to the webhook queue in batches.
 //! 4. Report the messages that must be retried; SQS redelivers those and only those.
 //!
