@@ -176,12 +176,24 @@ async fn every_event_arrives_once_the_receiver_is_back_and_bulk_completed_last()
         receiver.unavailable.load(Ordering::SeqCst) > 0,
         "503s were answered"
     );
-    let deliveries = env.store().deliveries(bulk_id).await.unwrap();
+    // A delivery is recorded after its 2xx, so the last one's record may trail its arrival.
+    let deliveries = tokio::time::timeout(Duration::from_secs(30), async {
+        loop {
+            let deliveries = env.store().deliveries(bulk_id).await.unwrap();
+            if deliveries.iter().all(|d| d.state != DeliveryState::Pending) {
+                return deliveries;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    })
+    .await
+    .expect("every delivery is recorded settled");
     assert_eq!(deliveries.len(), 8);
     assert!(
         deliveries
             .iter()
-            .all(|d| d.state == DeliveryState::Delivered)
+            .all(|d| d.state == DeliveryState::Delivered),
+        "{deliveries:?}"
     );
     let log: Vec<_> = deliveries.iter().flat_map(|d| &d.log).collect();
     assert!(
