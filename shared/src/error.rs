@@ -9,7 +9,10 @@ use uuid::Uuid;
 
 pub use crate::api::FieldError;
 use crate::{
-    api::{ErrorBody, Status},
+    api::{
+        ErrorBody, Status,
+        failure::{INTERNAL, INVALID_BODY},
+    },
     clock,
     rate_limit::RateLimitExceeded,
 };
@@ -102,11 +105,12 @@ impl Error {
     /// The documented envelope for this error. `error_id` is the caller's handle on the log line.
     pub fn to_body(&self, error_id: Uuid, at: DateTime<Utc>) -> ErrorBody {
         let (message, errors) = match self {
+            // A bad body is refused in the words a bad bulk item is (`Refusal::Invalid`).
+            Self::InvalidRequest(errors) => (INVALID_BODY.to_owned(), errors.clone()),
             Self::Unauthorized => (
                 INVALID_KEY.to_owned(),
                 vec![FieldError::new("x-api-key", INVALID_KEY)],
             ),
-            Self::InvalidRequest(errors) => ("Invalid request body".to_owned(), errors.clone()),
             Self::InvalidPath(error) => ("Invalid path parameter".to_owned(), vec![error.clone()]),
             Self::RateLimited(exceeded) => (
                 exceeded.message(),
@@ -162,7 +166,6 @@ impl Error {
 }
 
 const INVALID_KEY: &str = "Invalid or inactive API key";
-const INTERNAL: &str = "Internal server error";
 const IDEMPOTENCY_FIELD: &str = "Idempotency-Key";
 
 /// Formats an error with its whole chain of sources, for log lines.

@@ -1,14 +1,11 @@
 //! The `Idempotency-Key` header: what a valid key looks like, and how a retried submission is
-//! matched to the first one (see `store::idempotency` for the claim records).
+//! matched to the first one (see `store::idempotency` for the claim records, and
+//! [`crate::store::bulks::judge_retry`] for what a retry gets).
 
-use chrono::{DateTime, Utc};
 use lambda_http::http::HeaderMap;
 use sha2::{Digest, Sha256};
 
-use crate::{
-    Error, Result,
-    store::bulks::{Bulk, BulkState},
-};
+use crate::{Error, Result};
 
 pub const HEADER: &str = "idempotency-key";
 /// Longest key accepted, in bytes.
@@ -51,75 +48,16 @@ impl std::fmt::Debug for IdempotencyKey {
     }
 }
 
-/// What to do with a request whose key is already claimed, with the same body, for `bulk`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Verdict {
-    /// The first request went through: answer with its 202.
-    Replay,
-    /// The first request is still at work: the caller should retry shortly.
-    InProgress,
-    /// The first request failed or was abandoned: submit anew under the same key. When
-    /// `abort_first`, its bulk is still `submitting` and must be marked aborted first.
-    Retake { abort_first: bool },
-}
-
-pub fn judge(bulk: Option<&Bulk>, now: DateTime<Utc>) -> Verdict {
-    match bulk {
-        Some(bulk) if bulk.is_abandoned(now) => Verdict::Retake { abort_first: true },
-        Some(bulk) => match bulk.state {
-            BulkState::Accepted => Verdict::Replay,
-            BulkState::Submitting => Verdict::InProgress,
-            BulkState::Aborted => Verdict::Retake { abort_first: false },
-        },
-        // The bulk outlived its retention: the key is as good as new.
-        None => Verdict::Retake { abort_first: false },
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use lambda_http::http::HeaderValue;
-    use uuid::Uuid;
 
     use super::*;
-    use crate::store::bulks::ABANDONED_AFTER;
 
     fn parse(value: &str) -> Result<Option<IdempotencyKey>> {
         let mut headers = HeaderMap::new();
         headers.insert(HEADER, HeaderValue::from_str(value).unwrap());
         IdempotencyKey::from_headers(&headers)
-    }
-
-    fn bulk(state: BulkState, created_at: DateTime<Utc>) -> Bulk {
-        Bulk {
-            id: Uuid::new_v4(),
-            account_id: Uuid::new_v4(),
-            webhook_url: "https://a.io".into(),
-            total: 1,
-            state,
-            created_at,
-            expires_at: 0,
-            completion: None,
-        }
-    }
-
-    #[test]
-    fn verdicts_follow_the_first_bulks_state() {
-        let now = Utc::now();
-        let long_ago = now - ABANDONED_AFTER - chrono::Duration::seconds(1);
-        let judged = |state, at| judge(Some(&bulk(state, at)), now);
-        assert_eq!(judged(BulkState::Accepted, now), Verdict::Replay);
-        assert_eq!(judged(BulkState::Accepted, long_ago), Verdict::Replay);
-        assert_eq!(judged(BulkState::Submitting, now), Verdict::InProgress);
-        assert_eq!(
-            judged(BulkState::Submitting, long_ago),
-            Verdict::Retake { abort_first: true }
-        );
-        assert_eq!(
-            judged(BulkState::Aborted, now),
-            Verdict::Retake { abort_first: false }
-        );
-        assert_eq!(judge(None, now), Verdict::Retake { abort_first: false });
     }
 
     #[test]

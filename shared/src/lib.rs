@@ -24,7 +24,9 @@
 //! - [`error`]: the crate's one error type and its mapping to the documented envelope.
 //! - [`http`]: JSON responses with the rate-limit headers, for the two HTTP functions.
 //! - [`config`]: [`config::Config`], read once from the environment.
-//! - [`auth`]: API keys (stored only as SHA-256 digests) and request authentication.
+//! - [`credentials`]: API keys (stored only as SHA-256 digests), webhook signing secrets
+//!   (parsed to key bytes when read) and constant-time comparison. A leaf module.
+//! - [`auth`]: request authentication, above the store.
 //! - [`rate_limit`]: per-account buckets and windows; counting happens in [`store::rate`].
 //! - [`store`]: DynamoDB access, one module per record kind; the key layout is documented there.
 //! - [`queue`]: the item queue and the webhook queue (batched, size-aware sends, per-message
@@ -37,6 +39,7 @@ pub mod api;
 pub mod auth;
 pub mod clock;
 pub mod config;
+pub mod credentials;
 pub mod error;
 pub mod http;
 pub mod idempotency;

@@ -128,7 +128,7 @@ fn parse_radars(envelope: &Map<String, Value>, errors: &mut Vec<FieldError>) -> 
     let mut items = Vec::with_capacity(radars.len());
     for (index, radar) in (0u32..).zip(radars) {
         let field = || format!("radars[{index}]");
-        let Value::Object(fields) = radar else {
+        let Value::Object(_) = radar else {
             errors.push(FieldError::new(field(), "Must be an object"));
             continue;
         };
@@ -152,14 +152,10 @@ fn parse_radars(envelope: &Map<String, Value>, errors: &mut Vec<FieldError>) -> 
             ));
             continue;
         }
-        let custom_fields = match fields.get("custom_fields") {
-            Some(object @ Value::Object(_)) => object.to_string(),
-            _ => "{}".to_owned(),
-        };
         items.push(SubmittedItem {
             index,
             radar: json,
-            custom_fields,
+            custom_fields: crate::radar::custom_fields(radar).to_string(),
         });
     }
     items

@@ -5,7 +5,7 @@ use std::{collections::HashMap, time::Instant};
 
 use chrono::{DateTime, Utc};
 use shared::{
-    auth::WebhookSecret,
+    credentials::WebhookSecret,
     error::Chain,
     store::{Store, bulks::Bulk, items::ItemRecord},
 };

@@ -20,7 +20,7 @@ use std::{collections::HashMap, time::Duration};
 
 use chrono::{DateTime, Utc};
 use shared::{
-    auth::WebhookSecret,
+    credentials::WebhookSecret,
     error::Chain,
     queue::{MAX_DELAY, WebhookMessage, WebhookTask},
     store::{
@@ -167,14 +167,7 @@ async fn attempt(
     };
     let now = clock.now();
     let update_id = task.event.update_id().to_string();
-    let headers = match signature::sign(scope.secrets, &update_id, now.timestamp(), body.as_bytes())
-    {
-        Ok(headers) => headers,
-        Err(error) => {
-            tracing::error!(%error, "cannot sign: fix the account's secret");
-            return Step::Retry;
-        }
-    };
+    let headers = signature::sign(scope.secrets, &update_id, now.timestamp(), body.as_bytes());
     let sent = deps
         .sender
         .post(&scope.bulk.webhook_url, &headers, body, now)

@@ -5,22 +5,13 @@ use serde_json::value::RawValue;
 use shared::{
     Error, Result,
     api::{InFlightItem, PollEntry, PollResponse, PollSummary, Status},
-    clock,
     store::{items::ItemRecord, snapshot::BulkSnapshot},
 };
-
-const PROCESSING: &str = "Bulk submission is being processed";
-const COMPLETED: &str = "Bulk submission completed";
 
 /// The poll answer for `snapshot`: `completed` once every item is terminal, else `processing`.
 /// Terminal items are their stored event text, unparsed and unchanged.
 pub(crate) fn poll_response(snapshot: BulkSnapshot, now: DateTime<Utc>) -> Result<PollResponse> {
     let counts = snapshot.counts();
-    let (status, message) = if snapshot.is_complete() {
-        (Status::Completed, COMPLETED)
-    } else {
-        (Status::Processing, PROCESSING)
-    };
     let bulk_id = snapshot.bulk.id;
     if snapshot.items.len() != usize::try_from(counts.total).unwrap_or(usize::MAX) {
         // An accepted bulk has every item stored; say so loudly, but still show what there is.
@@ -35,20 +26,13 @@ pub(crate) fn poll_response(snapshot: BulkSnapshot, now: DateTime<Utc>) -> Resul
         .into_iter()
         .map(entry)
         .collect::<Result<Vec<_>>>()?;
-    Ok(PollResponse {
-        status,
-        code: 200,
-        timestamp: clock::rfc3339(now),
-        message: message.to_owned(),
-        bulk_id,
-        summary: PollSummary {
-            total: counts.total,
-            processing: counts.processing,
-            created: counts.created,
-            failed: counts.failed,
-        },
-        radars,
-    })
+    let summary = PollSummary {
+        total: counts.total,
+        processing: counts.processing,
+        created: counts.created,
+        failed: counts.failed,
+    };
+    Ok(PollResponse::new(bulk_id, summary, radars, now))
 }
 
 /// One item: `{item_index, status: "processing", custom_fields}` while in flight, else its event.

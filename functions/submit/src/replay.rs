@@ -4,11 +4,10 @@ use chrono::{DateTime, Utc};
 use shared::{
     Error, Result,
     api::SubmitAccepted,
-    auth,
-    idempotency::{Verdict, judge},
+    credentials,
     store::{
         Store,
-        bulks::{Begun, Bulk},
+        bulks::{Begun, Bulk, RetryVerdict, judge_retry},
         idempotency::{Claim, ClaimRequest},
     },
 };
@@ -79,12 +78,12 @@ async fn settle(
     now: DateTime<Utc>,
 ) -> Result<Settled> {
     // A digest like any other: compared in constant time, as every digest in the code is.
-    if !auth::constant_time_eq(held.fingerprint.as_bytes(), fingerprint.as_bytes()) {
+    if !credentials::constant_time_eq(held.fingerprint.as_bytes(), fingerprint.as_bytes()) {
         return Err(Error::IdempotencyKeyReused);
     }
     let bulk = store.get_bulk(held.bulk_id).await?;
-    match judge(bulk.as_ref(), now) {
-        Verdict::Replay => {
+    match judge_retry(bulk.as_ref(), now) {
+        RetryVerdict::Replay => {
             let bulk = bulk.ok_or(Error::IdempotencyKeyInUse)?;
             let total = usize::try_from(bulk.total).unwrap_or(usize::MAX);
             Ok(Settled::Replay(SubmitAccepted::new(
@@ -93,8 +92,8 @@ async fn settle(
                 bulk.created_at,
             )))
         }
-        Verdict::InProgress => Err(Error::IdempotencyKeyInUse),
-        Verdict::Retake { abort_first } => {
+        RetryVerdict::InProgress => Err(Error::IdempotencyKeyInUse),
+        RetryVerdict::Retake { abort_first } => {
             // If the abandoned bulk cannot be aborted it moved on after all: let the client
             // retry, and it will get a replay.
             if abort_first && !store.abort_bulk(held.bulk_id).await? {

@@ -3,6 +3,7 @@
 
 mod envelope;
 mod events;
+pub mod failure;
 mod poll;
 mod submit;
 
@@ -10,6 +11,7 @@ use serde::{Deserialize, Serialize};
 
 pub use envelope::{ErrorBody, FieldError};
 pub use events::{BulkCompleted, CompletedSummary, RadarCreated, RadarData, RadarFailure};
+pub use failure::Refusal;
 pub use poll::{InFlightItem, PollEntry, PollResponse, PollSummary};
 pub use submit::{AcceptedSummary, SubmitAccepted, SubmitRequest};
 

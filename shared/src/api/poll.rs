@@ -1,8 +1,13 @@
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, value::RawValue};
 use uuid::Uuid;
 
 use super::Status;
+use crate::clock;
+
+const PROCESSING: &str = "Bulk submission is being processed";
+const COMPLETED: &str = "Bulk submission completed";
 
 /// The answer to `GET /v1/radars/bulk/{bulk_id}`: `processing` while any item is in flight,
 /// then `completed`.
@@ -15,6 +20,34 @@ pub struct PollResponse {
     pub bulk_id: Uuid,
     pub summary: PollSummary,
     pub radars: Vec<PollEntry>,
+}
+
+impl PollResponse {
+    /// The answer for a bulk whose items stand as `summary` says: `completed` once every item
+    /// is terminal, else `processing`.
+    pub fn new(
+        bulk_id: Uuid,
+        summary: PollSummary,
+        radars: Vec<PollEntry>,
+        now: DateTime<Utc>,
+    ) -> Self {
+        let complete =
+            summary.processing == 0 && summary.created + summary.failed == summary.total;
+        let (status, message) = if complete {
+            (Status::Completed, COMPLETED)
+        } else {
+            (Status::Processing, PROCESSING)
+        };
+        Self {
+            status,
+            code: 200,
+            timestamp: clock::rfc3339(now),
+            message: message.to_owned(),
+            bulk_id,
+            summary,
+            radars,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -1,5 +1,5 @@
-//! What makes two radars of one account the same radar (DESIGN.md, "Conflicts"), and the 409
-//! error that names the radar already holding an identity.
+//! What makes two radars of one account the same radar (DESIGN.md, "Conflicts"). The 409
+//! error that names the radar already holding an identity is [`crate::api::Refusal::Conflict`].
 //!
 //! The store claims `account + Identity::key` with a conditional write; this file only decides
 //! the key. Keys are `#`-separated parts. Parts that come from user text have `%` and `#`
@@ -8,13 +8,7 @@
 
 use std::borrow::Cow;
 
-use uuid::Uuid;
-
 use super::{Radar, Target};
-use crate::FieldError;
-
-/// The `message` of a 409 outcome.
-pub const CONFLICT_MESSAGE: &str = "Conflict: Radar already exists";
 
 /// A radar's identity: the error field a conflict is reported on, and the key that is unique
 /// per account. The key starts with the radar type, so types never collide.
@@ -77,27 +71,6 @@ impl Radar {
     }
 }
 
-/// The 409 error for an item whose identity `identity_field` is held by
-/// `conflicting_radar_id`. The reason follows the spec's example; the literal `{radar_id}` in
-/// it is the spec's, not a placeholder left unfilled.
-pub fn conflict(identity_field: &str, conflicting_radar_id: Uuid) -> FieldError {
-    let what = match identity_field {
-        "domain" => "A radar with this domain and type".to_owned(),
-        "identifiers" => "A radar with these identifiers and type".to_owned(),
-        "keyword" => "A radar with this keyword and type".to_owned(),
-        "radar_type" => "A radar of this type".to_owned(),
-        other => format!("A radar with this {other} and type"),
-    };
-    FieldError {
-        field: identity_field.to_owned(),
-        reason: format!(
-            "{what} already exists for your account. Conflicting radar_id: \
-             {conflicting_radar_id}. You can view it using GET /radars/{{radar_id}}"
-        ),
-        conflicting_radar_id: Some(conflicting_radar_id),
-    }
-}
-
 fn join(parts: &[&str]) -> String {
     parts.join("#")
 }
@@ -122,42 +95,6 @@ mod tests {
 
     fn company(domain: &str) -> Identity {
         identity(&json!({"radar_type": "company_job_openings", "domain": domain}))
-    }
-
-    const ID: &str = "3f1d8e8a-39c4-47e8-a4b4-f7db6a2e50f0";
-
-    #[test]
-    fn the_domain_conflict_reason_is_the_spec_example() {
-        let error = conflict("domain", ID.parse().unwrap());
-        let json = serde_json::to_value(&error).unwrap();
-        assert_eq!(
-            json,
-            json!({
-                "field": "domain",
-                "reason": "A radar with this domain and type already exists for your account. Conflicting radar_id: 3f1d8e8a-39c4-47e8-a4b4-f7db6a2e50f0. You can view it using GET /radars/{radar_id}",
-                "conflicting_radar_id": ID
-            })
-        );
-    }
-
-    #[test]
-    fn every_identity_field_has_its_own_first_sentence() {
-        let tail = format!(
-            " already exists for your account. Conflicting radar_id: {ID}. \
-             You can view it using GET /radars/{{radar_id}}"
-        );
-        for (field, first) in [
-            ("domain", "A radar with this domain and type"),
-            ("identifiers", "A radar with these identifiers and type"),
-            ("keyword", "A radar with this keyword and type"),
-            ("radar_type", "A radar of this type"),
-        ] {
-            let error = conflict(field, ID.parse().unwrap());
-            assert_eq!(error.field, field);
-            assert_eq!(error.reason, format!("{first}{tail}"));
-            assert_eq!(error.conflicting_radar_id, Some(ID.parse().unwrap()));
-        }
-        assert_eq!(CONFLICT_MESSAGE, "Conflict: Radar already exists");
     }
 
     #[test]

@@ -4,8 +4,9 @@
 //! - [`Radar::parse`] (in `parse`): an item into a [`Radar`], or every failing field at once.
 //! - [`normalise`] and [`values`]: the canonical form of domains, emails, profile URLs and
 //!   text, and the newtypes that hold them.
-//! - [`Radar::identity`] and [`conflict`] (in `identity`): what makes two radars the same
-//!   (the 409 rule), and the error that says so.
+//! - [`Radar::identity`] (in `identity`): what makes two radars the same (the 409 rule; the
+//!   error that says so is [`crate::api::Refusal::Conflict`]).
+//! - [`custom_fields`]: what every event of an item echoes of its `custom_fields`.
 //! - [`Radar::data`]: the created radar as `radar_created` reports it.
 //!
 //! Everything here is pure: no I/O, so the rules are tested without emulators.
@@ -16,10 +17,12 @@ mod parse;
 pub mod types;
 pub mod values;
 
-use serde_json::Value;
+use std::borrow::Cow;
+
+use serde_json::{Map, Value};
 use uuid::Uuid;
 
-pub use identity::{CONFLICT_MESSAGE, Identity, conflict};
+pub use identity::Identity;
 pub use parse::{EMPTY_STRINGS, NOT_A_STRING, NOT_STRINGS, REQUIRED};
 pub use types::{Kind, RadarType};
 pub use values::{Domain, Email, FullName, Keyword, ProfileUrl};
@@ -28,6 +31,19 @@ use crate::api::RadarData;
 
 /// The `radar_status` of a radar just created.
 pub const ACTIVE: &str = "active";
+
+/// What an item without `custom_fields` echoes, as JSON text.
+pub const NO_CUSTOM_FIELDS: &str = "{}";
+
+/// An item's `custom_fields` as every event and poll answer of it echoes them: the object
+/// given, else `{}`. (Submit refuses a bulk whose item has a `custom_fields` that is not an
+/// object; the fallback covers items that reach the processor some other way.)
+pub fn custom_fields(item: &Value) -> Cow<'_, Value> {
+    match item.get("custom_fields") {
+        Some(object @ Value::Object(_)) => Cow::Borrowed(object),
+        _ => Cow::Owned(Value::Object(Map::new())),
+    }
+}
 
 /// A valid radar item: its row of the type table and what it watches. Built only by
 /// [`Radar::parse`], so the target always matches the type's kind and rules.

@@ -7,7 +7,7 @@ use uuid::Uuid;
 use super::{Fields, Item, NEW_RECORD, Read, Store, b, key, n, s};
 use crate::{
     Error, Result,
-    auth::{KeyDigest, WebhookSecret},
+    credentials::{KeyDigest, WebhookSecret},
     clock,
     rate_limit::LimitOverrides,
 };
@@ -70,12 +70,10 @@ impl TryFrom<&Item> for Account {
         Ok(Self {
             id: fields.parsed("account_id")?,
             credits: fields.number("credits")?,
-            webhook_secret: WebhookSecret::from_stored(fields.string("webhook_secret")?.to_owned()),
+            webhook_secret: fields.secret("webhook_secret")?,
             previous_webhook_secret: match item.get(PREVIOUS_SECRET) {
                 None => None,
-                Some(_) => Some(WebhookSecret::from_stored(
-                    fields.string(PREVIOUS_SECRET)?.to_owned(),
-                )),
+                Some(_) => Some(fields.secret(PREVIOUS_SECRET)?),
             },
             limits: LimitOverrides {
                 bulk_per_minute: fields.optional_number("bulk_per_minute")?,

@@ -93,6 +93,32 @@ impl Bulk {
     }
 }
 
+/// What a submission retried under an `Idempotency-Key` gets, given the bulk the key already
+/// stands for (with the same body): the bulk's state decides.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RetryVerdict {
+    /// The first request went through: answer with its 202.
+    Replay,
+    /// The first request is still at work: the caller should retry shortly.
+    InProgress,
+    /// The first request failed or was abandoned: submit anew under the same key. When
+    /// `abort_first`, its bulk is still `submitting` and must be marked aborted first.
+    Retake { abort_first: bool },
+}
+
+pub fn judge_retry(bulk: Option<&Bulk>, now: DateTime<Utc>) -> RetryVerdict {
+    match bulk {
+        Some(bulk) if bulk.is_abandoned(now) => RetryVerdict::Retake { abort_first: true },
+        Some(bulk) => match bulk.state {
+            BulkState::Accepted => RetryVerdict::Replay,
+            BulkState::Submitting => RetryVerdict::InProgress,
+            BulkState::Aborted => RetryVerdict::Retake { abort_first: false },
+        },
+        // The bulk outlived its retention: the key is as good as new.
+        None => RetryVerdict::Retake { abort_first: false },
+    }
+}
+
 pub(super) fn bulk_pk(id: Uuid) -> String {
     format!("BULK#{id}")
 }
@@ -237,5 +263,45 @@ impl Store {
     pub async fn get_bulk(&self, id: Uuid) -> Result<Option<Bulk>> {
         let item = self.get(bulk_key(id), Read::Strong).await?;
         item.as_ref().map(Bulk::try_from).transpose()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn bulk(state: BulkState, created_at: DateTime<Utc>) -> Bulk {
+        Bulk {
+            id: Uuid::new_v4(),
+            account_id: Uuid::new_v4(),
+            webhook_url: "https://a.io".into(),
+            total: 1,
+            state,
+            created_at,
+            expires_at: 0,
+            completion: None,
+        }
+    }
+
+    #[test]
+    fn verdicts_follow_the_first_bulks_state() {
+        let now = Utc::now();
+        let long_ago = now - ABANDONED_AFTER - chrono::Duration::seconds(1);
+        let judged = |state, at| judge_retry(Some(&bulk(state, at)), now);
+        assert_eq!(judged(BulkState::Accepted, now), RetryVerdict::Replay);
+        assert_eq!(judged(BulkState::Accepted, long_ago), RetryVerdict::Replay);
+        assert_eq!(judged(BulkState::Submitting, now), RetryVerdict::InProgress);
+        assert_eq!(
+            judged(BulkState::Submitting, long_ago),
+            RetryVerdict::Retake { abort_first: true }
+        );
+        assert_eq!(
+            judged(BulkState::Aborted, now),
+            RetryVerdict::Retake { abort_first: false }
+        );
+        assert_eq!(
+            judge_retry(None, now),
+            RetryVerdict::Retake { abort_first: false }
+        );
     }
 }

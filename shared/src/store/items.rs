@@ -30,7 +30,7 @@ use super::{
     bulks::{Bulk, bulk_pk},
     key, n, s,
 };
-use crate::{Error, Result, submission::SubmittedItem};
+use crate::{Error, Result, radar::NO_CUSTOM_FIELDS, submission::SubmittedItem};
 
 /// Where an item stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -93,8 +93,6 @@ pub(super) const UPDATE_ID: &str = "update_id";
 pub(super) const FIELDS_PREFIX: &str = "FIELDS#";
 const CUSTOM_FIELDS: &str = "custom_fields";
 const FIRST: &str = "first";
-/// What an item without `custom_fields` echoes.
-pub(super) const NO_FIELDS: &str = "{}";
 /// Most bytes of `custom_fields` in one packed record: DynamoDB allows 400 KB a record, and one
 /// item's are at most 64 KB.
 const FIELDS_BYTES: usize = 256 * 1024;
@@ -117,7 +115,7 @@ impl TryFrom<&Item> for ItemRecord {
         // a snapshot takes them from the bulk's packed records.
         let custom_fields = match item.get(CUSTOM_FIELDS) {
             Some(_) => fields.string(CUSTOM_FIELDS)?.to_owned(),
-            None => NO_FIELDS.to_owned(),
+            None => NO_CUSTOM_FIELDS.to_owned(),
         };
         Ok(Self {
             index: fields.number("item_index")?,

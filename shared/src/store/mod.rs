@@ -44,7 +44,7 @@ use aws_sdk_dynamodb::{
     types::AttributeValue,
 };
 
-use crate::{Error, Result};
+use crate::{Error, Result, credentials::WebhookSecret};
 
 /// A DynamoDB item.
 pub type Item = HashMap<String, AttributeValue>;
@@ -260,6 +260,11 @@ impl Fields<'_> {
                 .map_err(|_| self.corrupt(format!("{name} is not a valid number"))),
             Some(_) => Err(self.corrupt(format!("{name} is not a number"))),
         }
+    }
+
+    fn secret(&self, name: &str) -> Result<WebhookSecret> {
+        WebhookSecret::parse(self.string(name)?)
+            .map_err(|error| self.corrupt(format!("{name}: {error}")))
     }
 
     fn boolean(&self, name: &str) -> Result<bool> {

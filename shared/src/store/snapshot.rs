@@ -12,10 +12,10 @@ use uuid::Uuid;
 use super::{
     SK, Store,
     bulks::{BULK_SK, Bulk, bulk_pk},
-    items::{FIELDS_PREFIX, ITEM_PREFIX, ItemRecord, ItemState, NO_FIELDS, read_fields},
+    items::{FIELDS_PREFIX, ITEM_PREFIX, ItemRecord, ItemState, read_fields},
     s,
 };
-use crate::Result;
+use crate::{Result, radar::NO_CUSTOM_FIELDS};
 
 /// The first sort key after every `ITEM#…` ('$' follows '#').
 const ITEMS_END: &str = "ITEM$";
@@ -101,7 +101,7 @@ impl Store {
             .map(|index| {
                 let mut item = decided.remove(&index).unwrap_or_else(|| ItemRecord {
                     index,
-                    custom_fields: NO_FIELDS.to_owned(),
+                    custom_fields: NO_CUSTOM_FIELDS.to_owned(),
                     outcome: None,
                 });
                 if let Some(text) = fields.remove(&index) {

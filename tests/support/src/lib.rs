@@ -18,7 +18,7 @@ use aws_sdk_dynamodb::config::{Credentials, Region};
 use chrono::{DateTime, DurationRound, TimeDelta, Utc};
 use provision::{Provisioned, Template};
 use shared::{
-    auth::{ApiKey, WebhookSecret},
+    credentials::{ApiKey, WebhookSecret},
     config::Config,
     rate_limit::LimitOverrides,
     store::{

@@ -15,7 +15,7 @@ use futures::{StreamExt, stream};
 use http_body_util::{BodyExt, Full};
 use hyper::{Request, Response, body::Bytes, server::conn::http1, service::service_fn};
 use hyper_util::rt::TokioIo;
-use shared::{auth::WebhookSecret, config::Config, webhook_url::WebhookPolicy};
+use shared::{config::Config, credentials::WebhookSecret, webhook_url::WebhookPolicy};
 use tokio::net::TcpListener;
 
 use crate::{Error, Result};
@@ -115,8 +115,7 @@ async fn deliver(
     let failures = stream::iter(events)
         .map(|(id, body)| async move {
             let now = Utc::now();
-            let headers = signature::sign([secret], id, now.timestamp(), body.as_bytes())
-                .map_err(|error| Error::Failed(error.to_string()))?;
+            let headers = signature::sign([secret], id, now.timestamp(), body.as_bytes());
             let sent = sender.post(url, &headers, body.clone(), now).await;
             Ok::<_, Error>(matches!(
                 sent.reply,

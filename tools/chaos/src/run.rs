@@ -24,7 +24,7 @@ use devstack::{
 use provision::{Provisioned, Template};
 use serde_json::Value;
 use shared::{
-    auth::{ApiKey, WebhookSecret},
+    credentials::{ApiKey, WebhookSecret},
     config::{AWS_ATTEMPT_TIMEOUT, Config},
     rate_limit::LimitOverrides,
     store::{Store, accounts::Account},

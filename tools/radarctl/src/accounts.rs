@@ -3,7 +3,7 @@
 use chrono::Utc;
 use serde_json::{Value, json};
 use shared::{
-    auth::{ApiKey, WebhookSecret},
+    credentials::{ApiKey, WebhookSecret},
     rate_limit::LimitOverrides,
     store::accounts::Account,
 };

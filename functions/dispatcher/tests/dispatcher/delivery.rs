@@ -1,7 +1,7 @@
 use chrono::Utc;
 use hyper::HeaderMap;
 use shared::{
-    auth::{ApiKey, WebhookSecret},
+    credentials::{ApiKey, WebhookSecret},
     store::{accounts::Account, deliveries::DeliveryState},
 };
 use standardwebhooks::Webhook;

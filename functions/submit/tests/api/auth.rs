@@ -1,5 +1,5 @@
 use aws_sdk_dynamodb::types::AttributeValue;
-use shared::auth::ApiKey;
+use shared::credentials::ApiKey;
 
 use crate::helpers::{assert_envelope, field_errors, spawn_app, spec_example};
 

@@ -264,7 +264,7 @@ async fn the_http_invoker_calls_the_lambda_invoke_api_and_reads_the_partial_resp
 async fn the_receiver_tells_signed_deliveries_from_forged_ones() {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}/", listener.local_addr().unwrap());
-    let secret = shared::auth::WebhookSecret::generate().unwrap();
+    let secret = shared::credentials::WebhookSecret::generate().unwrap();
     let received = Arc::new(Mutex::new(Vec::<Received>::new()));
     let seen = Arc::clone(&received);
     let key = secret.expose().to_owned();
@@ -322,7 +322,7 @@ async fn up_makes_the_stack_a_working_dev_account_and_the_env_files() {
     let table = &stack.environment["RADAR_TABLE_NAME"];
     assert_eq!(*table, format!("{prefix}-RadarTable"));
     let store = shared::store::Store::new(env.dynamodb.clone(), table);
-    let key = shared::auth::ApiKey::new("rbk_dev_key_for_tests_0001").digest();
+    let key = shared::credentials::ApiKey::new("rbk_dev_key_for_tests_0001").digest();
     assert_eq!(
         store.account_for_key(&key).await.unwrap().unwrap().credits,
         42

@@ -14,7 +14,7 @@ use devstack::{
 };
 use provision::Template;
 use serde_json::Value;
-use shared::{auth::ApiKey, rate_limit::LimitOverrides, store::Store};
+use shared::{credentials::ApiKey, rate_limit::LimitOverrides, store::Store};
 use test_support::{TestAccount, TestEnv};
 use tokio::net::TcpListener;
 

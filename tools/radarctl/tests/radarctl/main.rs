@@ -4,7 +4,7 @@ use clap::Parser;
 use radarctl::{Cli, Deps, Error, run};
 use serde_json::Value;
 use shared::{
-    auth::ApiKey,
+    credentials::ApiKey,
     store::bulks::{Bulk, BulkState},
     submission::SubmittedItem,
 };
