@@ -61,6 +61,12 @@ impl WebhookUrl {
         Ok(Self(url))
     }
 
+    /// A URL read back from a bulk record. It met the rules when it was submitted, so only its
+    /// form is checked here; the dispatcher applies the rules in force again when it sends.
+    pub fn from_stored(raw: &str) -> Option<Self> {
+        Url::parse(raw).ok().map(Self)
+    }
+
     pub fn as_str(&self) -> &str {
         self.0.as_str()
     }

@@ -15,6 +15,7 @@ use chrono::{DateTime, Utc};
 use serde_json::value::RawValue;
 use shared::{
     api::{BulkCompleted, CompletedSummary, UpdateType},
+    clock,
     store::{Store, bulks::Bulk, deliveries, snapshot::BulkSnapshot},
 };
 use uuid::Uuid;
@@ -44,7 +45,7 @@ pub(crate) async fn readiness(
     let completed_at = bulk
         .completion
         .as_ref()
-        .and_then(|completion| completion.completed_at.parse::<DateTime<Utc>>().ok());
+        .map(|completion| completion.completed_at);
     let patience = chrono::Duration::from_std(retry::completion_patience(schedule))
         .unwrap_or(chrono::Duration::MAX);
     if completed_at.is_some_and(|at| now - at > patience) {
@@ -96,7 +97,7 @@ pub(crate) fn assemble(snapshot: &BulkSnapshot, update_id: Uuid) -> Result<Strin
         update_id,
         update_type: UpdateType::BulkCompleted,
         bulk_id: bulk.id,
-        completed_at: completion.completed_at.clone(),
+        completed_at: clock::rfc3339(completion.completed_at),
         summary: CompletedSummary {
             total: counts.total,
             created: counts.created,
@@ -110,9 +111,12 @@ pub(crate) fn assemble(snapshot: &BulkSnapshot, update_id: Uuid) -> Result<Strin
 #[cfg(test)]
 mod tests {
     use serde_json::{Value, json};
-    use shared::store::{
-        bulks::{BulkState, Completion},
-        items::{ItemRecord, ItemState, Outcome},
+    use shared::{
+        store::{
+            bulks::{BulkState, Completion},
+            items::{ItemRecord, ItemState, Outcome},
+        },
+        webhook_url::WebhookUrl,
     };
 
     use super::*;
@@ -138,14 +142,14 @@ mod tests {
             bulk: Bulk {
                 id: Uuid::nil(),
                 account_id: Uuid::nil(),
-                webhook_url: "https://example.com/h".into(),
+                webhook_url: WebhookUrl::from_stored("https://example.com/h").unwrap(),
                 total: u32::try_from(events.len()).unwrap(),
                 state: BulkState::Accepted,
                 created_at: "2026-05-25T11:17:12Z".parse().unwrap(),
                 expires_at: 0,
                 completion: Some(Completion {
                     update_id: completion,
-                    completed_at: "2026-05-25T11:17:33Z".into(),
+                    completed_at: "2026-05-25T11:17:33Z".parse().unwrap(),
                 }),
             },
             items,

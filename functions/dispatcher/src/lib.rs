@@ -32,14 +32,17 @@ mod task;
 
 use std::{collections::HashMap, convert::Infallible, time::Duration};
 
-use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
+use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};
 use chrono::{DateTime, Utc};
 use futures::{StreamExt, future::join_all, stream};
 use lambda_runtime::LambdaEvent;
 use shared::{
     config::Config,
     error::Chain,
-    queue::{Queue, WebhookMessage, WebhookTask},
+    queue::{
+        Queue, WebhookMessage, WebhookTask,
+        batch::{self, Unreadable},
+    },
     store::Store,
 };
 use tracing::Instrument;
@@ -89,11 +92,16 @@ pub async fn handle(
 pub async fn process_batch(deps: &Deps, event: SqsEvent, now: DateTime<Utc>) -> BatchReport {
     let clock = Clock::starting_at(now);
     let mut report = BatchReport::default();
-    let records: Vec<(String, WebhookTask)> = event
-        .records
-        .into_iter()
-        .filter_map(|message| read(message, &mut report.response))
-        .collect();
+    // A message that is not a webhook task ends on the dead-letter queue for someone to look at.
+    let records: Vec<(String, WebhookTask)> = batch::read_batch(
+        event.records,
+        "a webhook task",
+        Unreadable::Fail,
+        &mut report.response,
+    )
+    .into_iter()
+    .map(|received| (received.message_id, received.body))
+    .collect();
 
     // Each bulk once, with the items whose events are due now.
     let mut wanted: HashMap<Uuid, Vec<u32>> = HashMap::new();
@@ -164,20 +172,6 @@ pub async fn process_batch(deps: &Deps, event: SqsEvent, now: DateTime<Utc>) -> 
     }
     send_back(deps, requeue, &mut report).await;
     report
-}
-
-/// Reads one SQS message. One that is not a webhook task is reported as a failure, so that
-/// it ends on the dead-letter queue for someone to look at.
-fn read(message: SqsMessage, response: &mut SqsBatchResponse) -> Option<(String, WebhookTask)> {
-    let message_id = message.message_id?;
-    match serde_json::from_str::<WebhookTask>(message.body.as_deref().unwrap_or_default()) {
-        Ok(task) => Some((message_id, task)),
-        Err(error) => {
-            tracing::error!(%message_id, %error, "message is not a webhook task");
-            response.add_failure(message_id);
-            None
-        }
-    }
 }
 
 fn span(message_id: &str, task: &WebhookTask) -> tracing::Span {

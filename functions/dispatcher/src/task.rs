@@ -170,7 +170,7 @@ async fn attempt(
     let headers = signature::sign(scope.secrets, &update_id, now.timestamp(), body.as_bytes());
     let sent = deps
         .sender
-        .post(&scope.bulk.webhook_url, &headers, body, now)
+        .post(scope.bulk.webhook_url.as_str(), &headers, body, now)
         .await;
     let record = record_of(claim.attempt(), now, &sent);
     metrics::attempt(&sent.reply);

@@ -70,7 +70,10 @@ mod tests {
             bulk: Bulk {
                 id: Uuid::new_v4(),
                 account_id: Uuid::new_v4(),
-                webhook_url: "https://example.com/hook".into(),
+                webhook_url: shared::webhook_url::WebhookUrl::from_stored(
+                    "https://example.com/hook",
+                )
+                .unwrap(),
                 total: u32::try_from(items.len()).unwrap(),
                 state: BulkState::Accepted,
                 created_at: Utc::now(),

@@ -34,6 +34,17 @@ pub struct Deps {
     pub config: Config,
 }
 
+impl Deps {
+    /// The one place poll's dependencies are wired: its `main`, the local stack and the tests
+    /// all build them here. Poll only reads, and never touches a queue.
+    pub fn new(config: Config, dynamodb: aws_sdk_dynamodb::Client) -> Self {
+        Self {
+            store: Store::new(dynamodb, &config.table_name),
+            config,
+        }
+    }
+}
+
 /// Answers one request. Every outcome, errors included, is a response in the documented shape.
 pub async fn handle(deps: &Deps, request: Request) -> Response<Body> {
     handle_at(deps, request, Utc::now()).await

@@ -2,17 +2,14 @@ use std::convert::Infallible;
 
 use lambda_http::{Error, run, service_fn};
 use poll::Deps;
-use shared::{config::Config, store::Store};
+use shared::config::Config;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     shared::telemetry::init();
     let config = Config::from_env()?;
     let aws = shared::config::load_aws().await;
-    let deps = Deps {
-        store: Store::new(aws_sdk_dynamodb::Client::new(&aws), &config.table_name),
-        config,
-    };
+    let deps = Deps::new(config, aws_sdk_dynamodb::Client::new(&aws));
     deps.store.connect().await;
     run(service_fn(|request| async {
         Ok::<_, Infallible>(poll::handle(&deps, request).await)

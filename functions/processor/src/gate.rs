@@ -1,11 +1,12 @@
-//! Whether a bulk's items may be worked on: read once per bulk per batch.
+//! Step 2: whether each item's bulk may be worked on, read once per bulk per batch.
 //!
 //! A bulk is `accepted` for good once it is (only `submitting` bulks change state), so one
 //! strongly consistent read that says `accepted` is enough for the whole batch.
 
-use std::time::Duration;
+use std::{collections::BTreeMap, sync::Arc, time::Duration};
 
 use chrono::{DateTime, Utc};
+use futures::future::join_all;
 use shared::{
     error::Chain,
     store::{
@@ -15,11 +16,20 @@ use shared::{
 };
 use uuid::Uuid;
 
+use crate::{Record, Verdict};
+
+/// An item whose bulk is open, with that bulk.
+#[derive(Debug)]
+pub(crate) struct Open {
+    pub(crate) record: Record,
+    pub(crate) bulk: Arc<Bulk>,
+}
+
 /// What the batch may do with a bulk's items.
 #[derive(Debug)]
-pub(crate) enum Gate {
+enum Gate {
     /// Accepted: process its items.
-    Open(Bulk),
+    Open(Arc<Bulk>),
     /// Its submission failed, was abandoned, or the bulk is gone: acknowledge and drop.
     Closed(&'static str),
     /// Still being submitted: try its items again in a few seconds.
@@ -34,7 +44,49 @@ pub(crate) enum Gate {
 const READS: u32 = 4;
 const PAUSE: Duration = Duration::from_millis(250);
 
-pub(crate) async fn open(store: &Store, id: Uuid, now: DateTime<Utc>) -> Gate {
+/// Splits the batch into the items to work on and the verdicts of the others. Off the
+/// dead-letter queue, an item whose bulk is not accepted yet is retried rather than deferred:
+/// its bulk was accepted long ago, or it is not there at all.
+pub(crate) async fn gate_all(
+    store: &Store,
+    records: Vec<Record>,
+    dead_letters: bool,
+    now: DateTime<Utc>,
+) -> (Vec<Open>, Vec<(Record, Verdict)>) {
+    let mut bulk_ids: Vec<Uuid> = records.iter().map(|r| r.body.bulk_id).collect();
+    bulk_ids.sort_unstable();
+    bulk_ids.dedup();
+    let gates: BTreeMap<Uuid, Gate> = join_all(
+        bulk_ids
+            .into_iter()
+            .map(|id| async move { (id, gate(store, id, now).await) }),
+    )
+    .await
+    .into_iter()
+    .collect();
+
+    let mut open = Vec::new();
+    let mut settled = Vec::new();
+    for record in records {
+        let verdict = match &gates[&record.body.bulk_id] {
+            Gate::Open(bulk) => {
+                let bulk = Arc::clone(bulk);
+                open.push(Open { record, bulk });
+                continue;
+            }
+            Gate::Closed(why) => {
+                tracing::info!(message_id = %record.message_id, why, "dropping an item");
+                Verdict::Dropped
+            }
+            Gate::NotYet if !dead_letters => Verdict::Defer,
+            Gate::NotYet | Gate::Unknown => Verdict::Retry,
+        };
+        settled.push((record, verdict));
+    }
+    (open, settled)
+}
+
+async fn gate(store: &Store, id: Uuid, now: DateTime<Utc>) -> Gate {
     for read in 1..=READS {
         let bulk = match store.get_bulk(id).await {
             Ok(Some(bulk)) => bulk,
@@ -45,7 +97,7 @@ pub(crate) async fn open(store: &Store, id: Uuid, now: DateTime<Utc>) -> Gate {
             }
         };
         match bulk.state {
-            BulkState::Accepted => return Gate::Open(bulk),
+            BulkState::Accepted => return Gate::Open(Arc::new(bulk)),
             BulkState::Aborted => return Gate::Closed("its submission failed"),
             BulkState::Submitting if bulk.is_abandoned(now) => match store.abort_bulk(id).await {
                 Ok(true) => {

@@ -2,43 +2,50 @@
 //! `radar_failure`, stored on the item before it is handed to the dispatcher, and the item that
 //! completes its bulk hands on the bulk's one `bulk_completed`.
 //!
-//! A batch goes through four steps:
-//! 1. [`gate`]: read each bulk of the batch once. Only `accepted` bulks are worked on; items of
+//! A batch is one pipeline, each step taking what the one before returned:
+//! 1. read ([`shared::queue::batch`]): the SQS messages as queued items.
+//! 2. [`gate`]: read each bulk of the batch once. Only `accepted` bulks are worked on; items of
 //!    aborted, abandoned or vanished bulks are acknowledged and dropped; items that arrive
 //!    before their submission finished are sent back to the queue for a few seconds.
-//! 2. [`item`]: decide every item (validate; create the valid ones of each account in one
-//!    transaction; record the 400s, 402s and 409s), then tally them towards their bulk, one
-//!    update per shard, and if they were its last, fix the bulk's completion.
-//! 3. Hand every decided event to the webhook queue in batches.
-//! 4. Report the messages that must be retried; SQS redelivers those and only those.
+//! 3. [`decide`]: from each item alone, a radar to create or a refusal (400).
+//! 4. [`create`]: the valid radars of each account created and charged in one transaction;
+//!    conflicts (409) and short balances (402) become refusals.
+//! 5. [`settle`]: every refusal recorded, transient failures classified (a 500 on the last
+//!    delivery), the items tallied towards their bulk, one update per shard, and if they were
+//!    its last, the bulk's completion fixed.
+//! 6. hand on: every decided event to the webhook queue in batches, deferred items back to the
+//!    item queue, and the messages that must be retried reported; SQS redelivers those and
+//!    only those.
 //!
 //! Every step can be repeated: a redelivered item finds its outcome already decided and hands
 //! on the very same event, so a crash anywhere costs a redelivery, never a second radar.
+//! [`failure`] is the one error type; [`events`] builds the stored event bodies.
 
+mod create;
 mod decide;
 mod events;
+mod failure;
 mod faults;
 mod gate;
-mod item;
 mod metrics;
+mod settle;
 
-use std::{collections::BTreeMap, convert::Infallible, time::Duration};
+use std::{convert::Infallible, time::Duration};
 
-use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
+use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};
 use chrono::{DateTime, Utc};
-use futures::future::join_all;
 use lambda_runtime::LambdaEvent;
 use shared::{
     config::Config,
     error::Chain,
-    queue::{ItemMessage, Queue, WebhookMessage},
+    queue::{
+        ItemMessage, Queue, WebhookMessage,
+        batch::{self, Received, Unreadable},
+    },
     store::Store,
 };
-use uuid::Uuid;
 
 pub use faults::{Faults, Step};
-
-use crate::{gate::Gate, item::Verdict};
 
 /// What the handler needs, built once per cold start.
 #[derive(Debug, Clone)]
@@ -49,13 +56,48 @@ pub struct Deps {
     /// The dispatcher's queue.
     pub webhooks: Queue,
     pub config: Config,
+    /// Crashes on purpose, for tests; none unless a test sets them after [`Deps::new`].
     pub faults: Faults,
+}
+
+impl Deps {
+    /// The one place the processor's dependencies are wired: its `main`, the local stack and
+    /// the tests all build them here.
+    pub fn new(
+        config: Config,
+        dynamodb: aws_sdk_dynamodb::Client,
+        sqs: aws_sdk_sqs::Client,
+    ) -> Self {
+        Self {
+            store: Store::new(dynamodb, &config.table_name),
+            items: Queue::new(sqs.clone(), &config.item_queue_url),
+            webhooks: Queue::new(sqs, &config.webhook_queue_url),
+            config,
+            faults: Faults::default(),
+        }
+    }
 }
 
 /// Items of one batch settled at once.
 const CONCURRENCY: usize = 10;
 /// How long an item that arrived before its bulk was accepted waits before its next try.
 const DEFER: Duration = Duration::from_secs(5);
+
+/// One message of the batch, read.
+pub(crate) type Record = Received<ItemMessage>;
+
+/// What to do with a message once its item has been handled.
+#[derive(Debug)]
+pub(crate) enum Verdict {
+    /// The item is terminal: hand these events on, then acknowledge.
+    Done(Vec<WebhookMessage>),
+    /// Nothing to do, ever (its bulk was aborted or is gone): acknowledge.
+    Dropped,
+    /// Its bulk is still being submitted: send it back to the queue for a later try.
+    Defer,
+    /// Transient failure: SQS redelivers it.
+    Retry,
+}
 
 /// What one batch did: the answer for Lambda, and every event handed to the dispatcher.
 #[derive(Debug, Default)]
@@ -74,15 +116,6 @@ pub async fn handle(
         .response)
 }
 
-/// One message of the batch, read.
-#[derive(Debug)]
-pub(crate) struct Record {
-    message_id: String,
-    /// 1 on the first delivery.
-    receive_count: u32,
-    message: ItemMessage,
-}
-
 /// Handles one SQS batch as of `now`.
 pub async fn process_batch(deps: &Deps, event: SqsEvent, now: DateTime<Utc>) -> BatchReport {
     let mut report = BatchReport::default();
@@ -90,68 +123,46 @@ pub async fn process_batch(deps: &Deps, event: SqsEvent, now: DateTime<Utc>) -> 
         record.event_source_arn.is_some()
             && record.event_source_arn == deps.config.item_dead_letter_queue_arn
     });
-    let records: Vec<Record> = event
-        .records
+    // A message that is not an item ends in the dead-letter queue for someone to look at;
+    // there, it is logged and let go.
+    let unreadable = if dead_letters {
+        Unreadable::Drop
+    } else {
+        Unreadable::Fail
+    };
+    let records = batch::read_batch(
+        event.records,
+        "a queued item",
+        unreadable,
+        &mut report.response,
+    );
+
+    let (open, mut verdicts) = gate::gate_all(&deps.store, records, dead_letters, now).await;
+    let decided = open
         .into_iter()
-        .filter_map(|message| read(message, dead_letters, &mut report.response))
+        .map(|item| decide::decide(item, dead_letters, now))
         .collect();
+    let tried = create::create_all(deps, decided).await;
+    verdicts.extend(settle::settle_all(deps, tried, dead_letters, now).await);
+    hand_on(deps, verdicts, &mut report).await;
+    report
+}
 
-    let mut bulk_ids: Vec<Uuid> = records.iter().map(|r| r.message.bulk_id).collect();
-    bulk_ids.sort_unstable();
-    bulk_ids.dedup();
-    let gates: BTreeMap<Uuid, Gate> = join_all(
-        bulk_ids
-            .into_iter()
-            .map(|id| async move { (id, gate::open(&deps.store, id, now).await) }),
-    )
-    .await
-    .into_iter()
-    .collect();
-
-    let verdicts = item::handle_all(deps, &records, &gates, dead_letters, now).await;
-
+/// Acts on every verdict: events to the dispatcher, deferred items back to the item queue,
+/// retries to the partial batch response.
+async fn hand_on(deps: &Deps, verdicts: Vec<(Record, Verdict)>, report: &mut BatchReport) {
     let mut deferred = Vec::new();
-    let mut handing_off = Vec::new();
-    for (record, verdict) in records.into_iter().zip(verdicts) {
+    let mut decided = Vec::new();
+    for (record, verdict) in verdicts {
         match verdict {
-            Verdict::Done(events) => handing_off.push((record.message_id, events)),
+            Verdict::Done(events) => decided.push((record.message_id, events)),
             Verdict::Dropped => {}
             Verdict::Defer => deferred.push(record),
             Verdict::Retry => report.response.add_failure(record.message_id),
         }
     }
     defer(deps, deferred, &mut report.response).await;
-    hand_off(deps, handing_off, &mut report).await;
-    report
-}
-
-/// Reads one SQS message. A message that is not an item is reported as a failure so that it
-/// ends in the dead-letter queue for someone to look at; there, it is logged and let go.
-fn read(
-    message: SqsMessage,
-    dead_letters: bool,
-    response: &mut SqsBatchResponse,
-) -> Option<Record> {
-    let message_id = message.message_id?;
-    let receive_count = message
-        .attributes
-        .get("ApproximateReceiveCount")
-        .and_then(|count| count.parse().ok())
-        .unwrap_or(1);
-    match serde_json::from_str::<ItemMessage>(message.body.as_deref().unwrap_or_default()) {
-        Ok(item) => Some(Record {
-            message_id,
-            receive_count,
-            message: item,
-        }),
-        Err(error) => {
-            tracing::error!(%message_id, %error, dead_letters, "message is not a queued item");
-            if !dead_letters {
-                response.add_failure(message_id);
-            }
-            None
-        }
-    }
+    hand_off(deps, decided, report).await;
 }
 
 /// Sends items back to the item queue for a later try. Those that cannot be sent back are
@@ -160,7 +171,7 @@ async fn defer(deps: &Deps, records: Vec<Record>, response: &mut SqsBatchRespons
     if records.is_empty() {
         return;
     }
-    let messages: Vec<&ItemMessage> = records.iter().map(|record| &record.message).collect();
+    let messages: Vec<&ItemMessage> = records.iter().map(|record| &record.body).collect();
     if let Err(error) = deps.items.send_all_after(&messages, DEFER).await {
         tracing::warn!(error = %Chain(&error), "could not defer items; SQS will redeliver them");
         for record in records {
@@ -187,8 +198,8 @@ async fn hand_off(
         Ok(()) => deps
             .faults
             .check(Step::HandedOff)
-            .map_err(item::Failure::from),
-        Err(error) => Err(item::Failure::from(error)),
+            .map_err(failure::Failure::from),
+        Err(error) => Err(failure::Failure::from(error)),
     };
     match sent {
         Ok(()) => report.handed_off = events,

@@ -1,7 +1,7 @@
 //! The processor's metrics (see [`shared::metrics`]): outcomes as they are decided, never
 //! again on a redelivery that finds them decided.
 
-use crate::events::Refusal;
+use shared::api::Refusal;
 
 pub(crate) fn created() {
     metrics::counter!("ItemsCreated").increment(1);

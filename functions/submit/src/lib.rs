@@ -36,6 +36,22 @@ pub struct Deps {
     pub config: Config,
 }
 
+impl Deps {
+    /// The one place submit's dependencies are wired: its `main`, the local stack and the
+    /// tests all build them here.
+    pub fn new(
+        config: Config,
+        dynamodb: aws_sdk_dynamodb::Client,
+        sqs: aws_sdk_sqs::Client,
+    ) -> Self {
+        Self {
+            store: Store::new(dynamodb, &config.table_name),
+            queue: Queue::new(sqs, &config.item_queue_url),
+            config,
+        }
+    }
+}
+
 /// Answers one request. Every outcome, errors included, is a response in the documented shape.
 pub async fn handle(deps: &Deps, request: Request) -> Response<Body> {
     handle_at(deps, request, Utc::now()).await
@@ -117,7 +133,7 @@ async fn submit(deps: &Deps, request: &Request, now: DateTime<Utc>) -> Result<An
     let bulk = Bulk {
         id: Uuid::new_v4(),
         account_id: account.id,
-        webhook_url: submission.webhook_url.as_str().to_owned(),
+        webhook_url: submission.webhook_url,
         total: u32::try_from(submission.items.len()).unwrap_or(u32::MAX),
         state: BulkState::Submitting,
         created_at: now,

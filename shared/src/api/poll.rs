@@ -31,8 +31,7 @@ impl PollResponse {
         radars: Vec<PollEntry>,
         now: DateTime<Utc>,
     ) -> Self {
-        let complete =
-            summary.processing == 0 && summary.created + summary.failed == summary.total;
+        let complete = summary.processing == 0 && summary.created + summary.failed == summary.total;
         let (status, message) = if complete {
             (Status::Completed, COMPLETED)
         } else {

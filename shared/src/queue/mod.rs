@@ -1,6 +1,8 @@
 //! SQS queues: the processor's item queue and the dispatcher's webhook queue, with batched,
-//! size-aware sends. What travels on each is in [`messages`].
+//! size-aware sends. What travels on each is in [`messages`]; how a triggered function reads a
+//! batch of them is in [`batch`].
 
+pub mod batch;
 mod messages;
 
 use std::time::Duration;

@@ -6,9 +6,8 @@ use uuid::Uuid;
 
 use super::{Fields, Item, NEW_RECORD, Read, Store, b, key, n, s};
 use crate::{
-    Error, Result,
+    Error, Result, clock,
     credentials::{KeyDigest, WebhookSecret},
-    clock,
     rate_limit::LimitOverrides,
 };
 

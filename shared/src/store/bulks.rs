@@ -18,7 +18,7 @@ use super::{
     idempotency::{Claim, ClaimRequest},
     key, n, s, unless_condition_failed,
 };
-use crate::{Error, Result, clock};
+use crate::{Error, Result, clock, webhook_url::WebhookUrl};
 
 /// How long a submit request may keep a bulk `submitting`. Submit answers within API Gateway's
 /// 30 s, so a bulk older than this in that state was abandoned.
@@ -68,7 +68,7 @@ impl FromStr for BulkState {
 pub struct Bulk {
     pub id: Uuid,
     pub account_id: Uuid,
-    pub webhook_url: String,
+    pub webhook_url: WebhookUrl,
     pub total: u32,
     pub state: BulkState,
     pub created_at: DateTime<Utc>,
@@ -83,7 +83,7 @@ pub struct Bulk {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Completion {
     pub update_id: Uuid,
-    pub completed_at: String,
+    pub completed_at: DateTime<Utc>,
 }
 
 impl Bulk {
@@ -134,14 +134,17 @@ impl From<&Bulk> for Item {
         let mut item = bulk_key(bulk.id);
         item.insert("bulk_id".into(), s(bulk.id.to_string()));
         item.insert("account_id".into(), s(bulk.account_id.to_string()));
-        item.insert("webhook_url".into(), s(&bulk.webhook_url));
+        item.insert("webhook_url".into(), s(bulk.webhook_url.as_str()));
         item.insert("total".into(), n(bulk.total));
         item.insert("state".into(), s(bulk.state.as_str()));
         item.insert("created_at".into(), s(clock::rfc3339(bulk.created_at)));
         item.insert(EXPIRES_AT.into(), n(bulk.expires_at));
         if let Some(completion) = &bulk.completion {
             item.insert(COMPLETION_ID.into(), s(completion.update_id.to_string()));
-            item.insert(COMPLETED_AT.into(), s(&completion.completed_at));
+            item.insert(
+                COMPLETED_AT.into(),
+                s(clock::rfc3339(completion.completed_at)),
+            );
         }
         item
     }
@@ -158,7 +161,7 @@ impl TryFrom<&Item> for Bulk {
         Ok(Self {
             id: fields.parsed("bulk_id")?,
             account_id: fields.parsed("account_id")?,
-            webhook_url: fields.string("webhook_url")?.to_owned(),
+            webhook_url: fields.webhook_url("webhook_url")?,
             total: fields.number("total")?,
             state: fields.parsed("state")?,
             created_at: fields.parsed("created_at")?,
@@ -167,7 +170,7 @@ impl TryFrom<&Item> for Bulk {
                 None => None,
                 Some(_) => Some(Completion {
                     update_id: fields.parsed(COMPLETION_ID)?,
-                    completed_at: fields.string(COMPLETED_AT)?.to_owned(),
+                    completed_at: fields.parsed(COMPLETED_AT)?,
                 }),
             },
         })
@@ -274,7 +277,7 @@ mod tests {
         Bulk {
             id: Uuid::new_v4(),
             account_id: Uuid::new_v4(),
-            webhook_url: "https://a.io".into(),
+            webhook_url: WebhookUrl::from_stored("https://a.io").unwrap(),
             total: 1,
             state,
             created_at,

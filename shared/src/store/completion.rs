@@ -29,7 +29,7 @@ use super::{
     bulks::{Bulk, COMPLETED_AT, COMPLETION_ID, Completion, bulk_key, bulk_pk},
     key, n, s,
 };
-use crate::{Error, Result};
+use crate::{Error, Result, clock};
 
 /// Most tally records per bulk.
 pub const SHARDS: u32 = 16;
@@ -135,7 +135,7 @@ impl Store {
             .expression_attribute_names("#id", COMPLETION_ID)
             .expression_attribute_names("#at", COMPLETED_AT)
             .expression_attribute_values(":id", s(proposed.update_id.to_string()))
-            .expression_attribute_values(":at", s(&proposed.completed_at))
+            .expression_attribute_values(":at", s(clock::rfc3339(proposed.completed_at)))
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
             .send()
             .await;
@@ -152,7 +152,7 @@ impl Store {
                     let fields = Fields(old);
                     Ok(Completion {
                         update_id: fields.parsed(COMPLETION_ID)?,
-                        completed_at: fields.string(COMPLETED_AT)?.to_owned(),
+                        completed_at: fields.parsed(COMPLETED_AT)?,
                     })
                 }
                 _ => Err(Error::dynamo(error)),

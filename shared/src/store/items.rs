@@ -32,11 +32,9 @@ use super::{
 };
 use crate::{Error, Result, radar::NO_CUSTOM_FIELDS, submission::SubmittedItem};
 
-/// Where an item stands.
+/// How a decided item ended. An item in flight has no state: its record has no outcome.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ItemState {
-    /// Waiting for (or being handled by) the processor.
-    Queued,
     /// Became a radar: its event is a `radar_created`.
     Created,
     /// Ended in a 400, 402, 409 or 500: its event is a `radar_failure`.
@@ -46,7 +44,6 @@ pub enum ItemState {
 impl ItemState {
     pub(super) fn as_str(self) -> &'static str {
         match self {
-            Self::Queued => "queued",
             Self::Created => "created",
             Self::Failed => "failed",
         }
@@ -58,7 +55,6 @@ impl std::str::FromStr for ItemState {
 
     fn from_str(text: &str) -> Result<Self, ()> {
         match text {
-            "queued" => Ok(Self::Queued),
             "created" => Ok(Self::Created),
             "failed" => Ok(Self::Failed),
             _ => Err(()),
@@ -72,7 +68,7 @@ pub struct ItemRecord {
     pub index: u32,
     /// The item's `custom_fields` as compact JSON text.
     pub custom_fields: String,
-    /// `None` while the item is queued.
+    /// `None` while the item is in flight.
     pub outcome: Option<Outcome>,
 }
 
@@ -92,6 +88,10 @@ pub(super) const EVENT: &str = "event";
 pub(super) const UPDATE_ID: &str = "update_id";
 pub(super) const FIELDS_PREFIX: &str = "FIELDS#";
 const CUSTOM_FIELDS: &str = "custom_fields";
+/// The state of an item record that submit wrote before `custom_fields` were packed: in
+/// flight. Such records are read as in flight and may be replaced by an outcome, so that bulks
+/// in flight across that deploy still complete.
+const LEGACY_QUEUED: &str = "queued";
 const FIRST: &str = "first";
 /// Most bytes of `custom_fields` in one packed record: DynamoDB allows 400 KB a record, and one
 /// item's are at most 64 KB.
@@ -102,11 +102,10 @@ impl TryFrom<&Item> for ItemRecord {
 
     fn try_from(item: &Item) -> Result<Self> {
         let fields = Fields(item);
-        let state: ItemState = fields.parsed(STATE)?;
-        let outcome = match state {
-            ItemState::Queued => None,
-            ItemState::Created | ItemState::Failed => Some(Outcome {
-                state,
+        let outcome = match fields.string(STATE)? {
+            LEGACY_QUEUED => None,
+            _ => Some(Outcome {
+                state: fields.parsed(STATE)?,
                 update_id: fields.parsed(UPDATE_ID)?,
                 event: fields.string(EVENT)?.to_owned(),
             }),
@@ -230,7 +229,7 @@ pub(super) fn undecided_names() -> [(&'static str, &'static str); 1] {
 }
 
 pub(super) fn undecided_values() -> [(&'static str, AttributeValue); 1] {
-    [(":queued", s(ItemState::Queued.as_str()))]
+    [(":queued", s(LEGACY_QUEUED))]
 }
 
 impl Store {

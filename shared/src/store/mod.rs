@@ -44,7 +44,7 @@ use aws_sdk_dynamodb::{
     types::AttributeValue,
 };
 
-use crate::{Error, Result, credentials::WebhookSecret};
+use crate::{Error, Result, credentials::WebhookSecret, webhook_url::WebhookUrl};
 
 /// A DynamoDB item.
 pub type Item = HashMap<String, AttributeValue>;
@@ -260,6 +260,11 @@ impl Fields<'_> {
                 .map_err(|_| self.corrupt(format!("{name} is not a valid number"))),
             Some(_) => Err(self.corrupt(format!("{name} is not a number"))),
         }
+    }
+
+    fn webhook_url(&self, name: &str) -> Result<WebhookUrl> {
+        WebhookUrl::from_stored(self.string(name)?)
+            .ok_or_else(|| self.corrupt(format!("{name} is not a URL")))
     }
 
     fn secret(&self, name: &str) -> Result<WebhookSecret> {

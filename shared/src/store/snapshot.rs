@@ -45,7 +45,7 @@ impl BulkSnapshot {
         };
         for item in &self.items {
             match item.outcome.as_ref().map(|outcome| outcome.state) {
-                None | Some(ItemState::Queued) => counts.processing += 1,
+                None => counts.processing += 1,
                 Some(ItemState::Created) => counts.created += 1,
                 Some(ItemState::Failed) => counts.failed += 1,
             }

@@ -18,8 +18,8 @@ use aws_sdk_dynamodb::config::{Credentials, Region};
 use chrono::{DateTime, DurationRound, TimeDelta, Utc};
 use provision::{Provisioned, Template};
 use shared::{
-    credentials::{ApiKey, WebhookSecret},
     config::Config,
+    credentials::{ApiKey, WebhookSecret},
     rate_limit::LimitOverrides,
     store::{
         Store,

@@ -4,14 +4,21 @@
 //! - [`proxy`]: a fault-injecting HTTP proxy in front of DynamoDB Local and the SQS emulator.
 //! - [`kill`]: invocations that die part-way through, or whose answer is lost.
 //! - [`workload`]: the bulks the accounts submit, with invalid items, repeats and a short balance.
-//! - [`run`]: one run, from a fresh stack to the evidence.
-//! - [`verify`]: the invariants, checked against the receivers, the API and the table.
+//! - [`run`]: one run, from a fresh stack to the evidence, through [`accounts`] (each with a
+//!   recording webhook receiver), [`traffic`] (submitting and polling over HTTP) and
+//!   [`settle`] (waiting until every bulk completed and every queue is empty).
+//! - [`verify`]: the invariants, checked against the receivers ([`seen`]), the API and the
+//!   table.
 //! - [`report`]: the table a run prints.
 
+pub mod accounts;
 pub mod kill;
 pub mod proxy;
 pub mod report;
 pub mod run;
+pub mod seen;
+pub mod settle;
+pub mod traffic;
 pub mod verify;
 pub mod workload;
 

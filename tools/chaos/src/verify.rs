@@ -11,7 +11,10 @@ use uuid::Uuid;
 
 use crate::{
     Error, Result,
-    run::{Delivery, OpenAccount, Submissions, queued},
+    accounts::{Delivery, OpenAccount},
+    seen::{Event, Seen, outcome},
+    settle::queued,
+    traffic::Submissions,
     workload::{Kind, Workload},
 };
 
@@ -89,73 +92,9 @@ impl Findings {
     }
 }
 
-/// The deliveries of one event (`webhook-id`), in arrival order.
-struct Event<'a> {
-    id: &'a str,
-    first_seq: u64,
-    bodies: Vec<&'a Value>,
-}
-
-/// What the receivers saw, sorted by bulk and item.
-struct Seen<'a> {
-    /// Accepted bulk id to planned bulk.
-    accepted: HashMap<Uuid, usize>,
-    events: HashMap<String, Event<'a>>,
-    /// Per bulk, its item events by index.
-    items: HashMap<Uuid, BTreeMap<u64, Vec<&'a str>>>,
-    completions: HashMap<Uuid, Vec<&'a str>>,
-    /// Events for bulks that were never accepted.
-    strangers: usize,
-}
-
-impl<'a> Seen<'a> {
-    fn new(evidence: &Evidence<'a>) -> Self {
-        let accepted: HashMap<Uuid, usize> = evidence
-            .bulk_ids
-            .iter()
-            .enumerate()
-            .filter_map(|(planned, id)| Some(((*id)?, planned)))
-            .collect();
-        let events = events(evidence.deliveries);
-        let mut seen = Self {
-            accepted,
-            events: HashMap::new(),
-            items: HashMap::new(),
-            completions: HashMap::new(),
-            strangers: 0,
-        };
-        for event in events.values() {
-            let body = event.bodies[0];
-            let bulk_id = body["bulk_id"].as_str().and_then(|b| b.parse().ok());
-            let Some(bulk_id) = bulk_id.filter(|b| seen.accepted.contains_key(b)) else {
-                seen.strangers += 1;
-                continue;
-            };
-            let id: &'a str = event.id;
-            if body["update_type"] == "bulk_completed" {
-                seen.completions.entry(bulk_id).or_default().push(id);
-            } else {
-                let index = body["item_index"].as_u64().unwrap_or(u64::MAX);
-                let bulk = seen.items.entry(bulk_id).or_default();
-                bulk.entry(index).or_default().push(id);
-            }
-        }
-        seen.events = events;
-        seen
-    }
-
-    /// The one event of an item, if it has exactly one.
-    fn item(&self, bulk: Uuid, index: usize) -> Option<&Event<'a>> {
-        match self.items.get(&bulk)?.get(&(index as u64))?.as_slice() {
-            [id] => self.events.get(*id),
-            _ => None,
-        }
-    }
-}
-
 /// Checks every invariant; also counts items by outcome.
 pub async fn check(evidence: &Evidence<'_>) -> Result<(Vec<Check>, BTreeMap<String, u64>)> {
-    let seen = Seen::new(evidence);
+    let seen = Seen::new(evidence.bulk_ids, evidence.deliveries);
     let mut stable = Findings::new("5. a redelivered event keeps its update_id and body");
     let items = items(evidence, &seen, &mut stable);
     let mut checks = vec![items.once];
@@ -402,34 +341,6 @@ async fn in_flight(evidence: &Evidence<'_>) -> Check {
         format!("{left:?} messages still queued")
     });
     stuck.done("every queue empty")
-}
-
-/// Deliveries grouped by `webhook-id`.
-fn events(deliveries: &[Delivery]) -> HashMap<String, Event<'_>> {
-    let mut events: HashMap<String, Event<'_>> = HashMap::new();
-    let mut ordered: Vec<&Delivery> = deliveries.iter().collect();
-    ordered.sort_by_key(|d| d.seq);
-    for delivery in ordered {
-        events
-            .entry(delivery.received.id.clone())
-            .or_insert_with(|| Event {
-                id: &delivery.received.id,
-                first_seq: delivery.seq,
-                bodies: Vec::new(),
-            })
-            .bodies
-            .push(&delivery.received.body);
-    }
-    events
-}
-
-/// `created`, or the failure's code.
-fn outcome(body: &Value) -> String {
-    if body["update_type"] == "radar_created" {
-        "created".into()
-    } else {
-        body["code"].to_string()
-    }
 }
 
 /// How many radar records each account owns, from a scan of the table.

@@ -15,7 +15,7 @@ use http_body_util::{BodyExt, Full};
 use hyper::{body::Bytes, server::conn::http1, service::service_fn};
 use hyper_util::rt::TokioIo;
 use lambda_http::{Body, RequestExt};
-use shared::{config::Config, queue::Queue, store::Store};
+use shared::config::Config;
 use tokio::{net::TcpListener, task::JoinHandle};
 
 use crate::bridge::Invoke;
@@ -46,26 +46,12 @@ impl Functions {
         config: &Config,
         mut clients: impl FnMut(&str) -> (aws_sdk_dynamodb::Client, aws_sdk_sqs::Client),
     ) -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
-        let store = |dynamodb| Store::new(dynamodb, &config.table_name);
         let (dynamodb, sqs) = clients("submit");
-        let submit = submit::Deps {
-            store: store(dynamodb),
-            queue: Queue::new(sqs, &config.item_queue_url),
-            config: config.clone(),
-        };
+        let submit = submit::Deps::new(config.clone(), dynamodb, sqs);
         let (dynamodb, _) = clients("poll");
-        let poll = poll::Deps {
-            store: store(dynamodb),
-            config: config.clone(),
-        };
+        let poll = poll::Deps::new(config.clone(), dynamodb);
         let (dynamodb, sqs) = clients("processor");
-        let processor = processor::Deps {
-            store: store(dynamodb),
-            items: Queue::new(sqs.clone(), &config.item_queue_url),
-            webhooks: Queue::new(sqs, &config.webhook_queue_url),
-            config: config.clone(),
-            faults: processor::Faults::default(),
-        };
+        let processor = processor::Deps::new(config.clone(), dynamodb, sqs);
         let (dynamodb, sqs) = clients("dispatcher");
         let dispatcher =
             dispatcher::Deps::new(config.clone(), dynamodb, sqs, Arc::new(SystemLookup))?;

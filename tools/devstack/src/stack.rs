@@ -67,11 +67,7 @@ pub async fn up(
         }
     }
     let config = shared::config::Config::from_lookup(|name| environment.get(name).cloned())?;
-    let deps = Deps {
-        store: shared::store::Store::new(dynamodb.clone(), &config.table_name),
-        sqs: sqs.clone(),
-        config,
-    };
+    let deps = Deps::new(config, dynamodb.clone(), sqs.clone());
     let account = radarctl::run(
         &deps,
         radarctl::Command::Account(radarctl::AccountCommand::Create { credits, api_key }),

@@ -24,7 +24,6 @@ pub(crate) async fn show(deps: &Deps, bulk_id: Uuid) -> Result<Value> {
                 "state": match outcome.state {
                     ItemState::Created => "created",
                     ItemState::Failed => "failed",
-                    ItemState::Queued => "queued",
                 },
                 "update_id": outcome.update_id,
             }),
@@ -34,7 +33,7 @@ pub(crate) async fn show(deps: &Deps, bulk_id: Uuid) -> Result<Value> {
         "bulk_id": bulk.id,
         "account_id": bulk.account_id,
         "state": bulk.state.to_string(),
-        "webhook_url": bulk.webhook_url,
+        "webhook_url": bulk.webhook_url.as_str(),
         "created_at": shared::clock::rfc3339(bulk.created_at),
         "summary": {
             "total": counts.total,
@@ -44,7 +43,7 @@ pub(crate) async fn show(deps: &Deps, bulk_id: Uuid) -> Result<Value> {
         },
         "completion": bulk.completion.as_ref().map(|completion| json!({
             "update_id": completion.update_id,
-            "completed_at": completion.completed_at,
+            "completed_at": shared::clock::rfc3339(completion.completed_at),
         })),
         "items": items,
     }))

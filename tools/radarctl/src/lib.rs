@@ -23,6 +23,21 @@ pub struct Deps {
     pub config: Config,
 }
 
+impl Deps {
+    /// The one place radarctl's dependencies are wired (its `main`, `make dev`, the tests).
+    pub fn new(
+        config: Config,
+        dynamodb: aws_sdk_dynamodb::Client,
+        sqs: aws_sdk_sqs::Client,
+    ) -> Self {
+        Self {
+            store: Store::new(dynamodb, &config.table_name),
+            sqs,
+            config,
+        }
+    }
+}
+
 /// Everything a command can fail with.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {

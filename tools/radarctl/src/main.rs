@@ -2,7 +2,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use radarctl::{Cli, Deps};
-use shared::{config::Config, store::Store};
+use shared::config::Config;
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -15,11 +15,11 @@ async fn main() -> ExitCode {
         }
     };
     let aws = shared::config::load_aws().await;
-    let deps = Deps {
-        store: Store::new(aws_sdk_dynamodb::Client::new(&aws), &config.table_name),
-        sqs: aws_sdk_sqs::Client::new(&aws),
+    let deps = Deps::new(
         config,
-    };
+        aws_sdk_dynamodb::Client::new(&aws),
+        aws_sdk_sqs::Client::new(&aws),
+    );
     match radarctl::run(&deps, cli.command).await {
         Ok(answer) => {
             println!("{answer:#}");

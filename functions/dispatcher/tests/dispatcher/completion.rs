@@ -60,7 +60,10 @@ async fn bulk_completed_carries_each_item_event_byte_for_byte_in_item_order() {
     assert!(summary.ends_with(&expected), "{summary}");
     let body: Value = serde_json::from_str(&summary).unwrap();
     assert_eq!(body["bulk_id"], seeded.bulk.id.to_string());
-    assert_eq!(body["completed_at"], seeded.completion.completed_at);
+    assert_eq!(
+        body["completed_at"],
+        shared::clock::rfc3339(seeded.completion.completed_at)
+    );
     assert_eq!(body["update_id"], seeded.completion.update_id.to_string());
 }
 

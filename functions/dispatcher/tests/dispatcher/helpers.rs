@@ -109,7 +109,7 @@ impl App {
         let bulk = Bulk {
             id: Uuid::new_v4(),
             account_id,
-            webhook_url: webhook_url.to_owned(),
+            webhook_url: shared::webhook_url::WebhookUrl::from_stored(webhook_url).unwrap(),
             total,
             state: BulkState::Submitting,
             created_at: now,
@@ -148,7 +148,7 @@ impl App {
         }
         let completion = Completion {
             update_id: Uuid::new_v4(),
-            completed_at: clock::rfc3339(now),
+            completed_at: now,
         };
         let completion = store.complete_bulk(bulk.id, &completion).await.unwrap();
         Seeded {

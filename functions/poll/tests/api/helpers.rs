@@ -28,10 +28,7 @@ pub struct App {
 
 pub async fn spawn_app() -> App {
     let env = TestEnv::new().await;
-    let deps = Deps {
-        store: env.store(),
-        config: env.config(),
-    };
+    let deps = Deps::new(env.config(), env.dynamodb.clone());
     let account = env.account().await;
     App {
         env,
@@ -86,7 +83,10 @@ impl App {
         let bulk = Bulk {
             id: Uuid::new_v4(),
             account_id: account,
-            webhook_url: "https://your-domain.com/webhooks/tamradar".into(),
+            webhook_url: shared::webhook_url::WebhookUrl::from_stored(
+                "https://your-domain.com/webhooks/tamradar",
+            )
+            .unwrap(),
             total: u32::try_from(custom_fields.len()).unwrap(),
             state: BulkState::Submitting,
             created_at: self.now - Duration::seconds(30),

@@ -4,10 +4,10 @@
 use aws_lambda_events::sqs::{SqsEvent, SqsMessage};
 use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{Duration, Utc};
-use processor::{BatchReport, Deps, Faults};
+use processor::{BatchReport, Deps};
 use serde_json::{Value, json};
 use shared::{
-    queue::{ItemMessage, Queue, WebhookMessage},
+    queue::{ItemMessage, WebhookMessage},
     store::{
         bulks::{Bulk, BulkState},
         items::ItemState,
@@ -30,14 +30,7 @@ pub async fn spawn_app() -> App {
 
 pub async fn spawn_app_with_credits(credits: i64) -> App {
     let env = TestEnv::new().await;
-    let config = env.config();
-    let deps = Deps {
-        store: env.store(),
-        items: Queue::new(env.sqs.clone(), &config.item_queue_url),
-        webhooks: Queue::new(env.sqs.clone(), &config.webhook_queue_url),
-        config,
-        faults: Faults::default(),
-    };
+    let deps = Deps::new(env.config(), env.dynamodb.clone(), env.sqs.clone());
     let account = env
         .account_with(credits, shared::rate_limit::LimitOverrides::default())
         .await;
@@ -101,7 +94,8 @@ impl App {
         let bulk = Bulk {
             id: Uuid::new_v4(),
             account_id,
-            webhook_url: "https://example.com/hooks".into(),
+            webhook_url: shared::webhook_url::WebhookUrl::from_stored("https://example.com/hooks")
+                .unwrap(),
             total: u32::try_from(radars.len()).unwrap(),
             state: BulkState::Submitting,
             created_at,
@@ -163,12 +157,13 @@ impl App {
             .collect()
     }
 
-    pub async fn states(&self, bulk: &Bulk) -> Vec<ItemState> {
+    /// How each item ended, `None` while it is in flight.
+    pub async fn states(&self, bulk: &Bulk) -> Vec<Option<ItemState>> {
         self.snapshot(bulk)
             .await
             .items
             .iter()
-            .map(|item| item.outcome.as_ref().map_or(ItemState::Queued, |o| o.state))
+            .map(|item| item.outcome.as_ref().map(|o| o.state))
             .collect()
     }
 

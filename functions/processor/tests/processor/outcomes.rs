@@ -200,7 +200,7 @@ async fn a_transient_failure_is_retried_until_the_last_delivery_records_a_500() 
 
     let early = app.process(seeded.all(1)).await;
     assert_eq!(retried(&early), ["message-0"]);
-    assert_eq!(app.states(&seeded.bulk).await, [ItemState::Queued]);
+    assert_eq!(app.states(&seeded.bulk).await, [None]);
 
     let last = app.deps.config.item_max_receive_count;
     let report = app.process(seeded.all(last)).await;
@@ -226,11 +226,11 @@ async fn a_balance_that_covers_part_of_a_batch_creates_the_first_items_and_refus
     assert_eq!(
         states,
         [
-            ItemState::Created,
-            ItemState::Created,
-            ItemState::Created,
-            ItemState::Failed,
-            ItemState::Failed
+            Some(ItemState::Created),
+            Some(ItemState::Created),
+            Some(ItemState::Created),
+            Some(ItemState::Failed),
+            Some(ItemState::Failed)
         ]
     );
     let events = app.events(&seeded.bulk).await;

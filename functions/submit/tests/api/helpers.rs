@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 use lambda_http::{Body, Response};
 use serde_json::{Value, json};
-use shared::queue::{ItemMessage, Queue};
+use shared::queue::ItemMessage;
 use submit::Deps;
 use test_support::{TestAccount, TestEnv, api_request, into_minute};
 pub use test_support::{assert_envelope, field_errors, header};
@@ -26,12 +26,11 @@ pub async fn spawn_app() -> App {
 /// An app whose configuration takes `overrides` on top of the template's environment.
 pub async fn spawn_app_with(overrides: &[(&str, &str)]) -> App {
     let env = TestEnv::new().await;
-    let config = env.config_with(overrides);
-    let deps = Deps {
-        store: env.store(),
-        queue: Queue::new(env.sqs.clone(), &config.item_queue_url),
-        config,
-    };
+    let deps = Deps::new(
+        env.config_with(overrides),
+        env.dynamodb.clone(),
+        env.sqs.clone(),
+    );
     let account = env.account().await;
     let now = into_minute(5);
     App {

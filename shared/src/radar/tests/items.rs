@@ -85,3 +85,12 @@ fn an_item_that_is_not_an_object_is_refused() {
         [pair("radar", "Must be a JSON object")]
     );
 }
+
+#[test]
+fn custom_fields_echo_the_object_given_else_an_empty_one() {
+    let echo = |item: Value| super::super::custom_fields(&item).into_owned();
+    assert_eq!(echo(json!({"custom_fields": {"a": 1}})), json!({"a": 1}));
+    assert_eq!(echo(json!({"custom_fields": [1]})), json!({}));
+    assert_eq!(echo(json!({})), json!({}));
+    assert_eq!(super::super::NO_CUSTOM_FIELDS, json!({}).to_string());
+}

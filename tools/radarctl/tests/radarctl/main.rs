@@ -13,11 +13,7 @@ use uuid::Uuid;
 
 async fn deps() -> (TestEnv, Deps) {
     let env = TestEnv::new().await;
-    let deps = Deps {
-        store: env.store(),
-        sqs: env.sqs.clone(),
-        config: env.config(),
-    };
+    let deps = Deps::new(env.config(), env.dynamodb.clone(), env.sqs.clone());
     (env, deps)
 }
 
@@ -145,7 +141,8 @@ async fn bulk_show_reports_the_state_of_every_item() {
     let bulk = Bulk {
         id: Uuid::new_v4(),
         account_id: account.id,
-        webhook_url: "https://example.com/hooks".into(),
+        webhook_url: shared::webhook_url::WebhookUrl::from_stored("https://example.com/hooks")
+            .unwrap(),
         total: 3,
         state: BulkState::Submitting,
         created_at: chrono::Utc::now(),

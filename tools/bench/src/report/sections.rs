@@ -1,267 +1,13 @@
-//! `docs/PERFORMANCE.md`: every figure beside its target, met or not, and the cost arithmetic.
-//!
-//! The figures go between two markers; what the file holds outside them (the reading of the
-//! figures, written by people) is kept when a new run replaces them.
+//! The sections after the targets: each scenario's figures in full, the cost arithmetic, and
+//! how each figure is measured.
 
 use std::fmt::Write;
 
-use crate::{
-    cost,
-    deliveries::Throughput,
-    functions::Run,
-    harness::Usage,
-    lean::Stacks,
-    scenarios::{BulkUsage, EndToEnd, PerItem, SubmitRuns},
-    stats::{Samples, ms},
-};
+use crate::{cost, harness::Usage, scenarios::BulkUsage, stats::ms};
 
-/// Everything one `make bench` measured; a section that failed is `None` and its error is
-/// in `failures`.
-#[derive(Debug, Default)]
-pub struct Figures {
-    pub when: String,
-    pub machine: String,
-    pub concurrency: usize,
-    /// SDK set-up with its root certificates in one bundle file, as on Lambda.
-    pub sdk_init: Option<Samples>,
-    /// That bundle.
-    pub sdk_init_bundle: Option<&'static str>,
-    /// SDK set-up with the roots this machine's environment names.
-    pub sdk_init_inherited: Option<Samples>,
-    pub submit: Option<SubmitRuns>,
-    pub one_bulk: Option<EndToEnd>,
-    pub many_bulks: Option<EndToEnd>,
-    pub per_item: Option<PerItem>,
-    pub functions: Option<Vec<Run>>,
-    /// Stripped arm64 `bootstrap` bytes of each function, if built.
-    pub sizes: Vec<(&'static str, Option<u64>)>,
-    pub stacks: Vec<(&'static str, Option<Stacks>)>,
-    pub dispatch: Option<Throughput>,
-    pub failures: Vec<String>,
-}
+use super::{Figures, MB, function_requests, per};
 
-/// Decimal megabytes, as the targets are stated.
-const MB: f64 = 1_000_000.0;
-
-fn verdict(met: bool) -> &'static str {
-    if met { "met" } else { "**not met**" }
-}
-
-struct Table(String);
-
-impl Table {
-    fn new() -> Self {
-        Self(String::from(
-            "| figure | measured | target | |\n|---|---|---|---|\n",
-        ))
-    }
-
-    fn row(
-        &mut self,
-        figure: &str,
-        measured: impl std::fmt::Display,
-        target: &str,
-        met: Option<bool>,
-    ) {
-        let verdict = met.map_or("not measured", verdict);
-        let _ = writeln!(self.0, "| {figure} | {measured} | {target} | {verdict} |");
-    }
-}
-
-#[allow(clippy::cast_precision_loss)]
-fn per(count: usize, items: usize) -> f64 {
-    count as f64 / items as f64
-}
-
-/// All requests the three functions send for one bulk, per item.
-fn function_requests(bulk: &BulkUsage) -> f64 {
-    per(
-        bulk.submit.total() + bulk.processor.total() + bulk.dispatcher.total(),
-        1000,
-    )
-}
-
-const BEGIN: &str =
-    "<!-- figures: written by make bench; edits between these markers are lost -->\n";
-const END: &str = "<!-- end of figures -->\n";
-
-/// `existing` (the file as it was, if any) with its figures replaced by `figures`.
-pub fn merge(existing: Option<&str>, figures: &str) -> String {
-    let block = format!("{BEGIN}{figures}{END}");
-    if let Some(text) = existing
-        && let (Some(begin), Some(end)) = (text.find(BEGIN), text.find(END))
-        && begin < end
-    {
-        return format!("{}{block}{}", &text[..begin], &text[end + END.len()..]);
-    }
-    format!("# Performance\n\n{block}")
-}
-
-/// The figures, as Markdown.
-pub fn render(figures: &Figures) -> String {
-    let mut out = String::new();
-    let _ = writeln!(
-        out,
-        "Written by `make bench` ({}) on {}. Timings are medians of repeated \
-         runs on this shared, noisy machine against DynamoDB Local and moto; counts and capacity \
-         units are deterministic. How each figure is measured is at the end.\n",
-        figures.when, figures.machine
-    );
-    targets(&mut out, figures);
-    submit(&mut out, figures);
-    end_to_end(&mut out, figures);
-    per_item(&mut out, figures);
-    functions(&mut out, figures);
-    dispatch(&mut out, figures);
-    if !figures.failures.is_empty() {
-        let _ = writeln!(out, "## Sections that failed\n");
-        for failure in &figures.failures {
-            let _ = writeln!(out, "- {failure}");
-        }
-        out.push('\n');
-    }
-    out.push_str(METHOD);
-    out
-}
-
-fn targets(out: &mut String, figures: &Figures) {
-    let mut table = Table::new();
-    count_targets(&mut table, figures);
-    build_targets(&mut table, figures);
-    timing_targets(&mut table, figures);
-    let _ = writeln!(out, "## Targets\n\n{}", table.0);
-}
-
-fn count_targets(table: &mut Table, figures: &Figures) {
-    if let Some(submit) = &figures.submit {
-        let total = submit.usage.total();
-        table.row(
-            "AWS requests of a 1000-item submit",
-            total.to_string(),
-            "≤ 150",
-            Some(total <= 150),
-        );
-    }
-    if let Some(per_item) = &figures.per_item {
-        let created = &per_item.created;
-        let requests = function_requests(created);
-        table.row(
-            "AWS requests per created item (submit + processor + dispatcher)",
-            format!("{requests:.2}"),
-            "≤ 4",
-            Some(requests <= 4.0),
-        );
-        let item = cost::per_item(created);
-        table.row(
-            "DynamoDB write units per created item (all functions)",
-            format!("{:.2}", item.write_units),
-            "≤ 4",
-            Some(item.write_units <= 4.0),
-        );
-        let reads = created.processor.read_units / 1000.0;
-        table.row(
-            "Processor read units per created item",
-            format!("{reads:.3} (one read of the bulk per batch of 10)"),
-            "only what a batch shares",
-            Some(reads <= 0.2),
-        );
-        let dollars: f64 = cost::per_million(&item).iter().map(|line| line.3).sum();
-        table.row(
-            "Cost of one million created items at list prices",
-            format!("${dollars:.2}"),
-            "≤ $2.00",
-            Some(dollars <= 2.0),
-        );
-    }
-}
-
-fn build_targets(table: &mut Table, figures: &Figures) {
-    for (name, stacks) in &figures.stacks {
-        table.row(
-            &format!("`cargo tree -p {name}`: HTTP/TLS stacks, cryptography, SSO crates"),
-            stacks.as_ref().map_or_else(
-                || "–".into(),
-                |s| {
-                    let joined = |set: &std::collections::BTreeSet<String>| {
-                        set.iter().cloned().collect::<Vec<_>>().join(", ")
-                    };
-                    format!(
-                        "{}; {}; {}; SSO: {}",
-                        joined(&s.hyper),
-                        joined(&s.rustls),
-                        joined(&s.crypto),
-                        s.sso.len()
-                    )
-                },
-            ),
-            "one stack on one provider, no SSO",
-            stacks.as_ref().map(Stacks::lean),
-        );
-    }
-    for (name, size) in &figures.sizes {
-        #[allow(clippy::cast_precision_loss)]
-        let megabytes = size.map(|bytes| bytes as f64 / MB);
-        table.row(
-            &format!("{name}: stripped arm64 `bootstrap`"),
-            megabytes.map_or_else(|| "not built".into(), |mb| format!("{mb:.2} MB")),
-            "≤ 6.5 MB",
-            megabytes.map(|mb| mb <= 6.5),
-        );
-    }
-}
-
-fn timing_targets(table: &mut Table, figures: &Figures) {
-    if let Some(submit) = &figures.submit {
-        let median = ms(submit.latency.median());
-        table.row(
-            "1000-item submit, median",
-            format!("{median:.0} ms"),
-            "≤ 300 ms",
-            Some(median <= 300.0),
-        );
-    }
-    if let Some(one) = &figures.one_bulk {
-        let seconds = one.elapsed.as_secs_f64();
-        table.row(
-            "One 1000-item bulk, submit to `bulk_completed`",
-            format!("{seconds:.1} s"),
-            "≤ 15 s",
-            Some(seconds <= 15.0),
-        );
-    }
-    if let Some(init) = &figures.sdk_init {
-        let median = ms(init.median());
-        table.row(
-            "SDK config and clients at init, median (roots in one bundle, as on Lambda)",
-            format!("{median:.2} ms"),
-            "≤ 5 ms",
-            Some(median <= 5.0),
-        );
-    }
-    if let Some(dispatch) = &figures.dispatch {
-        let rate = dispatch.per_second();
-        table.row(
-            "Dispatcher deliveries a second, one core",
-            format!("{rate:.0}"),
-            "≥ 5,000",
-            Some(rate >= 5000.0),
-        );
-    }
-    if let Some(runs) = &figures.functions {
-        for run in runs {
-            #[allow(clippy::cast_precision_loss)]
-            let megabytes = run.peak_rss_kib as f64 * 1024.0 / MB;
-            table.row(
-                &format!("{}: peak RSS under a 1000-item bulk", run.name),
-                format!("{megabytes:.1} MB"),
-                "≤ 64 MB",
-                Some(megabytes <= 64.0),
-            );
-        }
-    }
-}
-
-fn submit(out: &mut String, figures: &Figures) {
+pub(super) fn submit(out: &mut String, figures: &Figures) {
     let Some(submit) = &figures.submit else {
         return;
     };
@@ -289,7 +35,7 @@ fn operations(usage: &Usage) -> String {
         .join(", ")
 }
 
-fn end_to_end(out: &mut String, figures: &Figures) {
+pub(super) fn end_to_end(out: &mut String, figures: &Figures) {
     let _ = writeln!(
         out,
         "## End to end\n\nBulks of 1000 ~1 KB items submitted through the API; the event \
@@ -336,7 +82,7 @@ fn usage_row(out: &mut String, name: &str, usage: &Usage, extra_write: f64, coun
     );
 }
 
-fn per_item(out: &mut String, figures: &Figures) {
+pub(super) fn per_item(out: &mut String, figures: &Figures) {
     let Some(per_item) = &figures.per_item else {
         return;
     };
@@ -410,7 +156,7 @@ fn cost_section(out: &mut String, name: &str, bulk: &BulkUsage) {
     let _ = writeln!(out, "| **total** | | | | **${total:.2}** |\n");
 }
 
-fn functions(out: &mut String, figures: &Figures) {
+pub(super) fn functions(out: &mut String, figures: &Figures) {
     let _ = writeln!(
         out,
         "## Functions\n\n| function | arm64 `bootstrap` | init (start to first poll) | start to first answer | peak RSS |\n|---|---|---|---|---|"
@@ -458,7 +204,7 @@ fn functions(out: &mut String, figures: &Figures) {
     out.push('\n');
 }
 
-fn dispatch(out: &mut String, figures: &Figures) {
+pub(super) fn dispatch(out: &mut String, figures: &Figures) {
     let Some(dispatch) = &figures.dispatch else {
         return;
     };
@@ -474,7 +220,7 @@ fn dispatch(out: &mut String, figures: &Figures) {
     );
 }
 
-const METHOD: &str = "## How it is measured\n\n\
+pub(super) const METHOD: &str = "## How it is measured\n\n\
 - `make bench` builds the four functions in release mode for this machine (init, memory) and \
   for arm64 with `cargo lambda build --release --arm64` (sizes), then runs `tools/bench` under \
   `infra/local/services.sh run`, so against fresh DynamoDB Local and moto.\n\

@@ -1,0 +1,236 @@
+//! Step 5: every item brought to a stored outcome, tallied towards its bulk, and the bulk
+//! completed if they were its last.
+//!
+//! Failures are classified here. A refusal (400, 402, 409) is an outcome, recorded once.
+//! Anything else (DynamoDB errors, throttling, transactions that keep meeting others) is
+//! transient: the message is retried by SQS, and on its last delivery the item is recorded as a
+//! 500 instead, so that its bulk still completes.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use futures::{StreamExt, future::join_all, stream};
+use shared::{
+    api::Refusal,
+    error::Chain,
+    queue::WebhookMessage,
+    store::{
+        bulks::{Bulk, Completion},
+        items::{Marked, Outcome},
+    },
+};
+use tracing::Instrument;
+use uuid::Uuid;
+
+use crate::{
+    CONCURRENCY, Deps, Record, Verdict, create::Tried, decide::Item, events, failure::Failure,
+    faults::Step, metrics,
+};
+
+/// Settles every item the creating step tried: each one's verdict.
+pub(crate) async fn settle_all(
+    deps: &Deps,
+    tried: Vec<(Item, Tried)>,
+    dead_letters: bool,
+    now: DateTime<Utc>,
+) -> Vec<(Record, Verdict)> {
+    // The futures are made before they are streamed: a stream holding the closure would not be
+    // provably `Send`, and callers that spawn the batch (the local bridge) need it to be.
+    let concluding: Vec<_> = tried
+        .into_iter()
+        .map(|(item, tried)| {
+            let span = item_span(&item);
+            async move {
+                let last_try =
+                    dead_letters || item.record.receive_count >= deps.config.item_max_receive_count;
+                let outcome = conclude(deps, &item, tried, last_try, now).await;
+                (item, outcome)
+            }
+            .instrument(span)
+        })
+        .collect();
+    let concluded: Vec<(Item, Option<Outcome>)> = stream::iter(concluding)
+        .buffer_unordered(CONCURRENCY)
+        .collect()
+        .await;
+
+    let mut verdicts = Vec::new();
+    let mut decided: BTreeMap<Uuid, Vec<(Item, Outcome)>> = BTreeMap::new();
+    for (item, outcome) in concluded {
+        match outcome {
+            Some(outcome) => decided
+                .entry(item.bulk.id)
+                .or_default()
+                .push((item, outcome)),
+            None => verdicts.push((item.record, Verdict::Retry)),
+        }
+    }
+    let tallying = decided.into_values().map(|items| tally(deps, items, now));
+    verdicts.extend(join_all(tallying).await.into_iter().flatten());
+    verdicts
+}
+
+fn item_span(item: &Item) -> tracing::Span {
+    let message = &item.record.body;
+    tracing::info_span!(
+        "item",
+        message_id = %item.record.message_id,
+        bulk_id = %message.bulk_id,
+        item_index = message.item_index,
+        account_id = %message.account_id,
+    )
+}
+
+/// The item's stored outcome, or `None` when SQS must deliver it again.
+async fn conclude(
+    deps: &Deps,
+    item: &Item,
+    tried: Tried,
+    last_try: bool,
+    now: DateTime<Utc>,
+) -> Option<Outcome> {
+    let stored = match tried {
+        Tried::Stored(outcome) => Ok(outcome),
+        Tried::Refused(refusal) => record(deps, item, &refusal, now).await,
+        Tried::Failed(failure) => Err(failure),
+    };
+    let stored = stored.and_then(|outcome| {
+        deps.faults.check(Step::Decided)?;
+        Ok(outcome)
+    });
+    match stored {
+        Ok(outcome) => {
+            tracing::info!(update_id = %outcome.update_id, state = ?outcome.state, "item decided");
+            Some(outcome)
+        }
+        Err(failure) if last_try => {
+            tracing::error!(error = %Chain(&failure), "last delivery failed; recording a 500");
+            let refusal = Refusal::Exhausted {
+                dead_lettered: false,
+            };
+            match record(deps, item, &refusal, now).await {
+                Ok(outcome) => Some(outcome),
+                Err(failure) => {
+                    tracing::error!(error = %Chain(&failure), "could not record the 500 either");
+                    None
+                }
+            }
+        }
+        Err(failure) => {
+            tracing::warn!(error = %Chain(&failure), "transient failure; SQS will redeliver it");
+            None
+        }
+    }
+}
+
+/// Records a failure outcome, unless the item was decided meanwhile: the item's outcome.
+async fn record(
+    deps: &Deps,
+    item: &Item,
+    refusal: &Refusal,
+    now: DateTime<Utc>,
+) -> Result<Outcome, Failure> {
+    let message = &item.record.body;
+    let outcome = events::failed(message, item.custom_fields.clone(), refusal, now)?;
+    let marked = deps
+        .store
+        .mark_item_terminal(&item.bulk, message.item_index, &outcome)
+        .await?;
+    Ok(match marked {
+        Marked::Now => {
+            metrics::failed(refusal);
+            outcome
+        }
+        Marked::Already(earlier) => earlier,
+    })
+}
+
+/// Tallies the decided items of one bulk at once, completes the bulk if they were its last,
+/// and names the events each hands on. The `bulk_completed` goes with the last of them: if
+/// fixing the completion fails, only that item is retried, and its redelivery finds the bulk
+/// complete and fixes it.
+async fn tally(
+    deps: &Deps,
+    items: Vec<(Item, Outcome)>,
+    now: DateTime<Utc>,
+) -> Vec<(Record, Verdict)> {
+    let Some((last, _)) = items.last() else {
+        return Vec::new();
+    };
+    let bulk = std::sync::Arc::clone(&last.bulk);
+    let indexes: Vec<u32> = items
+        .iter()
+        .map(|(item, _)| item.record.body.item_index)
+        .collect();
+    let tallied = async {
+        let complete = deps.store.tally_items(&bulk, &indexes).await?;
+        deps.faults.check(Step::Tallied)?;
+        Ok::<_, Failure>(complete)
+    };
+    let complete = match tallied
+        .instrument(tracing::info_span!("tally", bulk_id = %bulk.id))
+        .await
+    {
+        Ok(complete) => complete,
+        Err(failure) => {
+            tracing::warn!(error = %Chain(&failure), "could not tally; SQS will redeliver the items");
+            return items
+                .into_iter()
+                .map(|(item, _)| (item.record, Verdict::Retry))
+                .collect();
+        }
+    };
+    let mut completion = if complete {
+        Some(complete_bulk(deps, &bulk, now).await)
+    } else {
+        None
+    };
+    let count = items.len();
+    items
+        .into_iter()
+        .enumerate()
+        .map(|(at, (item, outcome))| {
+            let mut events = vec![WebhookMessage::Item {
+                bulk_id: bulk.id,
+                item_index: item.record.body.item_index,
+                update_id: outcome.update_id,
+            }];
+            if at + 1 == count {
+                match completion.take() {
+                    Some(Ok(event)) => events.push(event),
+                    Some(Err(_)) => return (item.record, Verdict::Retry),
+                    None => {}
+                }
+            }
+            (item.record, Verdict::Done(events))
+        })
+        .collect()
+}
+
+/// Fixes a complete bulk's completion: its `bulk_completed` event.
+async fn complete_bulk(
+    deps: &Deps,
+    bulk: &Bulk,
+    now: DateTime<Utc>,
+) -> Result<WebhookMessage, Failure> {
+    let proposed = Completion {
+        update_id: Uuid::new_v4(),
+        completed_at: now,
+    };
+    let fixed = async {
+        let completion = deps.store.complete_bulk(bulk.id, &proposed).await?;
+        tracing::info!(completion_id = %completion.update_id, "bulk complete");
+        deps.faults.check(Step::Completed)?;
+        Ok::<_, Failure>(completion)
+    };
+    match fixed.await {
+        Ok(completion) => Ok(WebhookMessage::BulkCompleted {
+            bulk_id: bulk.id,
+            update_id: completion.update_id,
+        }),
+        Err(failure) => {
+            tracing::warn!(error = %Chain(&failure), "could not fix the completion; retrying its last item");
+            Err(failure)
+        }
+    }
+}

@@ -1,0 +1,81 @@
+//! Waiting for a run to settle: every accepted bulk's `bulk_completed` received and every
+//! queue empty.
+
+use std::{
+    collections::HashSet,
+    sync::Mutex,
+    time::{Duration, Instant},
+};
+
+use aws_sdk_sqs::types::QueueAttributeName;
+use provision::Provisioned;
+use uuid::Uuid;
+
+use crate::accounts::Delivery;
+
+/// Waits until every accepted bulk's `bulk_completed` has arrived and every queue is empty.
+pub(crate) async fn settle(
+    sqs: &aws_sdk_sqs::Client,
+    provisioned: &Provisioned,
+    deliveries: &Mutex<Vec<Delivery>>,
+    bulk_ids: &[Option<Uuid>],
+    patience: Duration,
+    progress: bool,
+) -> bool {
+    let started = Instant::now();
+    let deadline = started + patience;
+    let mut said = started;
+    while Instant::now() < deadline {
+        let completed: usize = {
+            let deliveries = deliveries.lock().expect("deliveries lock");
+            let done: HashSet<&str> = deliveries
+                .iter()
+                .filter(|d| d.received.body["update_type"] == "bulk_completed")
+                .filter_map(|d| d.received.body["bulk_id"].as_str())
+                .collect();
+            bulk_ids
+                .iter()
+                .flatten()
+                .filter(|id| done.contains(id.to_string().as_str()))
+                .count()
+        };
+        let queued = queued(sqs, provisioned).await;
+        let accepted = bulk_ids.iter().flatten().count();
+        if completed == accepted && queued == Some(0) {
+            return true;
+        }
+        if progress && said.elapsed() >= Duration::from_secs(10) {
+            said = Instant::now();
+            eprintln!(
+                "chaos: {:>4} s: {completed}/{accepted} bulks completed, {} messages queued",
+                started.elapsed().as_secs(),
+                queued.map_or_else(|| "?".into(), |n| n.to_string()),
+            );
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+    false
+}
+
+/// Messages on every queue of the stack, visible, in flight or delayed.
+pub(crate) async fn queued(sqs: &aws_sdk_sqs::Client, provisioned: &Provisioned) -> Option<u64> {
+    let mut total = 0;
+    for queue in provisioned.queues.values() {
+        let attributes = sqs
+            .get_queue_attributes()
+            .queue_url(&queue.url)
+            .attribute_names(QueueAttributeName::ApproximateNumberOfMessages)
+            .attribute_names(QueueAttributeName::ApproximateNumberOfMessagesNotVisible)
+            .attribute_names(QueueAttributeName::ApproximateNumberOfMessagesDelayed)
+            .send()
+            .await
+            .ok()?
+            .attributes
+            .unwrap_or_default();
+        total += attributes
+            .values()
+            .filter_map(|n| n.parse::<u64>().ok())
+            .sum::<u64>();
+    }
+    Some(total)
+}
