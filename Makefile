@@ -21,9 +21,10 @@ test: lint ## Format and lint checks, then every test against DynamoDB Local and
 	     END { printf "tests: %d passed, %d failed\n", passed, failed }' .local/test.log
 
 .PHONY: lint
-lint: ## cargo fmt --check, clippy with warnings as errors, sam validate --lint and cfn-lint
+lint: ## cargo fmt --check, clippy with warnings as errors, no import cycles, sam validate --lint and cfn-lint
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets --locked -- -D warnings
+	python3 tools/lint/module-cycles.py
 	@$(INSTALL)
 	$(SAM) validate --lint --region us-east-1 --template-file infra/template.yaml
 	$(VENV)/cfn-lint infra/template.yaml

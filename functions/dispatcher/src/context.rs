@@ -15,7 +15,8 @@ use uuid::Uuid;
 #[derive(Debug)]
 pub(crate) enum Context {
     Ready {
-        bulk: Bulk,
+        /// Boxed: the other variants are a word or two.
+        bulk: Box<Bulk>,
         /// The account's current secret first, then the one it is rotating out, if any.
         secrets: Vec<WebhookSecret>,
         /// The items whose events this batch delivers, by `item_index`; an item that no
@@ -55,7 +56,7 @@ pub(crate) async fn load(store: &Store, bulk_id: Uuid, indices: &[u32]) -> Conte
     };
     match account {
         Ok(Some(account)) => Context::Ready {
-            bulk,
+            bulk: Box::new(bulk),
             secrets: std::iter::once(account.webhook_secret)
                 .chain(account.previous_webhook_secret)
                 .collect(),

@@ -137,7 +137,7 @@ pub async fn process_batch(deps: &Deps, event: SqsEvent, now: DateTime<Utc>) -> 
                         task::run(
                             deps,
                             &task::Scope {
-                                bulk,
+                                bulk: bulk.as_ref(),
                                 secrets,
                                 items,
                             },

@@ -26,6 +26,15 @@ pub struct Delivery {
     pub received: Received,
 }
 
+/// Deliveries of an event already delivered (same `webhook-id`).
+pub(crate) fn duplicates(deliveries: &[Delivery]) -> usize {
+    let events: std::collections::HashSet<&str> = deliveries
+        .iter()
+        .map(|d| d.received.id.as_str())
+        .collect();
+    deliveries.len() - events.len()
+}
+
 /// A submitting account: its key, its webhook receiver, and what it started with.
 #[derive(Debug, Clone)]
 pub struct OpenAccount {

@@ -188,12 +188,7 @@ pub async fn run(settings: Settings, emulators: &Emulators) -> Result<Report> {
         submissions,
         outcomes,
         deliveries: deliveries.len(),
-        duplicate_deliveries: deliveries.len()
-            - deliveries
-                .iter()
-                .map(|d| d.received.id.as_str())
-                .collect::<std::collections::HashSet<_>>()
-                .len(),
+        duplicate_deliveries: accounts::duplicates(&deliveries),
         checks,
         elapsed: started.elapsed(),
         settings,
