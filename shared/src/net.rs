@@ -5,8 +5,9 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 /// True for an address on the public internet; false for loopback, private, link-local (the
 /// cloud metadata address included), CGNAT, multicast, broadcast, unspecified, documentation,
-/// benchmarking and reserved ranges, in IPv4 and IPv6, and for IPv6 forms that embed such an
-/// IPv4 address (mapped, compatible, NAT64, 6to4).
+/// benchmarking and reserved ranges, in IPv4 and IPv6 (all of `::/8` but the IPv4-mapped form,
+/// and the local-use NAT64 prefix `64:ff9b:1::/48`), and for IPv6 forms that embed such an IPv4
+/// address (mapped, NAT64, 6to4).
 pub fn is_public(ip: IpAddr) -> bool {
     match ip {
         IpAddr::V4(v4) => is_public_v4(v4),
@@ -48,8 +49,9 @@ fn is_public_v6(ip: Ipv6Addr) -> bool {
         return is_public_v4(v4);
     }
     let segments = ip.segments();
-    let reserved = ip.is_unspecified()
-        || ip.is_loopback()
+    let reserved = (segments[0] & 0xff00) == 0                // ::/8: unspecified, loopback,
+                                                            // IPv4-compatible and -translated
+        || segments[..3] == [0x64, 0xff9b, 1]               // local-use NAT64 64:ff9b:1::/48
         || (segments[0] & 0xfe00) == 0xfc00                 // unique local fc00::/7
         || (segments[0] & 0xffc0) == 0xfe80                 // link-local fe80::/10
         || (segments[0] & 0xffc0) == 0xfec0                 // site-local (deprecated) fec0::/10
@@ -61,17 +63,16 @@ fn is_public_v6(ip: Ipv6Addr) -> bool {
     !reserved
 }
 
-/// The IPv4 address inside IPv4-mapped (`::ffff:a.b.c.d`), IPv4-compatible (`::a.b.c.d`),
-/// NAT64 (`64:ff9b::a.b.c.d`) and 6to4 (`2002:aabb:ccdd::`) addresses.
+/// The IPv4 address inside IPv4-mapped (`::ffff:a.b.c.d`), NAT64 (`64:ff9b::a.b.c.d`) and 6to4
+/// (`2002:aabb:ccdd::`) addresses. (The deprecated IPv4-compatible form `::a.b.c.d` is in
+/// `::/8`, which is refused whatever it embeds.)
 fn embedded_v4(ip: Ipv6Addr) -> Option<Ipv4Addr> {
     let s = ip.segments();
     let o = ip.octets();
     let tail = || Ipv4Addr::new(o[12], o[13], o[14], o[15]);
     if let Some(mapped) = ip.to_ipv4_mapped() {
         Some(mapped)
-    } else if (s[..6] == [0, 0, 0, 0, 0, 0] && !ip.is_loopback() && !ip.is_unspecified())
-        || s[..6] == [0x64, 0xff9b, 0, 0, 0, 0]
-    {
+    } else if s[..6] == [0x64, 0xff9b, 0, 0, 0, 0] {
         Some(tail())
     } else if s[0] == 0x2002 {
         Some(Ipv4Addr::new(o[2], o[3], o[4], o[5]))
@@ -136,6 +137,15 @@ mod tests {
             "2002:7f00:1::",
             "2001::1",
             "fd00:ec2::254",
+            // The rest of ::/8: IPv4-compatible, IPv4-translated (::ffff:0:a.b.c.d), reserved.
+            "::8.8.8.8",
+            "::ffff:0:808:808",
+            "::ffff:0:7f00:1",
+            "0:0:0:1::1",
+            "ff::1",
+            // Local-use NAT64, which may translate to anything inside the network.
+            "64:ff9b:1::a9fe:a9fe",
+            "64:ff9b:1::808:808",
         ] {
             assert!(!public(address), "{address} should be refused");
         }
@@ -144,6 +154,7 @@ mod tests {
     #[test]
     fn embedded_public_v4_stays_public() {
         assert!(public("::ffff:8.8.8.8"));
+        assert!(public("64:ff9b::808:808"));
         assert!(public("2002:0808:0808::1"));
     }
 

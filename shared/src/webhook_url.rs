@@ -12,6 +12,7 @@ pub const MAX_LEN: usize = 2048;
 const FIELD: &str = "webhook_url";
 const INVALID_FORMAT: &str = "Invalid webhook URL format";
 const NOT_PUBLIC: &str = "Webhook URL must not point to a loopback, private or reserved address";
+const CREDENTIALS: &str = "Webhook URL must not contain a user name or password";
 
 /// Which webhook URLs are acceptable besides public `https://` ones.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -35,6 +36,10 @@ impl WebhookUrl {
             return Err(invalid());
         }
         let url = Url::parse(raw).map_err(|_| invalid())?;
+        // They would be stored, logged and sent with every event as part of the URL.
+        if !url.username().is_empty() || url.password().is_some() {
+            return Err(FieldError::new(FIELD, CREDENTIALS));
+        }
         let host = url.host().ok_or_else(invalid)?;
         let loopback = match &host {
             Host::Domain(name) => is_localhost(name),
@@ -185,8 +190,23 @@ mod tests {
     }
 
     #[test]
-    fn debug_output_hides_path_and_credentials() {
-        let url = WebhookUrl::parse("https://user:secret@example.com/h?token=x", STRICT).unwrap();
+    fn debug_output_hides_path_and_query() {
+        let url = WebhookUrl::parse("https://example.com/h/secret?token=x", STRICT).unwrap();
         assert_eq!(format!("{url:?}"), "WebhookUrl(https://example.com)");
+    }
+
+    #[test]
+    fn refuses_urls_with_credentials() {
+        for raw in [
+            "https://user:secret@example.com/h",
+            "https://user@example.com/h",
+            "https://:secret@example.com/h",
+        ] {
+            assert_eq!(
+                reason(raw, STRICT).as_deref(),
+                Some("Webhook URL must not contain a user name or password"),
+                "{raw}"
+            );
+        }
     }
 }

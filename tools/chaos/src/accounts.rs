@@ -28,10 +28,8 @@ pub struct Delivery {
 
 /// Deliveries of an event already delivered (same `webhook-id`).
 pub(crate) fn duplicates(deliveries: &[Delivery]) -> usize {
-    let events: std::collections::HashSet<&str> = deliveries
-        .iter()
-        .map(|d| d.received.id.as_str())
-        .collect();
+    let events: std::collections::HashSet<&str> =
+        deliveries.iter().map(|d| d.received.id.as_str()).collect();
     deliveries.len() - events.len()
 }
 

@@ -121,6 +121,27 @@ async fn plain_http_to_loopback_is_accepted_only_in_local_development() {
 }
 
 #[tokio::test]
+async fn webhook_urls_carrying_credentials_are_refused() {
+    let app = spawn_app().await;
+
+    for url in [
+        "https://user:secret@example.com/h",
+        "https://token@example.com/h",
+    ] {
+        let body = json!({"webhook_url": url, "radars": [{}]}).to_string();
+        let body = assert_envelope(&app.post(&body, &[]).await, 400, MESSAGE);
+        assert_eq!(
+            field_errors(&body),
+            pairs(&[(
+                "webhook_url",
+                "Webhook URL must not contain a user name or password"
+            )]),
+            "{url}"
+        );
+    }
+}
+
+#[tokio::test]
 async fn internal_webhook_hosts_are_refused() {
     let app = spawn_app().await;
 
