@@ -9,7 +9,7 @@ use sha2::{Digest, Sha256};
 
 use crate::{
     FieldError,
-    webhook_url::{WebhookPolicy, WebhookUrl},
+    webhook_url::{self, WebhookPolicy, WebhookUrl},
 };
 
 /// Largest body accepted, in bytes (1 MB).
@@ -92,7 +92,7 @@ fn parse_webhook_url(
     match envelope.get("webhook_url") {
         None | Some(Value::Null) => Err(FieldError::new("webhook_url", "Field is required")),
         Some(Value::String(raw)) => WebhookUrl::parse(raw, policy),
-        Some(_) => Err(FieldError::new("webhook_url", "Invalid webhook URL format")),
+        Some(_) => Err(FieldError::new("webhook_url", webhook_url::INVALID_FORMAT)),
     }
 }
 

@@ -10,7 +10,7 @@ use crate::{FieldError, net};
 pub const MAX_LEN: usize = 2048;
 
 const FIELD: &str = "webhook_url";
-const INVALID_FORMAT: &str = "Invalid webhook URL format";
+pub const INVALID_FORMAT: &str = "Invalid webhook URL format";
 const NOT_PUBLIC: &str = "Webhook URL must not point to a loopback, private or reserved address";
 const CREDENTIALS: &str = "Webhook URL must not contain a user name or password";
 

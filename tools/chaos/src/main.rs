@@ -54,7 +54,10 @@ async fn main() -> Result<ExitCode, Box<dyn std::error::Error>> {
     let args = Args::parse();
     if let Some(path) = &args.log {
         let file = std::sync::Mutex::new(std::fs::File::create(path)?);
-        tracing::subscriber::set_global_default(shared::telemetry::json_logs(file))?;
+        tracing::subscriber::set_global_default(shared::telemetry::json_logs(
+            file,
+            shared::telemetry::env_filter(),
+        ))?;
     }
     let settings = Settings {
         shape: Shape {

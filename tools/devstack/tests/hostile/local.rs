@@ -163,8 +163,13 @@ pub fn logs() -> &'static Lines {
     LINES.get_or_init(|| {
         let lines = Lines::default();
         let sink = lines.clone();
-        tracing::subscriber::set_global_default(shared::telemetry::json_logs(move || sink.clone()))
-            .expect("no other subscriber in this binary");
+        // At `trace`, whatever RUST_LOG says: what the logs give away is checked at the most
+        // talkative level anyone could deploy.
+        let logs = shared::telemetry::json_logs(
+            move || sink.clone(),
+            shared::telemetry::EnvFilter::new("trace"),
+        );
+        tracing::subscriber::set_global_default(logs).expect("no other subscriber in this binary");
         lines
     })
 }
