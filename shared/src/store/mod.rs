@@ -75,13 +75,14 @@ impl Store {
     /// Opens the client's connection (TCP and TLS) while the function initialises, so that
     /// its first request does not wait for the handshake: one `GetItem` of a key that never
     /// exists, half a read unit a cold start. Whatever it meets is left for the first request
-    /// to meet and report.
+    /// to meet and report. The key is in a bulk's partition because every function may read
+    /// bulk records, and no other record kind (`dynamodb:LeadingKeys` in the template).
     pub async fn connect(&self) {
         let probe = self
             .client
             .get_item()
             .table_name(&self.table)
-            .set_key(Some(key("CONNECT".into(), "CONNECT")))
+            .set_key(Some(key("BULK#connect".into(), "CONNECT")))
             .send()
             .await;
         if let Err(error) = probe {

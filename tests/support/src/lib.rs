@@ -6,6 +6,7 @@
 //! `AWS_ENDPOINT_URL_DYNAMODB` and `AWS_ENDPOINT_URL_SQS`, and also writes them to
 //! `.local/services.env`, which the harness reads when the variables are not set.
 
+mod calls;
 mod capacity;
 mod counter;
 mod endpoints;
@@ -30,11 +31,24 @@ use shared::{
 };
 use uuid::Uuid;
 
+pub use calls::{Call, CallRecorder};
 pub use capacity::{CapacityMeter, Units};
 pub use counter::RequestCounter;
 pub use endpoints::Endpoints;
 pub use events::{api_event, api_request, response_json};
 pub use responses::{assert_envelope, assert_envelope_body, field_errors, header};
+
+/// The repository's root.
+pub fn repo_root() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// A tool of the project's Python virtualenv (installed by `infra/local/install.sh`).
+pub fn venv_tool(name: &str) -> std::path::PathBuf {
+    let local = std::env::var_os("RADAR_LOCAL_DIR")
+        .map_or_else(|| repo_root().join(".local"), std::path::PathBuf::from);
+    local.join("venv/bin").join(name)
+}
 
 /// `seconds` past the start of the current minute: a fixed instant for tests whose rate-limit
 /// windows must not roll over while they run.
@@ -98,6 +112,15 @@ pub struct Metered {
 
 impl Metered {
     pub async fn new() -> Self {
+        Self::build(None).await
+    }
+
+    /// Metered clients that also record every permission they need in `calls`.
+    pub async fn recording(calls: &CallRecorder) -> Self {
+        Self::build(Some(calls)).await
+    }
+
+    async fn build(calls: Option<&CallRecorder>) -> Self {
         let endpoints = endpoints::Endpoints::from_env();
         let requests = RequestCounter::default();
         let capacity = CapacityMeter::default();
@@ -106,19 +129,19 @@ impl Metered {
             .credentials_provider(Credentials::new("local", "local", None, None, "test"))
             .load()
             .await;
-        let dynamodb = aws_sdk_dynamodb::Client::from_conf(
-            aws_sdk_dynamodb::config::Builder::from(&sdk)
-                .endpoint_url(&endpoints.dynamodb)
-                .interceptor(requests.clone())
-                .interceptor(capacity.clone())
-                .build(),
-        );
-        let sqs = aws_sdk_sqs::Client::from_conf(
-            aws_sdk_sqs::config::Builder::from(&sdk)
-                .endpoint_url(&endpoints.sqs)
-                .interceptor(requests.clone())
-                .build(),
-        );
+        let mut dynamodb = aws_sdk_dynamodb::config::Builder::from(&sdk)
+            .endpoint_url(&endpoints.dynamodb)
+            .interceptor(requests.clone())
+            .interceptor(capacity.clone());
+        let mut sqs = aws_sdk_sqs::config::Builder::from(&sdk)
+            .endpoint_url(&endpoints.sqs)
+            .interceptor(requests.clone());
+        if let Some(calls) = calls {
+            dynamodb = dynamodb.interceptor(calls.clone());
+            sqs = sqs.interceptor(calls.clone());
+        }
+        let dynamodb = aws_sdk_dynamodb::Client::from_conf(dynamodb.build());
+        let sqs = aws_sdk_sqs::Client::from_conf(sqs.build());
         Self {
             dynamodb,
             sqs,

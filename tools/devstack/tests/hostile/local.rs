@@ -2,7 +2,6 @@
 
 use std::{
     io,
-    path::PathBuf,
     sync::{Arc, Mutex, OnceLock},
     time::Duration,
 };
@@ -16,6 +15,7 @@ use provision::Template;
 use serde_json::Value;
 use shared::{credentials::ApiKey, rate_limit::LimitOverrides, store::Store};
 use test_support::{TestAccount, TestEnv};
+pub use test_support::{repo_root as root, venv_tool};
 use tokio::net::TcpListener;
 
 /// The four functions wired as in production, listening on 127.0.0.1.
@@ -141,18 +141,6 @@ async fn answer(response: reqwest::Response) -> (u16, Value) {
     let status = response.status().as_u16();
     let text = response.text().await.expect("a body");
     (status, serde_json::from_str(&text).unwrap_or(Value::Null))
-}
-
-/// The repository's root.
-pub fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-/// A tool of the project's Python virtualenv (installed by `infra/local/install.sh`).
-pub fn venv_tool(name: &str) -> PathBuf {
-    let local =
-        std::env::var_os("RADAR_LOCAL_DIR").map_or_else(|| root().join(".local"), PathBuf::from);
-    local.join("venv/bin").join(name)
 }
 
 /// The functions' JSON log lines (as on Lambda) of every test in this binary. The first call
