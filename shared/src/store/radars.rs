@@ -72,8 +72,13 @@ pub enum Creation {
 
 /// DynamoDB's limit is 100 writes a transaction: two per radar and the charge.
 pub const MAX_BATCH: usize = 49;
-/// Tries at a transaction that meets concurrent ones, each after a short random pause.
-const CONTENDED_TRIES: u32 = 5;
+/// Tries at a transaction that meets concurrent ones or a throttled key, with exponential
+/// backoff and full jitter between them ([`backoff`]): about 1.5 s of pauses on average and
+/// 3.1 s at most, well within the function's timeout, before the batch is left to SQS.
+const CONTENDED_TRIES: u32 = 6;
+/// The first pause's ceiling, doubled each try up to [`BACKOFF_CAP`].
+const BACKOFF_BASE: Duration = Duration::from_millis(50);
+const BACKOFF_CAP: Duration = Duration::from_secs(2);
 
 fn radar_key(account_id: Uuid, identity: &Identity) -> Item {
     let digest = hex::encode(Sha256::digest(identity.key.as_bytes()));
@@ -102,7 +107,10 @@ impl Store {
                     .map(|answer| answer.unwrap_or(Creation::Contended))
                     .collect());
             }
-            match self.try_round(account_id, radars, &round).await? {
+            match self
+                .try_round(account_id, radars, &round, contended)
+                .await?
+            {
                 Round::Done(settled) if !settled.is_empty() => {
                     for (at, creation) in settled {
                         answers[at] = Some(creation);
@@ -117,18 +125,21 @@ impl Store {
                             answers[at] = Some(Creation::Contended);
                         }
                     } else {
-                        tokio::time::sleep(jitter(contended)).await;
+                        tokio::time::sleep(backoff(contended)).await;
                     }
                 }
             }
         }
     }
 
+    /// One transaction: the round's radars and their charge. `tried` is how many tries of this
+    /// round met contention before, which makes its idempotency token its own.
     async fn try_round(
         &self,
         account_id: Uuid,
         radars: &[NewRadar<'_>],
         round: &[usize],
+        tried: u32,
     ) -> Result<Round> {
         let cost: i64 = round.iter().map(|&at| radars[at].cost).sum();
         let mut request = self.client().transact_write_items();
@@ -147,8 +158,16 @@ impl Store {
             .map_err(Error::dynamo)?;
         let result = request
             .transact_items(TransactWriteItem::builder().update(charge).build())
-            // A retry of this very request by the SDK is answered as the first one was.
-            .client_request_token(token(round.iter().map(|&at| radars[at].outcome.update_id)))
+            // A retry of this very request by the SDK is answered as the first one was. Each try
+            // of the round has a token of its own: DynamoDB may answer a token it has seen with
+            // the first call's cancellation, so a shared one would make tries 2 and on do
+            // nothing. A fresh one is safe: every write is conditional (an outcome once, a radar
+            // once, a charge only with the balance), so a try after one that committed unseen
+            // is refused, and its reasons name the outcomes already stored.
+            .client_request_token(token(
+                round.iter().map(|&at| radars[at].outcome.update_id),
+                tried,
+            ))
             .send()
             .await;
         let Err(error) = result else {
@@ -164,9 +183,14 @@ impl Store {
                     None => Err(Error::dynamo(error)),
                 }
             }
-            Some(TransactWriteItemsError::TransactionInProgressException(_)) => {
-                Ok(Round::Contended)
-            }
+            // Another call with this token is under way, or the key is throttled past the SDK's
+            // own retries: as good as meeting a concurrent transaction.
+            Some(
+                TransactWriteItemsError::TransactionInProgressException(_)
+                | TransactWriteItemsError::ProvisionedThroughputExceededException(_)
+                | TransactWriteItemsError::ThrottlingException(_)
+                | TransactWriteItemsError::RequestLimitExceeded(_),
+            ) => Ok(Round::Contended),
             _ => Err(Error::dynamo(error)),
         }
     }
@@ -284,7 +308,10 @@ fn why_cancelled(
         };
         return Ok(Some(Round::Done(within_balance(radars, round, balance))));
     }
-    if (0..reasons.len()).any(|at| code(at) == Some("TransactionConflict")) {
+    // Another transaction holds one of the records, or one's partition is past its
+    // throughput: nothing was written, and the same round can go again after a pause.
+    let transient = |code| matches!(code, Some("TransactionConflict" | "ThrottlingError"));
+    if (0..reasons.len()).any(|at| transient(code(at))) {
         return Ok(Some(Round::Contended));
     }
     Ok(None)
@@ -311,20 +338,31 @@ fn within_balance(
 
 /// A client request token naming a round: the same radars with the same outcomes give the same
 /// token, so only a true retry of a request is deduplicated by DynamoDB.
-fn token(update_ids: impl Iterator<Item = Uuid>) -> String {
+fn token(update_ids: impl Iterator<Item = Uuid>, tried: u32) -> String {
     let mut hash = Sha256::new();
     for id in update_ids {
         hash.update(id.as_bytes());
     }
+    hash.update(tried.to_be_bytes());
     // DynamoDB allows 36 characters.
     hex::encode(hash.finalize())[..36].to_owned()
 }
 
-/// A pause of 10-40 ms times the try, random so that contenders spread out.
-fn jitter(tries: u32) -> Duration {
-    let mut byte = [0u8; 1];
-    let spread = getrandom::fill(&mut byte).map_or(0, |()| u64::from(byte[0]) * 30 / 255);
-    Duration::from_millis((10 + spread) * u64::from(tries))
+/// The pause after the `tries`th contended try: anything from nothing to a ceiling that
+/// doubles each try, capped ("full jitter"), so that contenders spread out instead of meeting
+/// again in step.
+fn backoff(tries: u32) -> Duration {
+    let mut bytes = [0u8; 4];
+    let random = getrandom::fill(&mut bytes).map_or(u32::MAX, |()| u32::from_le_bytes(bytes));
+    full_jitter(tries, f64::from(random) / f64::from(u32::MAX))
+}
+
+/// [`backoff`] for a random draw `fraction` in 0..=1.
+fn full_jitter(tries: u32, fraction: f64) -> Duration {
+    let ceiling = BACKOFF_BASE
+        .saturating_mul(1 << tries.min(16))
+        .min(BACKOFF_CAP);
+    ceiling.mul_f64(fraction.clamp(0.0, 1.0))
 }
 
 #[cfg(test)]
@@ -400,10 +438,52 @@ mod tests {
     }
 
     #[test]
-    fn tokens_name_their_round() {
+    fn conflicts_and_throttled_keys_are_tried_again() {
+        let key = identity("k");
+        let outcome = outcome();
+        let radars = [NewRadar {
+            radar_id: Uuid::new_v4(),
+            identity: &key,
+            cost: 1,
+            data: "{}",
+            bulk_id: Uuid::nil(),
+            item_index: 0,
+            expires_at: 0,
+            outcome: &outcome,
+        }];
+        let reason = |code: &str| CancellationReason::builder().code(code).build();
+        for transient in ["TransactionConflict", "ThrottlingError"] {
+            // The item, the radar, the charge: the charge's record was held or throttled.
+            let reasons = [reason("None"), reason("None"), reason(transient)];
+            let round = why_cancelled(&radars, &[0], &reasons).unwrap();
+            assert!(
+                matches!(round, Some(Round::Contended)),
+                "{transient}: {round:?}"
+            );
+        }
+        let unknown = [reason("None"), reason("None"), reason("ValidationError")];
+        assert!(why_cancelled(&radars, &[0], &unknown).unwrap().is_none());
+    }
+
+    #[test]
+    fn tokens_name_their_round_and_try() {
         let (x, y) = (Uuid::new_v4(), Uuid::new_v4());
-        assert_eq!(token([x, y].into_iter()), token([x, y].into_iter()));
-        assert_ne!(token([x, y].into_iter()), token([x].into_iter()));
-        assert_eq!(token([x].into_iter()).len(), 36);
+        assert_eq!(token([x, y].into_iter(), 0), token([x, y].into_iter(), 0));
+        assert_ne!(token([x, y].into_iter(), 0), token([x].into_iter(), 0));
+        assert_ne!(token([x, y].into_iter(), 0), token([x, y].into_iter(), 1));
+        assert_eq!(token([x].into_iter(), 3).len(), 36);
+    }
+
+    #[test]
+    fn backoff_doubles_its_ceiling_up_to_the_cap_and_draws_below_it() {
+        let ceilings: Vec<u128> = (1..=7).map(|t| full_jitter(t, 1.0).as_millis()).collect();
+        assert_eq!(ceilings, [100, 200, 400, 800, 1600, 2000, 2000]);
+        assert_eq!(full_jitter(3, 0.0), Duration::ZERO);
+        assert_eq!(full_jitter(3, 0.5).as_millis(), 200);
+        let total: Duration = (1..CONTENDED_TRIES).map(|t| full_jitter(t, 1.0)).sum();
+        assert!(
+            total < Duration::from_secs(4),
+            "{total:?} of pauses at most"
+        );
     }
 }
