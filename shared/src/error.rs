@@ -78,6 +78,17 @@ impl Error {
         Self::Sqs(Box::new(error.into()))
     }
 
+    /// A write refused because a transaction held its item: nothing was written, and the same
+    /// write can go again in a moment. DynamoDB Local never says so; DynamoDB does, for any
+    /// item that creating transactions touch (an account's balance).
+    pub fn is_transaction_conflict(&self) -> bool {
+        matches!(
+            self,
+            Self::Dynamo(error)
+                if matches!(**error, aws_sdk_dynamodb::Error::TransactionConflictException(_))
+        )
+    }
+
     pub fn invalid(field: impl Into<String>, reason: impl Into<String>) -> Self {
         Self::InvalidRequest(vec![FieldError::new(field, reason)])
     }
@@ -209,6 +220,22 @@ mod tests {
         assert_eq!(body.code, 500);
         assert_eq!(body.message, "Internal server error");
         assert!(body.errors.is_empty());
+    }
+
+    #[test]
+    fn only_a_transaction_conflict_is_one() {
+        use aws_sdk_dynamodb::types::error::{
+            ConditionalCheckFailedException, TransactionConflictException,
+        };
+        let conflict = aws_sdk_dynamodb::Error::TransactionConflictException(
+            TransactionConflictException::builder().build(),
+        );
+        let failed = aws_sdk_dynamodb::Error::ConditionalCheckFailedException(
+            ConditionalCheckFailedException::builder().build(),
+        );
+        assert!(Error::Dynamo(Box::new(conflict)).is_transaction_conflict());
+        assert!(!Error::Dynamo(Box::new(failed)).is_transaction_conflict());
+        assert!(!Error::Config("x".into()).is_transaction_conflict());
     }
 
     #[test]

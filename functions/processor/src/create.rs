@@ -48,9 +48,11 @@ pub(crate) async fn create_all(deps: &Deps, decided: Vec<(Item, Decision)>) -> V
             Decision::Fail(failure) => tried.push((item, Tried::Failed(failure))),
         }
     }
-    if let Err(injected) = deps.faults.check(Step::Creating) {
+    let injected = deps.faults.check(Step::Creating).err();
+    if injected.is_some() || deps.faults.contended() {
+        let failure = || injected.map_or(Failure::Contended, Failure::from);
         let failed = creating.into_values().flatten();
-        tried.extend(failed.map(|(item, _)| (item, Tried::Failed(injected.into()))));
+        tried.extend(failed.map(|(item, _)| (item, Tried::Failed(failure()))));
         return tried;
     }
     let mut chunks = Vec::new();

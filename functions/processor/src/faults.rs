@@ -21,6 +21,7 @@ pub enum Step {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Faults {
     crash_after: Option<Step>,
+    contend: bool,
 }
 
 /// Handling stopped after a step, on purpose.
@@ -33,7 +34,21 @@ impl Faults {
     pub fn crash_after(step: Step) -> Self {
         Self {
             crash_after: Some(step),
+            contend: false,
         }
+    }
+
+    /// Every creating transaction meets concurrent ones until it gives up, as under a hot
+    /// account on DynamoDB (which DynamoDB Local never shows): nothing is written.
+    pub fn contend() -> Self {
+        Self {
+            crash_after: None,
+            contend: true,
+        }
+    }
+
+    pub(crate) fn contended(self) -> bool {
+        self.contend
     }
 
     pub(crate) fn check(self, step: Step) -> Result<(), Injected> {

@@ -82,6 +82,9 @@ impl Deps {
 const CONCURRENCY: usize = 10;
 /// How long an item that arrived before its bulk was accepted waits before its next try.
 const DEFER: Duration = Duration::from_secs(5);
+/// How long an item whose transaction kept meeting others waits before its next delivery,
+/// instead of the queue's visibility timeout (180 s): long enough for the contenders to pass.
+const CONTENDED: Duration = Duration::from_secs(3);
 
 /// One message of the batch, read.
 pub(crate) type Record = Received<ItemMessage>;
@@ -97,6 +100,8 @@ pub(crate) enum Verdict {
     Defer,
     /// Transient failure: SQS redelivers it.
     Retry,
+    /// Its creating transaction kept meeting concurrent ones: SQS redelivers it, soon.
+    Contended,
 }
 
 /// What one batch did: the answer for Lambda, and every event handed to the dispatcher.
@@ -104,6 +109,9 @@ pub(crate) enum Verdict {
 pub struct BatchReport {
     pub response: SqsBatchResponse,
     pub handed_off: Vec<WebhookMessage>,
+    /// Contended messages that SQS will deliver again in a few seconds rather than after the
+    /// queue's visibility timeout.
+    pub hurried: usize,
 }
 
 /// The Lambda handler: a partial batch response naming the messages to retry.
@@ -153,13 +161,22 @@ pub async fn process_batch(deps: &Deps, event: SqsEvent, now: DateTime<Utc>) -> 
 async fn hand_on(deps: &Deps, verdicts: Vec<(Record, Verdict)>, report: &mut BatchReport) {
     let mut deferred = Vec::new();
     let mut decided = Vec::new();
+    let mut contended = Vec::new();
     for (record, verdict) in verdicts {
         match verdict {
             Verdict::Done(events) => decided.push((record.message_id, events)),
             Verdict::Dropped => {}
             Verdict::Defer => deferred.push(record),
             Verdict::Retry => report.response.add_failure(record.message_id),
+            Verdict::Contended => {
+                contended.extend(record.receipt_handle);
+                report.response.add_failure(record.message_id);
+            }
         }
+    }
+    if !contended.is_empty() {
+        let handles: Vec<&str> = contended.iter().map(String::as_str).collect();
+        report.hurried = deps.items.show_again_after(&handles, CONTENDED).await;
     }
     defer(deps, deferred, &mut report.response).await;
     hand_off(deps, decided, report).await;

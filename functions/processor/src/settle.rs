@@ -49,7 +49,7 @@ pub(crate) async fn settle_all(
             .instrument(span)
         })
         .collect();
-    let concluded: Vec<(Item, Option<Outcome>)> = stream::iter(concluding)
+    let concluded: Vec<(Item, Result<Outcome, Verdict>)> = stream::iter(concluding)
         .buffer_unordered(CONCURRENCY)
         .collect()
         .await;
@@ -58,11 +58,11 @@ pub(crate) async fn settle_all(
     let mut decided: BTreeMap<Uuid, Vec<(Item, Outcome)>> = BTreeMap::new();
     for (item, outcome) in concluded {
         match outcome {
-            Some(outcome) => decided
+            Ok(outcome) => decided
                 .entry(item.bulk.id)
                 .or_default()
                 .push((item, outcome)),
-            None => verdicts.push((item.record, Verdict::Retry)),
+            Err(verdict) => verdicts.push((item.record, verdict)),
         }
     }
     let tallying = decided.into_values().map(|items| tally(deps, items, now));
@@ -81,14 +81,14 @@ fn item_span(item: &Item) -> tracing::Span {
     )
 }
 
-/// The item's stored outcome, or `None` when SQS must deliver it again.
+/// The item's stored outcome, or how SQS must deliver it again.
 async fn conclude(
     deps: &Deps,
     item: &Item,
     tried: Tried,
     last_try: bool,
     now: DateTime<Utc>,
-) -> Option<Outcome> {
+) -> Result<Outcome, Verdict> {
     let stored = match tried {
         Tried::Stored(outcome) => Ok(outcome),
         Tried::Refused(refusal) => record(deps, item, &refusal, now).await,
@@ -101,24 +101,27 @@ async fn conclude(
     match stored {
         Ok(outcome) => {
             tracing::info!(update_id = %outcome.update_id, state = ?outcome.state, "item decided");
-            Some(outcome)
+            Ok(outcome)
         }
         Err(failure) if last_try => {
             tracing::error!(error = %Chain(&failure), "last delivery failed; recording a 500");
             let refusal = Refusal::Exhausted {
                 dead_lettered: false,
             };
-            match record(deps, item, &refusal, now).await {
-                Ok(outcome) => Some(outcome),
-                Err(failure) => {
-                    tracing::error!(error = %Chain(&failure), "could not record the 500 either");
-                    None
-                }
-            }
+            record(deps, item, &refusal, now).await.map_err(|failure| {
+                tracing::error!(error = %Chain(&failure), "could not record the 500 either");
+                Verdict::Retry
+            })
+        }
+        Err(Failure::Contended) => {
+            tracing::warn!(
+                "the creating transaction kept meeting others; SQS will redeliver it soon"
+            );
+            Err(Verdict::Contended)
         }
         Err(failure) => {
             tracing::warn!(error = %Chain(&failure), "transient failure; SQS will redeliver it");
-            None
+            Err(Verdict::Retry)
         }
     }
 }

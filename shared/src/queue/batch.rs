@@ -9,6 +9,8 @@ use serde::de::DeserializeOwned;
 #[derive(Debug)]
 pub struct Received<T> {
     pub message_id: String,
+    /// What this delivery of the message is known by, to change its visibility.
+    pub receipt_handle: Option<String>,
     /// 1 on the first delivery.
     pub receive_count: u32,
     pub body: T,
@@ -42,6 +44,7 @@ pub fn read_batch<T: DeserializeOwned>(
             match serde_json::from_str(message.body.as_deref().unwrap_or_default()) {
                 Ok(body) => Some(Received {
                     message_id,
+                    receipt_handle: message.receipt_handle,
                     receive_count,
                     body,
                 }),

@@ -7,7 +7,10 @@ mod messages;
 
 use std::time::Duration;
 
-use aws_sdk_sqs::{Client, types::SendMessageBatchRequestEntry};
+use aws_sdk_sqs::{
+    Client,
+    types::{ChangeMessageVisibilityBatchRequestEntry, SendMessageBatchRequestEntry},
+};
 use futures::{StreamExt, stream};
 use serde::Serialize;
 
@@ -48,6 +51,38 @@ impl Queue {
 
     pub fn client(&self) -> &Client {
         &self.client
+    }
+
+    /// Makes received messages visible again `delay` from now rather than when the queue's
+    /// visibility timeout ends; how many SQS changed. A message it could not change comes back
+    /// at the usual time, so nothing is lost by a failure here.
+    pub async fn show_again_after(&self, receipt_handles: &[&str], delay: Duration) -> usize {
+        let seconds = i32::try_from(delay.as_secs()).unwrap_or(i32::MAX);
+        let mut changed = 0;
+        for chunk in receipt_handles.chunks(BATCH_ENTRIES) {
+            let entries = chunk.iter().enumerate().filter_map(|(at, handle)| {
+                ChangeMessageVisibilityBatchRequestEntry::builder()
+                    .id(at.to_string())
+                    .receipt_handle(*handle)
+                    .visibility_timeout(seconds)
+                    .build()
+                    .ok()
+            });
+            let answer = self
+                .client
+                .change_message_visibility_batch()
+                .queue_url(&self.url)
+                .set_entries(Some(entries.collect()))
+                .send()
+                .await;
+            match answer {
+                Ok(answer) => changed += answer.successful().len(),
+                Err(error) => {
+                    tracing::warn!(error = %crate::error::Chain(&Error::sqs(error)), "could not change visibility");
+                }
+            }
+        }
+        changed
     }
 
     /// Queues every message as JSON, in batches that respect SQS's entry and size limits,

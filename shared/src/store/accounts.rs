@@ -27,6 +27,9 @@ pub struct Account {
 }
 
 const PREVIOUS_SECRET: &str = "previous_webhook_secret";
+/// Tries again at an update that met a transaction, pausing 100 ms more each time.
+const CONFLICT_TRIES: u32 = 5;
+const CONFLICT_PAUSE: std::time::Duration = std::time::Duration::from_millis(100);
 
 pub(super) fn account_key(id: Uuid) -> Item {
     key(format!("ACCOUNT#{id}"), "ACCOUNT")
@@ -159,15 +162,28 @@ impl Store {
         .await
     }
 
-    /// Sets an account's balance. False when there is no such account.
+    /// Sets an account's balance. False when there is no such account. The account record is
+    /// the one every creating transaction of the account writes, so on DynamoDB a plain update
+    /// of it can meet one (`TransactionConflictException`): it is tried again a few times.
     pub async fn set_credits(&self, account_id: Uuid, credits: i64) -> Result<bool> {
-        self.update_existing(
-            account_key(account_id),
-            "SET credits = :credits",
-            &[],
-            &[(":credits", n(credits))],
-        )
-        .await
+        let mut tries = 0;
+        loop {
+            let set = self
+                .update_existing(
+                    account_key(account_id),
+                    "SET credits = :credits",
+                    &[],
+                    &[(":credits", n(credits))],
+                )
+                .await;
+            match set {
+                Err(error) if error.is_transaction_conflict() && tries < CONFLICT_TRIES => {
+                    tries += 1;
+                    tokio::time::sleep(CONFLICT_PAUSE * tries).await;
+                }
+                answer => return answer,
+            }
+        }
     }
 
     /// Sets the given rate-limit overrides of an account, leaving the others as they are.

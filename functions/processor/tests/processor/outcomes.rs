@@ -1,7 +1,9 @@
 use serde_json::{Value, json};
 use shared::{queue::WebhookMessage, store::items::ItemState};
 
-use crate::helpers::{company, completions, retried, spawn_app, spawn_app_with_credits};
+use crate::helpers::{
+    company, completions, event_of, record, retried, spawn_app, spawn_app_with_credits,
+};
 
 #[tokio::test]
 async fn creates_a_radar_of_each_kind_and_charges_for_each() {
@@ -266,4 +268,42 @@ async fn a_batch_mixing_two_accounts_charges_each_its_own_radars() {
     assert_eq!(app.balance_of(other.id).await, 99);
     assert_eq!(app.radars_of(other.id).await.len(), 1);
     assert_eq!(completions([&report]).len(), 2, "both bulks complete");
+}
+
+#[tokio::test]
+async fn an_item_whose_transaction_keeps_meeting_others_comes_back_in_seconds() {
+    let mut app = spawn_app().await;
+    let seeded = app.submit(&[company("contended.com")]).await;
+    // A real delivery, whose receipt handle the queue knows.
+    let queue = &app.deps.config.item_queue_url;
+    let sqs = &app.env.sqs;
+    sqs.send_message()
+        .queue_url(queue)
+        .message_body(&seeded.messages[0])
+        .send()
+        .await
+        .unwrap();
+    let received = sqs
+        .receive_message()
+        .queue_url(queue)
+        .wait_time_seconds(1)
+        .send()
+        .await
+        .unwrap();
+    let mut message = record(&seeded.messages[0], 0, 1);
+    message.receipt_handle = received.messages()[0].receipt_handle().map(str::to_owned);
+    app.deps.faults = processor::Faults::contend();
+
+    let contended = app.process(event_of([message.clone()])).await;
+
+    assert_eq!(retried(&contended), ["message-0"]);
+    assert_eq!(contended.hurried, 1, "made visible again in seconds");
+    assert_eq!(app.states(&seeded.bulk).await, [None]);
+    assert_eq!(app.balance().await, 100, "nothing charged");
+
+    // Any other transient failure waits for the queue's own visibility timeout.
+    app.deps.faults = processor::Faults::crash_after(processor::Step::Creating);
+    let failed = app.process(event_of([message])).await;
+    assert_eq!(retried(&failed), ["message-0"]);
+    assert_eq!(failed.hurried, 0);
 }

@@ -19,6 +19,7 @@
 
 use std::{
     collections::{BTreeMap, BTreeSet},
+    fmt::Write as _,
     process::Command,
     sync::{Arc, Mutex},
     time::Duration,
@@ -454,12 +455,13 @@ fn listing(calls: &BTreeMap<&str, BTreeSet<Call>>) -> String {
     let mut text = String::new();
     for (function, made) in calls {
         for call in made {
-            text.push_str(&format!(
-                "  {function}: {} {} {}\n",
+            let _ = writeln!(
+                text,
+                "  {function}: {} {} {}",
                 call.action,
                 call.resource,
                 call.leading_key.as_deref().unwrap_or("")
-            ));
+            );
         }
     }
     text
