@@ -1,7 +1,9 @@
 //! `make chaos`: the whole API under injected AWS faults and killed invocations, and DESIGN.md's
 //! invariants checked once it settles.
 //!
-//! - [`proxy`]: a fault-injecting HTTP proxy in front of DynamoDB Local and the SQS emulator.
+//! - [`proxy`]: a fault-injecting HTTP proxy in front of DynamoDB Local and the SQS emulator,
+//!   which can also hold DynamoDB to its real contention ([`contention`]: transaction conflicts
+//!   and per-partition throughput).
 //! - [`kill`]: invocations that die part-way through, or whose answer is lost.
 //! - [`workload`]: the bulks the accounts submit, with invalid items, repeats and a short balance.
 //! - [`run`]: one run, from a fresh stack to the evidence, through [`accounts`] (each with a
@@ -12,6 +14,7 @@
 //! - [`report`]: the table a run prints.
 
 pub mod accounts;
+pub mod contention;
 pub mod kill;
 pub mod proxy;
 pub mod report;

@@ -34,6 +34,10 @@ struct Args {
     /// Seconds the run may take to settle.
     #[arg(long, default_value_t = 1800)]
     patience: u64,
+    /// Hold DynamoDB to its real contention, which DynamoDB Local lacks: transactions conflict
+    /// on items others hold, and each partition key has 1,000 write and 3,000 read units a second.
+    #[arg(long)]
+    contention: bool,
     /// Draws the same load again (the faults and kills stay random).
     #[arg(long)]
     seed: Option<u64>,
@@ -72,6 +76,7 @@ async fn main() -> Result<ExitCode, Box<dyn std::error::Error>> {
         seed: args.seed.unwrap_or_else(|| fastrand::u64(..)),
         backlog: args.backlog,
         progress: true,
+        contention: args.contention,
     };
     let emulators = Emulators {
         dynamodb: args.dynamodb,

@@ -5,27 +5,37 @@
 //! before or after the service applied the call, or an answer held past the client's attempt
 //! timeout after the service applied it. The "after" kinds are the ones that matter most: the
 //! write happened, the caller cannot know, and its retry must not do it twice.
+//!
+//! With a [`Contention`] model, a DynamoDB proxy also refuses what DynamoDB would refuse and
+//! DynamoDB Local never does: writes to items other transactions hold, and calls beyond a
+//! partition's throughput. The faults come first: they stand for the network in front of the
+//! service, the model for the service itself.
 
 use std::{
     collections::BTreeMap,
     fmt,
     sync::{Arc, Mutex},
-    time::Duration,
+    time::{Duration, Instant},
 };
 
 use http_body_util::{BodyExt, Full};
 use hyper::{
-    Request, Response, StatusCode,
+    HeaderMap, Request, Response, StatusCode,
     body::{Bytes, Incoming},
     header::{self, HeaderValue},
+    http::request::Parts,
     server::conn::http1,
     service::service_fn,
 };
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
 
+use crate::contention::{Contention, Counts, Model, Verdict, request::Call};
+
 /// The longest the proxy waits for the emulator.
 const UPSTREAM_TIMEOUT: Duration = Duration::from_secs(30);
+/// DynamoDB's operations are `X-Amz-Target`s with this prefix.
+const DYNAMODB: &str = "DynamoDB_20120810.";
 
 /// What can go wrong with one call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -98,6 +108,10 @@ impl Plan {
 pub struct Tally {
     pub calls: BTreeMap<String, u64>,
     pub injected: BTreeMap<(String, Fault), u64>,
+    /// Calls the contention model refused, by operation.
+    pub refused: BTreeMap<String, u64>,
+    /// What the contention model did, when the proxy has one.
+    pub contention: Option<Counts>,
 }
 
 impl Tally {
@@ -116,6 +130,10 @@ impl Tally {
     pub fn total_injected(&self) -> u64 {
         self.injected.values().sum()
     }
+
+    pub fn total_refused(&self) -> u64 {
+        self.refused.values().sum()
+    }
 }
 
 /// A running proxy.
@@ -125,16 +143,30 @@ pub struct Proxy {
     pub url: String,
     plan: Arc<Mutex<Plan>>,
     tally: Arc<Mutex<Tally>>,
+    model: Option<Arc<Mutex<Model>>>,
 }
 
 impl Proxy {
     /// Listens on a free loopback port and forwards to `upstream` (an emulator's base URL).
     pub async fn start(upstream: &str, plan: Plan) -> std::io::Result<Self> {
+        Self::start_with(upstream, plan, None).await
+    }
+
+    /// As [`Proxy::start`], and with `contention`, DynamoDB's calls go through that model.
+    pub async fn start_with(
+        upstream: &str,
+        plan: Plan,
+        contention: Option<Contention>,
+    ) -> std::io::Result<Self> {
         let listener = TcpListener::bind("127.0.0.1:0").await?;
+        let model = contention
+            .as_ref()
+            .map(|c| Arc::new(Mutex::new(Model::new(c))));
         let proxy = Self {
             url: format!("http://{}", listener.local_addr()?),
             plan: Arc::new(Mutex::new(plan)),
             tally: Arc::default(),
+            model: model.clone(),
         };
         let shared = Shared {
             upstream: upstream.trim_end_matches('/').to_owned(),
@@ -147,6 +179,7 @@ impl Proxy {
                 .map_err(std::io::Error::other)?,
             plan: Arc::clone(&proxy.plan),
             tally: Arc::clone(&proxy.tally),
+            contention: contention.zip(model),
         };
         tokio::spawn(serve(listener, Arc::new(shared)));
         Ok(proxy)
@@ -158,7 +191,12 @@ impl Proxy {
     }
 
     pub fn tally(&self) -> Tally {
-        self.tally.lock().expect("tally lock").clone()
+        let mut tally = self.tally.lock().expect("tally lock").clone();
+        tally.contention = self
+            .model
+            .as_ref()
+            .map(|model| model.lock().expect("model lock").counts().clone());
+        tally
     }
 }
 
@@ -167,6 +205,14 @@ struct Shared {
     client: reqwest::Client,
     plan: Arc<Mutex<Plan>>,
     tally: Arc<Mutex<Tally>>,
+    contention: Option<(Contention, Arc<Mutex<Model>>)>,
+}
+
+/// An answer, from the emulator or the proxy.
+struct Answer {
+    status: StatusCode,
+    headers: HeaderMap,
+    body: Bytes,
 }
 
 /// A connection closed on purpose, without an answer.
@@ -181,10 +227,7 @@ async fn serve(listener: TcpListener, shared: Arc<Shared>) {
         };
         let shared = Arc::clone(&shared);
         tokio::spawn(async move {
-            let service = service_fn(move |request| {
-                let shared = Arc::clone(&shared);
-                async move { handle(&shared, request).await }
-            });
+            let service = service_fn(move |request| handle(Arc::clone(&shared), request));
             // A dropped call ends its connection with an error: that is the point.
             let _ = http1::Builder::new()
                 .serve_connection(TokioIo::new(stream), service)
@@ -194,7 +237,7 @@ async fn serve(listener: TcpListener, shared: Arc<Shared>) {
 }
 
 async fn handle(
-    shared: &Shared,
+    shared: Arc<Shared>,
     request: Request<Incoming>,
 ) -> Result<Response<Full<Bytes>>, Dropped> {
     let operation = request
@@ -223,27 +266,64 @@ async fn handle(
         Some(Fault::DropBefore) => return Err(Dropped),
         _ => {}
     }
-    let answer = forward(shared, request).await;
+    let (parts, body) = request.into_parts();
+    let answer = match body.collect().await {
+        Ok(body) => serve_call(shared, &operation, parts, body.to_bytes()).await,
+        Err(_) => plain(StatusCode::BAD_REQUEST, "unreadable request body"),
+    };
     match fault {
         Some(Fault::DropAfter) => Err(Dropped),
         Some(Fault::Timeout) => {
             tokio::time::sleep(hold).await;
-            Ok(answer)
+            Ok(respond(answer))
         }
-        _ => Ok(answer),
+        _ => Ok(respond(answer)),
     }
 }
 
-/// The call, sent on to the emulator; its answer, or a 502 if the emulator could not be reached.
-async fn forward(shared: &Shared, request: Request<Incoming>) -> Response<Full<Bytes>> {
-    let (parts, body) = request.into_parts();
-    let Ok(body) = body
-        .collect()
-        .await
-        .map(http_body_util::Collected::to_bytes)
-    else {
-        return plain(StatusCode::BAD_REQUEST, "unreadable request body");
+/// The service's side of a call: the contention model's refusal, or the emulator's answer.
+async fn serve_call(shared: Arc<Shared>, operation: &str, parts: Parts, body: Bytes) -> Answer {
+    let Some((contention, model)) = &shared.contention else {
+        return forward(&shared, parts, body).await;
     };
+    let Some(call) = operation
+        .strip_prefix(DYNAMODB)
+        .and_then(|name| Call::parse(name, &body))
+    else {
+        return forward(&shared, parts, body).await;
+    };
+    let verdict = model
+        .lock()
+        .expect("model lock")
+        .admit(&call, Instant::now());
+    let pending = match verdict {
+        Verdict::Refuse(refusal) => {
+            let mut tally = shared.tally.lock().expect("tally lock");
+            *tally.refused.entry(operation.to_owned()).or_default() += 1;
+            return json(StatusCode::BAD_REQUEST, &refusal);
+        }
+        Verdict::Pass(pending) => pending,
+    };
+    let hold = contention.draw_hold();
+    let model = Arc::clone(model);
+    // On a task of its own: the emulator finishes a call whose client went away, and the model
+    // must hear how it ended, or a transaction's items would stay held for good.
+    let settled = tokio::spawn(async move {
+        let answer = forward(&shared, parts, body).await;
+        let heard = pending.hear(answer.status.is_success(), &answer.body);
+        model
+            .lock()
+            .expect("model lock")
+            .settle(heard, Instant::now(), hold);
+        answer
+    });
+    settled
+        .await
+        .unwrap_or_else(|_| plain(StatusCode::BAD_GATEWAY, "the proxy lost the call"))
+}
+
+/// The call, sent on to the emulator; its answer, or a 502 if the emulator could not be reached.
+async fn forward(shared: &Shared, parts: Parts, body: Bytes) -> Answer {
     let path = parts
         .uri
         .path_and_query()
@@ -263,12 +343,20 @@ async fn forward(shared: &Shared, request: Request<Incoming>) -> Response<Full<B
     };
     let status = answer.status();
     let headers = answer.headers().clone();
-    let Ok(bytes) = answer.bytes().await else {
+    let Ok(body) = answer.bytes().await else {
         return plain(StatusCode::BAD_GATEWAY, "the emulator's answer broke off");
     };
-    let mut response = Response::new(Full::new(bytes));
-    *response.status_mut() = status;
-    for (name, value) in &headers {
+    Answer {
+        status,
+        headers,
+        body,
+    }
+}
+
+fn respond(answer: Answer) -> Response<Full<Bytes>> {
+    let mut response = Response::new(Full::new(answer.body));
+    *response.status_mut() = answer.status;
+    for (name, value) in &answer.headers {
         if name != header::CONNECTION
             && name != header::TRANSFER_ENCODING
             && name != header::CONTENT_LENGTH
@@ -290,17 +378,28 @@ fn error(operation: &str, status: u16, code: &str) -> Response<Full<Bytes>> {
         "__type": format!("{namespace}#{code}"),
         "message": "injected by the chaos proxy",
     });
-    let mut response = Response::new(Full::new(Bytes::from(body.to_string())));
-    *response.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST);
-    response.headers_mut().insert(
+    let status = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST);
+    respond(json(status, &body))
+}
+
+/// A JSON-protocol answer.
+fn json(status: StatusCode, body: &serde_json::Value) -> Answer {
+    let mut headers = HeaderMap::new();
+    headers.insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/x-amz-json-1.0"),
     );
-    response
+    Answer {
+        status,
+        headers,
+        body: Bytes::from(body.to_string()),
+    }
 }
 
-fn plain(status: StatusCode, text: &'static str) -> Response<Full<Bytes>> {
-    let mut response = Response::new(Full::new(Bytes::from_static(text.as_bytes())));
-    *response.status_mut() = status;
-    response
+fn plain(status: StatusCode, text: &'static str) -> Answer {
+    Answer {
+        status,
+        headers: HeaderMap::new(),
+        body: Bytes::from_static(text.as_bytes()),
+    }
 }

@@ -4,6 +4,7 @@
 use std::fmt::Write as _;
 
 use crate::{
+    contention::{Counts, KindCounts},
     proxy::{Fault, Tally},
     run::Report,
 };
@@ -51,6 +52,9 @@ impl Report {
                 let _ = writeln!(out, "| {name} | {calls} | {faulted} |");
             }
         }
+        if let Some(counts) = &self.dynamodb.contention {
+            contention(&mut out, &self.dynamodb, counts);
+        }
         let kills = self.kills;
         let submissions = self.submissions;
         let _ = writeln!(
@@ -91,6 +95,56 @@ impl Report {
         }
         out
     }
+}
+
+/// What the contention model did, by key kind, and which calls it refused.
+fn contention(out: &mut String, tally: &Tally, counts: &Counts) {
+    let refused: Vec<String> = tally
+        .refused
+        .iter()
+        .map(|(operation, n)| {
+            let name = operation.rsplit('.').next().unwrap_or(operation);
+            format!("{name} {n}")
+        })
+        .collect();
+    let _ = writeln!(
+        out,
+        "\nDynamoDB's contention modelled (a committed transaction holds its items about 10 ms; \
+         1,000 write and 3,000 read units a second per partition key): {} of {} transactions \
+         cancelled; {} calls refused ({}).\n",
+        counts.cancelled,
+        counts.transactions,
+        tally.total_refused(),
+        if refused.is_empty() {
+            "none".to_owned()
+        } else {
+            refused.join(", ")
+        },
+    );
+    out.push_str(
+        "| key kind | items held | conflicts in transactions | write conflicts | throttled in \
+         transactions | writes throttled | reads throttled | write units | read units |\n\
+         |---|---:|---:|---:|---:|---:|---:|---:|---:|\n",
+    );
+    for (kind, kind_counts) in &counts.by_kind {
+        contention_row(out, kind, kind_counts);
+    }
+    contention_row(out, "all", &counts.total());
+}
+
+fn contention_row(out: &mut String, kind: &str, counts: &KindCounts) {
+    let _ = writeln!(
+        out,
+        "| {kind} | {} | {} | {} | {} | {} | {} | {:.0} | {:.0} |",
+        counts.held,
+        counts.transaction_conflicts,
+        counts.write_conflicts,
+        counts.transaction_throttles,
+        counts.write_throttles,
+        counts.read_throttles,
+        counts.write_units,
+        counts.read_units,
+    );
 }
 
 fn row(out: &mut String, name: &str, tally: &Tally) {

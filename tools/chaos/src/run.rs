@@ -26,6 +26,7 @@ use uuid::Uuid;
 use crate::{
     Error, Result,
     accounts::{self, Delivery},
+    contention::Contention,
     kill::{Killing, Kills},
     proxy::{Plan, Proxy, Tally},
     settle,
@@ -53,6 +54,9 @@ pub struct Settings {
     pub backlog: u64,
     /// Print a line on stderr every few seconds while the run settles.
     pub progress: bool,
+    /// Hold DynamoDB calls to DynamoDB's own contention ([`Contention::default`]): conflicts on
+    /// items other transactions hold, and each partition's throughput.
+    pub contention: bool,
 }
 
 /// Where the emulators listen.
@@ -108,7 +112,8 @@ pub async fn run(settings: Settings, emulators: &Emulators) -> Result<Report> {
     let store = Store::new(direct.dynamodb.clone(), &config.table_name);
 
     let plan = Plan::every_fault(settings.fault_rate, HOLD);
-    let dynamodb_proxy = Proxy::start(&emulators.dynamodb, plan.clone()).await?;
+    let contention = settings.contention.then(Contention::default);
+    let dynamodb_proxy = Proxy::start_with(&emulators.dynamodb, plan.clone(), contention).await?;
     let sqs_proxy = Proxy::start(&emulators.sqs, plan).await?;
     let through_proxies = Emulators {
         dynamodb: dynamodb_proxy.url.clone(),

@@ -27,6 +27,7 @@ async fn a_small_run_under_faults_and_kills_keeps_every_invariant() {
         seed: fastrand::u64(..),
         backlog: 10_000,
         progress: false,
+        contention: false,
     };
 
     let report = run::run(
