@@ -75,7 +75,7 @@ pub const MAX_BATCH: usize = 49;
 /// Tries at a transaction that meets concurrent ones or a throttled key, with exponential
 /// backoff and full jitter between them ([`backoff`]): about 1.5 s of pauses on average and
 /// 3.1 s at most, well within the function's timeout, before the batch is left to SQS.
-const CONTENDED_TRIES: u32 = 6;
+pub const CONTENDED_TRIES: u32 = 6;
 /// The first pause's ceiling, doubled each try up to [`BACKOFF_CAP`].
 const BACKOFF_BASE: Duration = Duration::from_millis(50);
 const BACKOFF_CAP: Duration = Duration::from_secs(2);

@@ -25,7 +25,7 @@ use shared::{
     store::{
         Store,
         items::{ItemState, Outcome},
-        radars::{Creation, NewRadar},
+        radars::{CONTENDED_TRIES, Creation, NewRadar},
     },
 };
 use test_support::{Endpoints, TestEnv};
@@ -238,8 +238,9 @@ async fn create_radars_answers_contended_for_what_another_transaction_holds_and_
 {
     let env = TestEnv::new().await;
     let account = env.account().await;
-    // Longer than every try of the loser together (five, 10-40 ms apart times the try).
-    let proxy = contended(Duration::from_secs(2)).await;
+    // Longer than every try of the loser together (CONTENDED_TRIES, with backoff pauses of
+    // 3.1 s at most in all).
+    let proxy = contended(Duration::from_secs(5)).await;
     let store = Store::new(through(&proxy).await, env.config().table_name);
     let identities: Vec<Identity> = (0..6)
         .map(|i| Identity {
@@ -295,10 +296,11 @@ async fn create_radars_answers_contended_for_what_another_transaction_holds_and_
     assert_eq!(env.partition(&format!("BULK#{winner}")).await.len(), 3);
     assert!(env.partition(&format!("BULK#{loser}")).await.is_empty());
     // Every try of the loser met the account held, and nothing else.
+    let tries = u64::from(CONTENDED_TRIES);
     let counts = proxy.tally().contention.unwrap();
-    assert_eq!(counts.cancelled, 5);
-    assert_eq!(counts.by_kind["ACCOUNT"].transaction_conflicts, 5);
-    assert_eq!(counts.total().transaction_conflicts, 5);
+    assert_eq!(counts.cancelled, tries);
+    assert_eq!(counts.by_kind["ACCOUNT"].transaction_conflicts, tries);
+    assert_eq!(counts.total().transaction_conflicts, tries);
 }
 
 #[tokio::test]
