@@ -64,6 +64,10 @@ bench: ## Measure latency, throughput, AWS usage and cost per item, size, init a
 	$(SERVICES) run -- $(TARGET)/release/bench --binaries $(TARGET)/release --lambda $(TARGET)/lambda
 	cargo bench -p shared --bench submission --locked
 
+.PHONY: bench-contention
+bench-contention: ## Only the strict model's contention table in docs/PERFORMANCE.md (BENCH_ARGS overrides)
+	$(SERVICES) run -- cargo run --locked -p bench -- --contention-only $(BENCH_ARGS)
+
 .PHONY: chaos
 chaos: ## 10 bulks of 1000 items under 15 % AWS faults and 10 % killed invocations; checks every invariant
 	@mkdir -p .local

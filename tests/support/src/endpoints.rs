@@ -28,16 +28,21 @@ impl Endpoints {
                      before `cargo test`"
                 )
             });
-            let loopback = ["http://127.0.0.1:", "http://localhost:", "http://[::1]:"];
-            assert!(
-                loopback.iter().any(|prefix| url.starts_with(prefix)),
-                "{name}={url} is not a loopback address; tests only talk to local emulators"
-            );
-            url
+            loopback(name, url)
         };
         Self {
             dynamodb: endpoint("AWS_ENDPOINT_URL_DYNAMODB"),
             sqs: endpoint("AWS_ENDPOINT_URL_SQS"),
         }
     }
+}
+
+/// `url`, which must be on loopback: tests only talk to local emulators (and proxies of them).
+pub(crate) fn loopback(name: &str, url: String) -> String {
+    let loopback = ["http://127.0.0.1:", "http://localhost:", "http://[::1]:"];
+    assert!(
+        loopback.iter().any(|prefix| url.starts_with(prefix)),
+        "{name}={url} is not a loopback address; tests only talk to local emulators"
+    );
+    url
 }

@@ -112,16 +112,25 @@ pub struct Metered {
 
 impl Metered {
     pub async fn new() -> Self {
-        Self::build(None).await
+        Self::build(None, None).await
     }
 
     /// Metered clients that also record every permission they need in `calls`.
     pub async fn recording(calls: &CallRecorder) -> Self {
-        Self::build(Some(calls)).await
+        Self::build(Some(calls), None).await
     }
 
-    async fn build(calls: Option<&CallRecorder>) -> Self {
-        let endpoints = endpoints::Endpoints::from_env();
+    /// Metered clients whose DynamoDB requests go to `dynamodb` (a proxy in front of the
+    /// emulator, on loopback) instead of the emulator itself.
+    pub async fn through(dynamodb: &str) -> Self {
+        Self::build(None, Some(dynamodb)).await
+    }
+
+    async fn build(calls: Option<&CallRecorder>, dynamodb: Option<&str>) -> Self {
+        let mut endpoints = endpoints::Endpoints::from_env();
+        if let Some(url) = dynamodb {
+            endpoints.dynamodb = endpoints::loopback("a DynamoDB proxy", url.to_owned());
+        }
         let requests = RequestCounter::default();
         let capacity = CapacityMeter::default();
         let sdk = shared::config::aws_loader()

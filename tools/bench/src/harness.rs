@@ -90,6 +90,10 @@ impl Meters {
 pub struct Busy {
     pub invocations: usize,
     pub time: Duration,
+    /// Invocations that left messages to SQS (a partial batch response naming any).
+    pub deferred: usize,
+    /// Messages left to SQS, over all invocations.
+    pub retried: usize,
 }
 
 /// The SQS-triggered functions, timed.
@@ -122,6 +126,11 @@ impl Invoke for Timed {
         let entry = busy.entry(function.to_owned()).or_default();
         entry.invocations += 1;
         entry.time += started.elapsed();
+        let retried = response.as_ref().map_or(event.records.len(), |answer| {
+            answer.batch_item_failures.len()
+        });
+        entry.retried += retried;
+        entry.deferred += usize::from(retried > 0);
         response
     }
 }
@@ -131,6 +140,19 @@ impl Invoke for Timed {
 struct Seen {
     events: usize,
     completed: HashMap<String, Instant>,
+    /// Failed items over every `bulk_completed`.
+    failed: u64,
+}
+
+/// How to run the stack.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// Event source mapping workers on each queue; none: queued items stay queued.
+    pub concurrency: Option<usize>,
+    /// The processor's workers, if not `concurrency`.
+    pub processors: Option<usize>,
+    /// Where the functions' DynamoDB clients go, if not to the emulator (a proxy).
+    pub dynamodb: Option<String>,
 }
 
 /// The running stack.
@@ -152,15 +174,29 @@ impl Stack {
     /// The API, a receiver, and with `concurrency`, the event source mappings with that many
     /// workers on each queue (without, queued items stay queued).
     pub async fn start(concurrency: Option<usize>) -> Result<Self> {
+        Self::start_with(Options {
+            concurrency,
+            ..Options::default()
+        })
+        .await
+    }
+
+    pub async fn start_with(options: Options) -> Result<Self> {
         let env = TestEnv::new().await;
         let config = env.config_with(&ENVIRONMENT);
         let account = env
             .account_with(10_000_000, LimitOverrides::default())
             .await;
+        let function = || async {
+            match &options.dynamodb {
+                Some(url) => Metered::through(url).await,
+                None => Metered::new().await,
+            }
+        };
         let meters = Meters {
-            submit: Metered::new().await,
-            processor: Metered::new().await,
-            dispatcher: Metered::new().await,
+            submit: function().await,
+            processor: function().await,
+            dispatcher: function().await,
             item_polling: Metered::new().await,
             webhook_polling: Metered::new().await,
         };
@@ -194,7 +230,13 @@ impl Stack {
                 seen.events += 1;
                 if received.body["update_type"] == "bulk_completed" {
                     let bulk = received.body["bulk_id"].as_str().unwrap_or_default();
-                    seen.completed.insert(bulk.to_owned(), Instant::now());
+                    let first = seen
+                        .completed
+                        .insert(bulk.to_owned(), Instant::now())
+                        .is_none();
+                    if first {
+                        seen.failed += received.body["summary"]["failed"].as_u64().unwrap_or(0);
+                    }
                     waking.notify_waiters();
                 }
             })
@@ -205,11 +247,15 @@ impl Stack {
             functions,
             busy: Mutex::new(BTreeMap::new()),
         });
-        if let Some(concurrency) = concurrency {
+        if let Some(concurrency) = options.concurrency {
             for (function, queue, polling) in [
                 ("processor", "ItemQueue", &meters.item_polling),
                 ("dispatcher", "WebhookQueue", &meters.webhook_polling),
             ] {
+                let concurrency = match function {
+                    "processor" => options.processors.unwrap_or(concurrency),
+                    _ => concurrency,
+                };
                 let source = Source {
                     function: function.to_owned(),
                     queue_url: env.queue_url(queue),
@@ -300,6 +346,11 @@ impl Stack {
             environment.insert(name.to_owned(), value.to_owned());
         }
         environment
+    }
+
+    /// Items reported failed by the `bulk_completed` events received so far.
+    pub fn failed(&self) -> u64 {
+        self.seen.lock().unwrap().failed
     }
 
     /// Webhook deliveries the receiver has had.

@@ -7,8 +7,11 @@
 //!   init time and peak memory under a 1000-item bulk;
 //! - [`deliveries`]: the dispatcher's HTTP side on one core;
 //! - [`lean`]: what `cargo tree` says each function links;
+//! - [`contention`]: the strict model's table, the processor at N invocations behind the
+//!   contention proxy;
 //! - [`cost`]: list prices and the cost of a million items; [`report`] writes it all down.
 
+pub mod contention;
 pub mod cost;
 pub mod deliveries;
 pub mod functions;

@@ -20,11 +20,24 @@ struct Args {
     #[arg(long, default_value = "docs/PERFORMANCE.md")]
     out: PathBuf,
     /// The functions' release binaries for this machine.
-    #[arg(long)]
-    binaries: PathBuf,
+    #[arg(long, required_unless_present = "contention_only")]
+    binaries: Option<PathBuf>,
     /// cargo lambda's output: `<dir>/<function>/bootstrap` for arm64.
+    #[arg(long, required_unless_present = "contention_only")]
+    lambda: Option<PathBuf>,
+    /// Only the contention table (no release build needed), merged into `out` beside the
+    /// other figures.
     #[arg(long)]
-    lambda: PathBuf,
+    contention_only: bool,
+    /// Bulks of 1000 items of each contention run.
+    #[arg(long, default_value_t = 10)]
+    contention_bulks: usize,
+    /// The processor's concurrency of each contention run.
+    #[arg(long, value_delimiter = ',', default_values_t = [1, 5, 20, 50])]
+    processors: Vec<usize>,
+    /// What code the contention table measured (its heading, and its markers in `out`).
+    #[arg(long, default_value = "this code")]
+    contention_label: String,
     /// Timed submissions.
     #[arg(long, default_value_t = 20)]
     runs: usize,
@@ -135,6 +148,14 @@ async fn main() -> bench::Result<()> {
         println!("{}", sdk_init().await.as_micros());
         return Ok(());
     }
+    if args.contention_only {
+        return contention(&args).await;
+    }
+    let (Some(binaries), Some(lambda)) = (&args.binaries, &args.lambda) else {
+        return Err(bench::Error::Setup(
+            "--binaries and --lambda are needed".into(),
+        ));
+    };
     let mut figures = Figures {
         when: chrono::Utc::now().format("%Y-%m-%d %H:%M UTC").to_string(),
         machine: machine(),
@@ -155,7 +176,7 @@ async fn main() -> bench::Result<()> {
             lean::stacks(name),
         );
         figures.stacks.push((name, stacks));
-        let size = std::fs::metadata(args.lambda.join(name).join("bootstrap"))
+        let size = std::fs::metadata(lambda.join(name).join("bootstrap"))
             .ok()
             .map(|m| m.len());
         figures.sizes.push((name, size));
@@ -179,7 +200,7 @@ async fn main() -> bench::Result<()> {
     figures.functions = note(
         &mut figures,
         "functions",
-        functions::run_all(&args.binaries).await,
+        functions::run_all(binaries).await,
     );
     let deliveries = args.deliveries;
     let dispatch = tokio::task::spawn_blocking(move || deliveries::measure(deliveries))
@@ -196,5 +217,20 @@ async fn main() -> bench::Result<()> {
     let existing = std::fs::read_to_string(&args.out).ok();
     std::fs::write(&args.out, report::merge(existing.as_deref(), &text))?;
     eprintln!("bench: wrote {}", args.out.display());
+    contention(&args).await
+}
+
+/// The contention table, merged into `out` under its label.
+async fn contention(args: &Args) -> bench::Result<()> {
+    let rows = bench::contention::table(args.contention_bulks, &args.processors).await?;
+    let table = report::render_contention(&args.contention_label, args.contention_bulks, &rows);
+    println!("{table}");
+    let existing = std::fs::read_to_string(&args.out).ok();
+    let text = report::merge_contention(existing.as_deref(), &args.contention_label, &table);
+    std::fs::write(&args.out, text)?;
+    eprintln!(
+        "bench: wrote the contention table to {}",
+        args.out.display()
+    );
     Ok(())
 }

@@ -9,6 +9,7 @@ mod targets;
 use std::fmt::Write;
 
 use crate::{
+    contention::ContentionRun,
     deliveries::Throughput,
     functions::Run,
     lean::Stacks,
@@ -123,4 +124,58 @@ pub fn render(figures: &Figures) -> String {
     }
     out.push_str(sections::METHOD);
     out
+}
+
+/// The contention table of one run of the code (`label` says which: the markers carry it, so
+/// a table for other code, measured apart, stays beside it).
+pub fn render_contention(label: &str, bulks: usize, rows: &[ContentionRun]) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "### Under DynamoDB's contention: {label}\n\n\
+         One account, {bulks} bulks of 1000 valid items, the processor at N concurrent \
+         invocations and the dispatcher at 8; every DynamoDB call goes through the contention \
+         proxy (`make chaos --contention`'s model: a transaction holds what it writes for \
+         5-15 ms, a partition key has 1,000 write and 3,000 read units a second). The proxy's \
+         counts are the result. DynamoDB Local runs one transaction at a time, so times are \
+         the emulator's and shown only relative to N = 1. Write units are the proxy's bill for \
+         every write of every function, a cancelled transaction's writes billed as if they \
+         were written.\n\n\
+         | N | transaction attempts cancelled | batches deferred to SQS (messages) | items ending 500 | write units per created item | time to the last bulk_completed, vs N = 1 |\n\
+         |---|---:|---:|---:|---:|---:|"
+    );
+    let base = rows.first().map(|row| row.elapsed.as_secs_f64());
+    for row in rows {
+        #[allow(clippy::cast_precision_loss)]
+        let share = 100.0 * row.cancelled as f64 / row.transactions.max(1) as f64;
+        let relative = base.map_or(1.0, |base| row.elapsed.as_secs_f64() / base.max(1e-9));
+        let _ = writeln!(
+            out,
+            "| {} | {} of {} ({share:.1} %) | {} ({}) | {} | {:.2} | {relative:.2} |",
+            row.processors,
+            row.cancelled,
+            row.transactions,
+            row.deferred_batches,
+            row.retried_messages,
+            row.failed,
+            row.units_per_created_item(),
+        );
+    }
+    out.push('\n');
+    out
+}
+
+/// `existing` with the contention table labelled `label` replaced by `table` (or added at
+/// the end).
+pub fn merge_contention(existing: Option<&str>, label: &str, table: &str) -> String {
+    let begin = format!("<!-- contention: {label}; written by bench --only contention -->\n");
+    let end = format!("<!-- end of contention: {label} -->\n");
+    let block = format!("{begin}{table}{end}");
+    let text = existing.unwrap_or("# Performance\n\n");
+    if let (Some(at), Some(to)) = (text.find(&begin), text.find(&end))
+        && at < to
+    {
+        return format!("{}{block}{}", &text[..at], &text[to + end.len()..]);
+    }
+    format!("{}\n{block}", text.trim_end())
 }

@@ -103,6 +103,9 @@ pub struct Counts {
     /// `TransactWriteItems` calls it judged, and those it cancelled.
     pub transactions: u64,
     pub cancelled: u64,
+    /// The write units the cancelled transactions would have used, had they committed: what a
+    /// bill that charges cancelled attempts as written would add to the kinds' `write_units`.
+    pub cancelled_write_units: f64,
     pub by_kind: BTreeMap<String, KindCounts>,
 }
 
@@ -318,6 +321,7 @@ impl Model {
             .collect();
         if reasons.iter().any(|reason| *reason != Reason::None) {
             self.counts.cancelled += 1;
+            self.counts.cancelled_write_units += needs.values().sum::<f64>();
             for (action, reason) in actions.iter().zip(&reasons) {
                 let counts = self.counts.kind(&action.key.partition());
                 match reason {
