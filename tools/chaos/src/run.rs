@@ -13,7 +13,7 @@ use aws_config::Region;
 use aws_sdk_dynamodb::config::Credentials;
 use aws_sdk_sqs::types::QueueAttributeName;
 use devstack::{
-    bridge::{self, Source},
+    bridge::{self, Pumped, Shuffle, Source},
     local::{self, Functions},
 };
 use provision::{Provisioned, Template};
@@ -42,6 +42,8 @@ pub struct Settings {
     pub fault_rate: f64,
     /// The share of invocations killed.
     pub kill_rate: f64,
+    /// The event source mapping delivers as a standard SQS queue does ([`Shuffle::default`]).
+    pub shuffle: bool,
     /// Event source concurrency of the processor and of the dispatcher.
     pub concurrency: usize,
     /// How long the run may take to settle before it counts as stuck.
@@ -70,6 +72,8 @@ pub struct Report {
     pub dynamodb: Tally,
     pub sqs: Tally,
     pub kills: Kills,
+    /// What the event source mapping did, by function.
+    pub pumped: BTreeMap<String, Pumped>,
     pub submissions: Submissions,
     /// `created`, `400`, `402`, `409`, `500`: items by outcome.
     pub outcomes: BTreeMap<String, u64>,
@@ -141,7 +145,17 @@ pub async fn run(settings: Settings, emulators: &Emulators) -> Result<Report> {
             source
         })
         .collect();
-    let bridging = bridge::spawn(direct.sqs.clone(), sources, Arc::clone(&killing));
+    let delivery = Arc::new(if settings.shuffle {
+        bridge::Delivery::shuffled(Shuffle::default())
+    } else {
+        bridge::Delivery::exact()
+    });
+    let bridging = bridge::spawn_with(
+        direct.sqs.clone(),
+        sources,
+        Arc::clone(&killing),
+        Arc::clone(&delivery),
+    );
 
     let client = reqwest::Client::new();
     let item_queue = &provisioned.queues["ItemQueue"].url;
@@ -185,6 +199,7 @@ pub async fn run(settings: Settings, emulators: &Emulators) -> Result<Report> {
         dynamodb: dynamodb_proxy.tally(),
         sqs: sqs_proxy.tally(),
         kills: killing.kills(),
+        pumped: delivery.pumped(),
         submissions,
         outcomes,
         deliveries: deliveries.len(),
