@@ -111,7 +111,9 @@ fn row(out: &mut String, name: &str, tally: &Tally) {
 fn delivery(out: &mut String, report: &Report) {
     out.push_str(
         "\nDelivered as a standard SQS queue delivers: batches shuffled, messages held back \
-         into later batches, some delivered twice (\"at once\": while the other copy ran).\n\n\
+         into later batches, some delivered twice. \"At once\" counts deliveries of a message \
+         while another copy of it was in an invocation: those second copies, and the \
+         visibility timeout's redeliveries of slow batches.\n\n\
          | function | batches | messages | shuffled | held back | delivered twice | at once |\n\
          |---|---:|---:|---:|---:|---:|---:|\n",
     );

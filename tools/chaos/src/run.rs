@@ -21,6 +21,7 @@ use shared::{
     config::{AWS_ATTEMPT_TIMEOUT, Config},
     store::Store,
 };
+use tokio::task::JoinHandle;
 use uuid::Uuid;
 
 use crate::{
@@ -138,24 +139,8 @@ pub async fn run(settings: Settings, emulators: &Emulators) -> Result<Report> {
         settings.kill_rate,
         KILL_WITHIN,
     ));
-    let sources: Vec<Source> = devstack::stack::sources(&template, &provisioned)?
-        .into_iter()
-        .map(|mut source| {
-            source.concurrency = source.concurrency.min(settings.concurrency);
-            source
-        })
-        .collect();
-    let delivery = Arc::new(if settings.shuffle {
-        bridge::Delivery::shuffled(Shuffle::default())
-    } else {
-        bridge::Delivery::exact()
-    });
-    let bridging = bridge::spawn_with(
-        direct.sqs.clone(),
-        sources,
-        Arc::clone(&killing),
-        Arc::clone(&delivery),
-    );
+    let (bridging, delivery) =
+        start_bridge(&direct.sqs, &template, &provisioned, &settings, &killing)?;
 
     let client = reqwest::Client::new();
     let item_queue = &provisioned.queues["ItemQueue"].url;
@@ -208,6 +193,36 @@ pub async fn run(settings: Settings, emulators: &Emulators) -> Result<Report> {
         elapsed: started.elapsed(),
         settings,
     })
+}
+
+/// The event source mapping: the template's sources at the run's concurrency, each invocation
+/// through `killing`, delivering as moto does or, with [`Settings::shuffle`], as SQS does.
+fn start_bridge(
+    sqs: &aws_sdk_sqs::Client,
+    template: &Template,
+    provisioned: &Provisioned,
+    settings: &Settings,
+    killing: &Arc<Killing<Functions>>,
+) -> Result<(JoinHandle<()>, Arc<bridge::Delivery>)> {
+    let sources: Vec<Source> = devstack::stack::sources(template, provisioned)?
+        .into_iter()
+        .map(|mut source| {
+            source.concurrency = source.concurrency.min(settings.concurrency);
+            source
+        })
+        .collect();
+    let delivery = Arc::new(if settings.shuffle {
+        bridge::Delivery::shuffled(Shuffle::default())
+    } else {
+        bridge::Delivery::exact()
+    });
+    let bridging = bridge::spawn_with(
+        sqs.clone(),
+        sources,
+        Arc::clone(killing),
+        Arc::clone(&delivery),
+    );
+    Ok((bridging, delivery))
 }
 
 /// The AWS clients of one side of the proxies.

@@ -51,6 +51,7 @@ pub trait Letter: Clone {
     /// The message's id, which every copy of it shares.
     fn id(&self) -> &str;
     /// The copy a second receive of this message returns.
+    #[must_use]
     fn received_again(&self) -> Self;
 }
 
