@@ -25,6 +25,10 @@ struct Args {
     /// The share of invocations killed.
     #[arg(long, default_value_t = 0.10)]
     kill_rate: f64,
+    /// Deliver as a standard SQS queue does, not as moto does: batches shuffled, messages
+    /// held back into later batches, 1 % of them delivered twice.
+    #[arg(long)]
+    shuffle: bool,
     /// Event source concurrency of the processor and of the dispatcher.
     #[arg(long, default_value_t = 8)]
     concurrency: usize,
@@ -71,6 +75,7 @@ async fn main() -> Result<ExitCode, Box<dyn std::error::Error>> {
         },
         fault_rate: args.fault_rate,
         kill_rate: args.kill_rate,
+        shuffle: args.shuffle,
         concurrency: args.concurrency,
         patience: Duration::from_secs(args.patience),
         seed: args.seed.unwrap_or_else(|| fastrand::u64(..)),

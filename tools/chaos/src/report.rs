@@ -73,6 +73,9 @@ impl Report {
             self.deliveries,
             self.duplicate_deliveries,
         );
+        if settings.shuffle {
+            delivery(&mut out, self);
+        }
         out.push_str("\n| items |");
         for outcome in self.outcomes.keys() {
             let _ = write!(out, " {outcome} |");
@@ -156,4 +159,28 @@ fn row(out: &mut String, name: &str, tally: &Tally) {
     #[allow(clippy::cast_precision_loss)]
     let share = tally.total_injected() as f64 * 100.0 / calls.max(1) as f64;
     let _ = writeln!(out, " {share:.1} % |");
+}
+
+/// What the event source mapping's SQS-like delivery did, by function.
+fn delivery(out: &mut String, report: &Report) {
+    out.push_str(
+        "\nDelivered as a standard SQS queue delivers: batches shuffled, messages held back \
+         into later batches, some delivered twice. \"At once\" counts deliveries of a message \
+         while another copy of it was in an invocation: those second copies, and the \
+         visibility timeout's redeliveries of slow batches.\n\n\
+         | function | batches | messages | shuffled | held back | delivered twice | at once |\n\
+         |---|---:|---:|---:|---:|---:|---:|\n",
+    );
+    for (function, pumped) in &report.pumped {
+        let _ = writeln!(
+            out,
+            "| {function} | {} | {} | {} | {} | {} | {} |",
+            pumped.batches,
+            pumped.received,
+            pumped.shuffled,
+            pumped.held,
+            pumped.duplicates,
+            pumped.concurrent,
+        );
+    }
 }

@@ -13,7 +13,7 @@ use aws_config::Region;
 use aws_sdk_dynamodb::config::Credentials;
 use aws_sdk_sqs::types::QueueAttributeName;
 use devstack::{
-    bridge::{self, Source},
+    bridge::{self, Pumped, Shuffle, Source},
     local::{self, Functions},
 };
 use provision::{Provisioned, Template};
@@ -21,6 +21,7 @@ use shared::{
     config::{AWS_ATTEMPT_TIMEOUT, Config},
     store::Store,
 };
+use tokio::task::JoinHandle;
 use uuid::Uuid;
 
 use crate::{
@@ -43,6 +44,8 @@ pub struct Settings {
     pub fault_rate: f64,
     /// The share of invocations killed.
     pub kill_rate: f64,
+    /// The event source mapping delivers as a standard SQS queue does ([`Shuffle::default`]).
+    pub shuffle: bool,
     /// Event source concurrency of the processor and of the dispatcher.
     pub concurrency: usize,
     /// How long the run may take to settle before it counts as stuck.
@@ -74,6 +77,8 @@ pub struct Report {
     pub dynamodb: Tally,
     pub sqs: Tally,
     pub kills: Kills,
+    /// What the event source mapping did, by function.
+    pub pumped: BTreeMap<String, Pumped>,
     pub submissions: Submissions,
     /// `created`, `400`, `402`, `409`, `500`: items by outcome.
     pub outcomes: BTreeMap<String, u64>,
@@ -139,14 +144,8 @@ pub async fn run(settings: Settings, emulators: &Emulators) -> Result<Report> {
         settings.kill_rate,
         KILL_WITHIN,
     ));
-    let sources: Vec<Source> = devstack::stack::sources(&template, &provisioned)?
-        .into_iter()
-        .map(|mut source| {
-            source.concurrency = source.concurrency.min(settings.concurrency);
-            source
-        })
-        .collect();
-    let bridging = bridge::spawn(direct.sqs.clone(), sources, Arc::clone(&killing));
+    let (bridging, delivery) =
+        start_bridge(&direct.sqs, &template, &provisioned, &settings, &killing)?;
 
     let client = reqwest::Client::new();
     let item_queue = &provisioned.queues["ItemQueue"].url;
@@ -190,6 +189,7 @@ pub async fn run(settings: Settings, emulators: &Emulators) -> Result<Report> {
         dynamodb: dynamodb_proxy.tally(),
         sqs: sqs_proxy.tally(),
         kills: killing.kills(),
+        pumped: delivery.pumped(),
         submissions,
         outcomes,
         deliveries: deliveries.len(),
@@ -198,6 +198,36 @@ pub async fn run(settings: Settings, emulators: &Emulators) -> Result<Report> {
         elapsed: started.elapsed(),
         settings,
     })
+}
+
+/// The event source mapping: the template's sources at the run's concurrency, each invocation
+/// through `killing`, delivering as moto does or, with [`Settings::shuffle`], as SQS does.
+fn start_bridge(
+    sqs: &aws_sdk_sqs::Client,
+    template: &Template,
+    provisioned: &Provisioned,
+    settings: &Settings,
+    killing: &Arc<Killing<Functions>>,
+) -> Result<(JoinHandle<()>, Arc<bridge::Delivery>)> {
+    let sources: Vec<Source> = devstack::stack::sources(template, provisioned)?
+        .into_iter()
+        .map(|mut source| {
+            source.concurrency = source.concurrency.min(settings.concurrency);
+            source
+        })
+        .collect();
+    let delivery = Arc::new(if settings.shuffle {
+        bridge::Delivery::shuffled(Shuffle::default())
+    } else {
+        bridge::Delivery::exact()
+    });
+    let bridging = bridge::spawn_with(
+        sqs.clone(),
+        sources,
+        Arc::clone(killing),
+        Arc::clone(&delivery),
+    );
+    Ok((bridging, delivery))
 }
 
 /// The AWS clients of one side of the proxies.

@@ -7,14 +7,25 @@
 //! not deleted comes back after the queue's visibility timeout, and the queue's own redrive
 //! policy moves it to the dead-letter queue after `maxReceiveCount` receives, exactly as in
 //! AWS: the queues are made from the same template.
+//!
+//! By default a batch is what moto returned, in moto's order. With a [`Delivery::shuffled`]
+//! the bridge delivers as a standard queue does, out of order and now and then twice
+//! ([`crate::delivery`]); chaos runs and the benchmarks ask for that.
 
-use std::{collections::HashMap, future::Future, time::Duration};
+use std::{
+    collections::{HashMap, HashSet},
+    future::Future,
+    sync::Arc,
+    time::Duration,
+};
 
 use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use aws_sdk_sqs::{
     Client,
     types::{DeleteMessageBatchRequestEntry, Message, MessageSystemAttributeName},
 };
+
+pub use crate::delivery::{Delivery, Pumped, Shuffle};
 
 /// One queue feeding one function.
 #[derive(Debug, Clone)]
@@ -36,16 +47,6 @@ pub trait Invoke: Sync {
     ) -> impl Future<Output = Result<SqsBatchResponse, String>> + Send;
 }
 
-/// What one [`pump`] did.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Pumped {
-    pub received: usize,
-    /// Acknowledged: deleted from the queue.
-    pub deleted: usize,
-    /// Left for SQS to deliver again.
-    pub retried: usize,
-}
-
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     #[error("SQS: {0}")]
@@ -55,63 +56,104 @@ pub enum Error {
 /// How long a receive waits for messages before answering empty.
 const WAIT_SECONDS: i32 = 1;
 
-/// One receive, one invocation, one delete: a single turn of a worker.
+/// One receive, one invocation, one delete: a single turn of a worker, delivering as moto does.
 pub async fn pump(sqs: &Client, source: &Source, function: &impl Invoke) -> Result<Pumped, Error> {
-    let received = sqs
-        .receive_message()
-        .queue_url(&source.queue_url)
-        .max_number_of_messages(i32::try_from(source.batch_size.clamp(1, 10)).unwrap_or(10))
-        .wait_time_seconds(WAIT_SECONDS)
-        .message_system_attribute_names(MessageSystemAttributeName::All)
-        .send()
-        .await
-        .map_err(|e| Error::Sqs(aws_sdk_sqs::Error::from(e).to_string()))?;
-    let messages = received.messages.unwrap_or_default();
+    pump_with(sqs, source, function, &Delivery::exact()).await
+}
+
+/// [`pump`], delivering as `delivery` says: the batch may carry messages kept from earlier
+/// turns (of any worker sharing `delivery`) and leave some of its own for later ones.
+pub async fn pump_with(
+    sqs: &Client,
+    source: &Source,
+    function: &impl Invoke,
+    delivery: &Delivery,
+) -> Result<Pumped, Error> {
+    let batch_size = source.batch_size.clamp(1, 10);
+    let taken = delivery.take(&source.queue_url, batch_size);
+    // Messages kept for this turn go now: no long poll keeps them waiting.
+    let wait = if taken.is_empty() { WAIT_SECONDS } else { 0 };
+    let received = match receive(sqs, source, batch_size - taken.len(), wait).await {
+        Ok(received) => received,
+        Err(error) => {
+            delivery.put_back(&source.queue_url, taken);
+            return Err(error);
+        }
+    };
+    let (messages, mut pumped) = delivery.batch(&source.queue_url, taken, received);
     if messages.is_empty() {
-        return Ok(Pumped::default());
+        delivery.count(&source.function, pumped);
+        return Ok(pumped);
     }
+    pumped.batches = 1;
     let receipts: HashMap<String, String> = messages
         .iter()
         .filter_map(|m| Some((m.message_id.clone()?, m.receipt_handle.clone()?)))
         .collect();
     let event = event(source, messages);
-    let retry: Vec<String> = match function.invoke(&source.function, &event).await {
+    let failed: HashSet<String> = match function.invoke(&source.function, &event).await {
         Ok(response) if source.partial_batch_responses => response
             .batch_item_failures
             .into_iter()
             .map(|failure| failure.item_identifier)
             .collect(),
-        Ok(response) if response.batch_item_failures.is_empty() => Vec::new(),
+        Ok(response) if response.batch_item_failures.is_empty() => HashSet::new(),
         Ok(_) => receipts.keys().cloned().collect(),
         Err(error) => {
             tracing::warn!(function = %source.function, %error, "invocation failed; the batch will be retried");
             receipts.keys().cloned().collect()
         }
     };
+    let outcomes = receipts
+        .keys()
+        .map(|id| (id.as_str(), !failed.contains(id)));
+    let delete = delivery.settle(&source.queue_url, outcomes, &mut pumped);
     let done: Vec<DeleteMessageBatchRequestEntry> = (0..)
-        .zip(receipts.iter().filter(|(id, _)| !retry.contains(id)))
-        .filter_map(|(entry, (_, receipt))| {
+        .zip(&delete)
+        .filter_map(|(entry, id)| {
             DeleteMessageBatchRequestEntry::builder()
                 .id(format!("m{entry}"))
-                .receipt_handle(receipt)
+                .receipt_handle(&receipts[*id])
                 .build()
                 .ok()
         })
         .collect();
-    let deleted = done.len();
     if !done.is_empty() {
-        sqs.delete_message_batch()
+        let deleted = sqs
+            .delete_message_batch()
             .queue_url(&source.queue_url)
             .set_entries(Some(done))
             .send()
-            .await
-            .map_err(|e| Error::Sqs(aws_sdk_sqs::Error::from(e).to_string()))?;
+            .await;
+        if let Err(error) = deleted {
+            delivery.not_deleted(&source.queue_url, delete);
+            return Err(Error::Sqs(aws_sdk_sqs::Error::from(error).to_string()));
+        }
     }
-    Ok(Pumped {
-        received: receipts.len(),
-        deleted,
-        retried: receipts.len() - deleted,
-    })
+    delivery.count(&source.function, pumped);
+    Ok(pumped)
+}
+
+/// Up to `wanted` messages from the source's queue, waiting up to `wait` seconds for any.
+async fn receive(
+    sqs: &Client,
+    source: &Source,
+    wanted: usize,
+    wait: i32,
+) -> Result<Vec<Message>, Error> {
+    if wanted == 0 {
+        return Ok(Vec::new());
+    }
+    let received = sqs
+        .receive_message()
+        .queue_url(&source.queue_url)
+        .max_number_of_messages(i32::try_from(wanted).unwrap_or(10))
+        .wait_time_seconds(wait)
+        .message_system_attribute_names(MessageSystemAttributeName::All)
+        .send()
+        .await
+        .map_err(|e| Error::Sqs(aws_sdk_sqs::Error::from(e).to_string()))?;
+    Ok(received.messages.unwrap_or_default())
 }
 
 /// The event Lambda would build for these messages.
@@ -140,13 +182,23 @@ fn event(source: &Source, messages: Vec<Message>) -> SqsEvent {
     event
 }
 
-/// Runs every source's workers until the process ends.
+/// Runs every source's workers until the process ends, delivering as moto does.
 pub async fn run(sqs: &Client, sources: &[Source], function: &impl Invoke) {
+    run_with(sqs, sources, function, &Delivery::exact()).await;
+}
+
+/// [`run`], delivering as `delivery` says; `delivery` counts what the workers did.
+pub async fn run_with(
+    sqs: &Client,
+    sources: &[Source],
+    function: &impl Invoke,
+    delivery: &Delivery,
+) {
     let workers = sources.iter().flat_map(|source| {
         (0..source.concurrency.max(1)).map(move |_| async move {
             loop {
-                match pump(sqs, source, function).await {
-                    Ok(pumped) if pumped.received > 0 => tracing::debug!(
+                match pump_with(sqs, source, function, delivery).await {
+                    Ok(pumped) if pumped.batches > 0 => tracing::debug!(
                         function = %source.function,
                         received = pumped.received,
                         retried = pumped.retried,
@@ -168,9 +220,19 @@ pub async fn run(sqs: &Client, sources: &[Source], function: &impl Invoke) {
 pub fn spawn<I: Invoke + Send + 'static>(
     sqs: Client,
     sources: Vec<Source>,
-    function: std::sync::Arc<I>,
+    function: Arc<I>,
 ) -> tokio::task::JoinHandle<()> {
-    tokio::spawn(async move { run(&sqs, &sources, function.as_ref()).await })
+    spawn_with(sqs, sources, function, Arc::new(Delivery::exact()))
+}
+
+/// [`run_with`] in the background, until the task is aborted.
+pub fn spawn_with<I: Invoke + Send + 'static>(
+    sqs: Client,
+    sources: Vec<Source>,
+    function: Arc<I>,
+    delivery: Arc<Delivery>,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move { run_with(&sqs, &sources, function.as_ref(), &delivery).await })
 }
 
 /// Invokes functions through `cargo lambda watch`'s Lambda Invoke API.

@@ -5,10 +5,13 @@
 //!   `cargo lambda watch`).
 //! - [`bridge`]: the SQS event source mapping, between the local queues and the processor and
 //!   dispatcher running under `cargo lambda watch`.
+//! - [`delivery`]: how the bridge delivers: as moto does (in order, once), or as a standard SQS
+//!   queue does (out of order, held back, now and then twice).
 //! - [`local`]: the four functions in this process, behind the bridge and an HTTP server.
 //! - [`receiver`]: a webhook receiver on 127.0.0.1 that checks signatures and prints events.
 
 pub mod bridge;
+pub mod delivery;
 pub mod local;
 pub mod receiver;
 pub mod stack;

@@ -1,5 +1,7 @@
 //! make dev's moving parts against the SQS emulator, DynamoDB Local and real local HTTP servers.
 
+mod delivery;
+
 use std::{
     collections::HashSet,
     sync::{Arc, Mutex},
