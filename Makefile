@@ -69,9 +69,9 @@ bench-contention: ## Only the strict model's contention table in docs/PERFORMANC
 	$(SERVICES) run -- cargo run --locked -p bench -- --contention-only $(BENCH_ARGS)
 
 .PHONY: chaos
-chaos: ## 10 bulks of 1000 items under 15 % AWS faults, 10 % killed invocations and SQS's own delivery; checks every invariant
+chaos: ## 10 bulks of 1000 items under 15 % AWS faults, 10 % killed invocations, SQS's own delivery and DynamoDB's contention; checks every invariant
 	@mkdir -p .local
-	$(SERVICES) run -- cargo run -p chaos --locked -- --out .local/chaos.md --shuffle $(CHAOS_ARGS)
+	$(SERVICES) run -- cargo run -p chaos --locked -- --out .local/chaos.md --shuffle --contention $(CHAOS_ARGS)
 
 .PHONY: services
 services: ## Start the emulators in the background (then plain `cargo test` works)

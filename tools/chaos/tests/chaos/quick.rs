@@ -1,4 +1,5 @@
-//! A small chaos run: the same code as `make chaos`, at a fifth of a percent of its load.
+//! A small chaos run: the same code as `make chaos` (faults, kills, SQS's own delivery order and
+//! DynamoDB's contention), at a fortieth of its load.
 
 use std::time::Duration;
 
@@ -28,7 +29,7 @@ async fn a_small_run_under_faults_and_kills_keeps_every_invariant() {
         seed: fastrand::u64(..),
         backlog: 10_000,
         progress: false,
-        contention: false,
+        contention: true,
     };
 
     let report = run::run(
@@ -60,6 +61,13 @@ async fn a_small_run_under_faults_and_kills_keeps_every_invariant() {
     // run this small to count on).
     let processor = report.pumped["processor"];
     assert!(processor.shuffled > 0 && processor.held > 0, "{table}");
+    // And as strict as DynamoDB: the contention model judged every creating transaction.
+    let contention = report
+        .dynamodb
+        .contention
+        .as_ref()
+        .expect("contention was on");
+    assert!(contention.transactions > 0, "{table}");
     assert!(
         report.outcomes.get("400").copied().unwrap_or(0) > 0,
         "{table}"
