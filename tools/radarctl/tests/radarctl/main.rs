@@ -197,33 +197,24 @@ async fn a_secret_rotation_keeps_the_old_secret_signing_until_it_is_retired() {
     let (_env, deps) = deps().await;
     let created = radarctl(&deps, &["account", "create"]).await.unwrap();
     let id = text(&created["account_id"]).to_owned();
-    let account = |deps: &Deps| {
+    let secrets = |deps: &Deps| {
         let store = deps.store.clone();
         let id: Uuid = id.parse().unwrap();
-        async move { store.get_account(id).await.unwrap().unwrap() }
+        async move { store.get_secrets(id).await.unwrap().unwrap() }
     };
 
     let rotated = radarctl(&deps, &["secret", "rotate", &id]).await.unwrap();
-    let during = account(&deps).await;
+    let during = secrets(&deps).await;
     radarctl(&deps, &["secret", "retire", &id]).await.unwrap();
-    let after = account(&deps).await;
+    let after = secrets(&deps).await;
 
+    assert_eq!(during.current.expose(), text(&rotated["webhook_secret"]));
     assert_eq!(
-        during.webhook_secret.expose(),
-        text(&rotated["webhook_secret"])
-    );
-    assert_eq!(
-        during
-            .previous_webhook_secret
-            .as_ref()
-            .map(|s| s.expose().to_owned()),
+        during.previous.as_ref().map(|s| s.expose().to_owned()),
         Some(text(&created["webhook_secret"]).to_owned())
     );
-    assert_eq!(
-        after.webhook_secret.expose(),
-        text(&rotated["webhook_secret"])
-    );
-    assert!(after.previous_webhook_secret.is_none());
+    assert_eq!(after.current.expose(), text(&rotated["webhook_secret"]));
+    assert!(after.previous.is_none());
 }
 
 #[tokio::test]
