@@ -1,3 +1,4 @@
+use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::Utc;
 use hyper::HeaderMap;
 use shared::{
@@ -89,6 +90,46 @@ async fn while_a_secret_rotates_either_secret_verifies_the_event() {
     verify(current.expose(), request).expect("the new secret verifies");
     verify(previous.expose(), request).expect("the old secret verifies");
     verify(app.secrets.current.expose(), request).expect_err("another secret does not");
+}
+
+#[tokio::test]
+async fn signing_needs_the_accounts_secrets_record_not_its_account_record() {
+    let app = spawn_app().await;
+    let seeded = app.seed(1).await;
+    app.env
+        .dynamodb
+        .delete_item()
+        .table_name(app.deps.store.table())
+        .key(
+            "pk",
+            AttributeValue::S(format!("ACCOUNT#{}", app.account.id)),
+        )
+        .key("sk", AttributeValue::S("ACCOUNT".into()))
+        .send()
+        .await
+        .unwrap();
+
+    let report = app.dispatch(&[seeded.item(0)]).await;
+
+    assert_eq!(report.delivered, [seeded.update_ids[0]]);
+    verify(app.secrets.current.expose(), &app.receiver.received()[0])
+        .expect("signed with the account's secret");
+}
+
+#[tokio::test]
+async fn an_event_of_an_account_without_secrets_is_dropped_unsent() {
+    let app = spawn_app().await;
+    let seeded = app.seed_for(Uuid::new_v4(), &app.receiver.url, 1).await;
+
+    let report = app.dispatch(&[seeded.item(0)]).await;
+
+    assert!(report.delivered.is_empty());
+    assert!(report.requeued.is_empty());
+    assert!(
+        report.response.batch_item_failures.is_empty(),
+        "not redelivered: it can never be signed"
+    );
+    assert!(app.receiver.received().is_empty(), "nothing sent unsigned");
 }
 
 #[tokio::test]
