@@ -125,6 +125,8 @@ async fn unknown_accounts_keys_and_bulks_are_not_found() {
         vec!["key", "create", &nobody],
         vec!["key", "revoke", "rbk_not_a_key_anyone_has"],
         vec!["bulk", "show", &nobody],
+        vec!["secret", "rotate", &nobody],
+        vec!["secret", "retire", &nobody],
     ] {
         let answer = radarctl(&deps, &args).await;
         assert!(
@@ -205,6 +207,7 @@ async fn a_secret_rotation_keeps_the_old_secret_signing_until_it_is_retired() {
 
     let rotated = radarctl(&deps, &["secret", "rotate", &id]).await.unwrap();
     let during = secrets(&deps).await;
+    let shown = radarctl(&deps, &["account", "show", &id]).await.unwrap();
     radarctl(&deps, &["secret", "retire", &id]).await.unwrap();
     let after = secrets(&deps).await;
 
@@ -215,6 +218,12 @@ async fn a_secret_rotation_keeps_the_old_secret_signing_until_it_is_retired() {
     );
     assert_eq!(after.current.expose(), text(&rotated["webhook_secret"]));
     assert!(after.previous.is_none());
+    for secret in [&created["webhook_secret"], &rotated["webhook_secret"]] {
+        assert!(
+            !shown.to_string().contains(text(secret)),
+            "account show prints no secret, current or previous"
+        );
+    }
 }
 
 #[tokio::test]
