@@ -30,7 +30,8 @@ pub(crate) enum Context {
     Unknown,
 }
 
-/// Reads the bulk, its account, and the items at `indices`.
+/// Reads the bulk, its account's secrets, and the items at `indices`. Never the account
+/// record: signing needs the secrets only.
 pub(crate) async fn load(store: &Store, bulk_id: Uuid, indices: &[u32]) -> Context {
     let bulk = match store.get_bulk(bulk_id).await {
         Ok(Some(bulk)) => bulk,
@@ -40,7 +41,7 @@ pub(crate) async fn load(store: &Store, bulk_id: Uuid, indices: &[u32]) -> Conte
             return Context::Unknown;
         }
     };
-    let (account, items) = tokio::join!(store.get_account(bulk.account_id), async {
+    let (secrets, items) = tokio::join!(store.get_secrets(bulk.account_id), async {
         if indices.is_empty() {
             Ok(Vec::new())
         } else {
@@ -54,17 +55,18 @@ pub(crate) async fn load(store: &Store, bulk_id: Uuid, indices: &[u32]) -> Conte
             return Context::Unknown;
         }
     };
-    match account {
-        Ok(Some(account)) => Context::Ready {
+    match secrets {
+        Ok(Some(secrets)) => Context::Ready {
             bulk: Box::new(bulk),
-            secrets: std::iter::once(account.webhook_secret)
-                .chain(account.previous_webhook_secret)
+            secrets: std::iter::once(secrets.current)
+                .chain(secrets.previous)
                 .collect(),
             items,
         },
+        // An account's secrets are made with it: no secrets, no account.
         Ok(None) => Context::Gone("the bulk's account no longer exists"),
         Err(error) => {
-            tracing::warn!(%bulk_id, error = %Chain(&error), "could not read the account");
+            tracing::warn!(%bulk_id, error = %Chain(&error), "could not read the account's secrets");
             Context::Unknown
         }
     }

@@ -2,9 +2,10 @@
 //! timestamp and the body.
 //!
 //! `webhook-signature` is `v1,` and the base64 HMAC-SHA256 of `{id}.{timestamp}.{body}`,
-//! keyed by the secret's key bytes (parsed from its `whsec_` form when the account was read:
-//! [`WebhookSecret`]). While an account rotates its secret, the header holds one signature per
-//! secret, separated by spaces, so a receiver that knows either one verifies the message.
+//! keyed by the secret's key bytes (parsed from its `whsec_` form when the account's secrets
+//! were read: [`WebhookSecret`]). While an account rotates its secret, the header holds one
+//! signature per secret, separated by spaces, so a receiver that knows either one verifies the
+//! message.
 
 use base64::{Engine, engine::general_purpose::STANDARD};
 use hmac::{Hmac, KeyInit, Mac};

@@ -1,32 +1,33 @@
-//! Accounts and their API keys.
+//! Accounts and their API keys. An account's webhook signing secrets are a record of their own
+//! ([`super::secrets`]), written here only once, with the account.
 
 use aws_sdk_dynamodb::types::{Put, TransactWriteItem};
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use super::{Fields, Item, NEW_RECORD, Read, Store, b, key, n, s};
+use super::{
+    Fields, Item, NEW_RECORD, Read, Store, b, key, n, s,
+    secrets::{AccountSecrets, Secrets},
+};
 use crate::{
     Error, Result, clock,
     credentials::{KeyDigest, WebhookSecret},
     rate_limit::LimitOverrides,
 };
 
-/// A customer account: its credits, its webhook signing secret, its limit overrides. The
-/// secret is stored as it is (signing needs it); the table is encrypted at rest.
+/// A customer account: its credits, its limit overrides, whether it is active. Submit and poll
+/// read this record on every request, so it holds no secret: the account's webhook signing
+/// secrets are a record of their own ([`Store::get_secrets`]) that only the dispatcher and
+/// radarctl read.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Account {
     pub id: Uuid,
     pub credits: i64,
-    pub webhook_secret: WebhookSecret,
-    /// The secret being rotated out, if a rotation is under way: deliveries are signed with
-    /// both until it is removed, so receivers can switch secrets at their own pace.
-    pub previous_webhook_secret: Option<WebhookSecret>,
     pub limits: LimitOverrides,
     pub active: bool,
     pub created_at: DateTime<Utc>,
 }
 
-const PREVIOUS_SECRET: &str = "previous_webhook_secret";
 /// Tries again at an update that met a transaction, pausing 100 ms more each time.
 const CONFLICT_TRIES: u32 = 5;
 const CONFLICT_PAUSE: std::time::Duration = std::time::Duration::from_millis(100);
@@ -44,10 +45,6 @@ impl From<&Account> for Item {
         let mut item = account_key(account.id);
         item.insert("account_id".into(), s(account.id.to_string()));
         item.insert("credits".into(), n(account.credits));
-        item.insert("webhook_secret".into(), s(account.webhook_secret.expose()));
-        if let Some(previous) = &account.previous_webhook_secret {
-            item.insert(PREVIOUS_SECRET.into(), s(previous.expose()));
-        }
         item.insert("active".into(), b(account.active));
         item.insert("created_at".into(), s(clock::rfc3339(account.created_at)));
         let limits = &account.limits;
@@ -72,11 +69,6 @@ impl TryFrom<&Item> for Account {
         Ok(Self {
             id: fields.parsed("account_id")?,
             credits: fields.number("credits")?,
-            webhook_secret: fields.secret("webhook_secret")?,
-            previous_webhook_secret: match item.get(PREVIOUS_SECRET) {
-                None => None,
-                Some(_) => Some(fields.secret(PREVIOUS_SECRET)?),
-            },
             limits: LimitOverrides {
                 bulk_per_minute: fields.optional_number("bulk_per_minute")?,
                 read_per_minute: fields.optional_number("read_per_minute")?,
@@ -89,8 +81,14 @@ impl TryFrom<&Item> for Account {
 }
 
 impl Store {
-    /// Stores a new account and its first API key, both or neither.
-    pub async fn create_account(&self, account: &Account, key: &KeyDigest) -> Result<()> {
+    /// Stores a new account, its first API key and its webhook signing secret: all three
+    /// records or none. Each must be new; an existing one cancels the whole transaction.
+    pub async fn create_account(
+        &self,
+        account: &Account,
+        key: &KeyDigest,
+        secret: &WebhookSecret,
+    ) -> Result<()> {
         let mut key_item = api_key_key(key);
         key_item.insert("account_id".into(), s(account.id.to_string()));
         key_item.insert("active".into(), b(true));
@@ -107,6 +105,10 @@ impl Store {
             .transact_write_items()
             .transact_items(put(Item::from(account))?)
             .transact_items(put(key_item)?)
+            .transact_items(put(Item::from(AccountSecrets {
+                account_id: account.id,
+                secrets: &Secrets::new(secret.clone()),
+            }))?)
             .send()
             .await
             .map_err(Error::dynamo)?;
@@ -225,35 +227,6 @@ impl Store {
             &format!("SET {}", sets.join(", ")),
             &[],
             &values,
-        )
-        .await
-    }
-
-    /// Starts a secret rotation: `secret` signs from now on, and the current secret keeps
-    /// signing beside it until [`Store::retire_previous_secret`]. False when there is no such
-    /// account.
-    pub async fn rotate_webhook_secret(
-        &self,
-        account_id: Uuid,
-        secret: &WebhookSecret,
-    ) -> Result<bool> {
-        self.update_existing(
-            account_key(account_id),
-            "SET #previous = webhook_secret, webhook_secret = :secret",
-            &[("#previous", PREVIOUS_SECRET)],
-            &[(":secret", s(secret.expose()))],
-        )
-        .await
-    }
-
-    /// Ends a secret rotation: only the current secret signs. False when there is no such
-    /// account.
-    pub async fn retire_previous_secret(&self, account_id: Uuid) -> Result<bool> {
-        self.update_existing(
-            account_key(account_id),
-            "REMOVE #previous",
-            &[("#previous", PREVIOUS_SECRET)],
-            &[],
         )
         .await
     }

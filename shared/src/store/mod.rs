@@ -8,6 +8,7 @@
 //! |---|---|---|---|
 //! | API key | `KEY#<sha256 of key>` | `KEY` | [`accounts`] |
 //! | account | `ACCOUNT#<account_id>` | `ACCOUNT` | [`accounts`] |
+//! | webhook signing secrets | `SECRET#<account_id>` | `SECRET` | [`secrets`] |
 //! | rate window | `RATE#<account_id>#<bucket>#<seconds>#<window start>` | `RATE` | [`rate`] |
 //! | idempotency claim | `IDEMPOTENCY#<account_id>#<sha256 of key>` | `IDEMPOTENCY` | [`idempotency`] |
 //! | bulk | `BULK#<bulk_id>` | `BULK` | [`bulks`] |
@@ -23,7 +24,10 @@
 //! `custom_fields`, many items to a record), then its outcome. The deliveries of the bulk's
 //! events sort after its items: that `Query` stops before them, and another, small one reads
 //! the state of every delivery without the events ([`deliveries`]). Each radar has a partition
-//! of its own: its key is its identity, which makes a 409 a conditional put.
+//! of its own: its key is its identity, which makes a 409 a conditional put. An account's
+//! webhook signing secrets are a record apart from the account, which submit and poll read on
+//! every request: only the dispatcher, which signs, and radarctl read `SECRET#` keys, and an IAM
+//! policy can say so by key prefix ([`secrets`]).
 
 pub mod accounts;
 pub mod bulks;
@@ -33,6 +37,7 @@ pub mod idempotency;
 pub mod items;
 pub mod radars;
 pub mod rate;
+pub mod secrets;
 pub mod snapshot;
 
 use std::{collections::HashMap, str::FromStr};

@@ -1,4 +1,6 @@
 //! State access against DynamoDB Local: the parts of `shared::store` that the functions lean on
 //! beyond what the submit tests already drive.
 
+mod accounts;
 mod rate;
+mod secrets;

@@ -212,20 +212,23 @@ impl TestEnv {
         self.provisioned.queues[logical_id].url.clone()
     }
 
-    /// A new active account with `credits` and `limits`, and its API key.
+    /// A new active account with `credits` and `limits`, its API key and its webhook signing
+    /// secret (`Store::get_secrets` reads it).
     pub async fn account_with(&self, credits: i64, limits: LimitOverrides) -> TestAccount {
         let api_key = ApiKey::generate().unwrap();
         let account = Account {
             id: Uuid::new_v4(),
             credits,
-            webhook_secret: WebhookSecret::generate().unwrap(),
-            previous_webhook_secret: None,
             limits,
             active: true,
             created_at: Utc::now(),
         };
         self.store()
-            .create_account(&account, &api_key.digest())
+            .create_account(
+                &account,
+                &api_key.digest(),
+                &WebhookSecret::generate().unwrap(),
+            )
             .await
             .expect("account stored");
         TestAccount {

@@ -52,11 +52,10 @@ pub(crate) async fn open_accounts(
     let mut accounts = Vec::new();
     for (index, &credits) in workload.credits.iter().enumerate() {
         let api_key = format!("rbk_chaos_{}", Uuid::new_v4().simple());
+        let secret = WebhookSecret::generate()?;
         let account = Account {
             id: Uuid::new_v4(),
             credits,
-            webhook_secret: WebhookSecret::generate()?,
-            previous_webhook_secret: None,
             limits: LimitOverrides {
                 bulk_per_minute: Some(10_000),
                 read_per_minute: Some(100_000),
@@ -66,11 +65,11 @@ pub(crate) async fn open_accounts(
             created_at: Utc::now(),
         };
         store
-            .create_account(&account, &ApiKey::new(&api_key).digest())
+            .create_account(&account, &ApiKey::new(&api_key).digest(), &secret)
             .await?;
         let listener = TcpListener::bind("127.0.0.1:0").await?;
         let webhook_url = format!("http://{}/hooks", listener.local_addr()?);
-        let secret = account.webhook_secret.expose().to_owned();
+        let secret = secret.expose().to_owned();
         let (seen, sequence) = (Arc::clone(deliveries), Arc::clone(&sequence));
         tokio::spawn(async move {
             receiver::serve(listener, Some(&secret), move |received| {

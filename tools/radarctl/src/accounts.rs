@@ -13,27 +13,27 @@ use crate::{Deps, Error, Result};
 
 pub(crate) async fn create(deps: &Deps, credits: i64, api_key: Option<String>) -> Result<Value> {
     let api_key = key_or_new(api_key)?;
+    let secret = WebhookSecret::generate()?;
     let account = Account {
         id: Uuid::new_v4(),
         credits,
-        webhook_secret: WebhookSecret::generate()?,
-        previous_webhook_secret: None,
         limits: LimitOverrides::default(),
         active: true,
         created_at: Utc::now(),
     };
     deps.store
-        .create_account(&account, &api_key.digest())
+        .create_account(&account, &api_key.digest(), &secret)
         .await?;
     Ok(json!({
         "account_id": account.id,
         "api_key": api_key.expose(),
-        "webhook_secret": account.webhook_secret.expose(),
+        "webhook_secret": secret.expose(),
         "credits": account.credits,
     }))
 }
 
-/// The account without its webhook secret, which only `account create` prints.
+/// The account. Never its webhook secrets: `account create` and `secret rotate` print each
+/// once, and this reads only the account record, which holds none.
 pub(crate) async fn show(deps: &Deps, account_id: Uuid) -> Result<Value> {
     let account = deps
         .store

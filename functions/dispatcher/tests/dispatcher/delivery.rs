@@ -1,3 +1,4 @@
+use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::Utc;
 use hyper::HeaderMap;
 use shared::{
@@ -45,7 +46,7 @@ async fn an_item_event_is_posted_as_stored_and_signed_verifiably() {
         request.header("webhook-id"),
         seeded.update_ids[0].to_string()
     );
-    verify(app.account.webhook_secret.expose(), request).expect("standardwebhooks verifies it");
+    verify(app.secrets.current.expose(), request).expect("standardwebhooks verifies it");
 
     let delivery = app.delivery(&seeded, seeded.update_ids[0]).await;
     assert_eq!(delivery.state, DeliveryState::Delivered);
@@ -65,16 +66,21 @@ async fn while_a_secret_rotates_either_secret_verifies_the_event() {
     );
     let account = Account {
         id: Uuid::new_v4(),
-        webhook_secret: current.clone(),
-        previous_webhook_secret: Some(previous.clone()),
         ..app.account.clone()
     };
     let key = ApiKey::generate().unwrap();
     app.deps
         .store
-        .create_account(&account, &key.digest())
+        .create_account(&account, &key.digest(), &previous)
         .await
         .unwrap();
+    assert!(
+        app.deps
+            .store
+            .rotate_webhook_secret(account.id, &current)
+            .await
+            .unwrap()
+    );
     let seeded = app.seed_for(account.id, &app.receiver.url, 1).await;
 
     app.dispatch(&[seeded.item(0)]).await;
@@ -83,7 +89,47 @@ async fn while_a_secret_rotates_either_secret_verifies_the_event() {
     assert_eq!(request.header("webhook-signature").split(' ').count(), 2);
     verify(current.expose(), request).expect("the new secret verifies");
     verify(previous.expose(), request).expect("the old secret verifies");
-    verify(app.account.webhook_secret.expose(), request).expect_err("another secret does not");
+    verify(app.secrets.current.expose(), request).expect_err("another secret does not");
+}
+
+#[tokio::test]
+async fn signing_needs_the_accounts_secrets_record_not_its_account_record() {
+    let app = spawn_app().await;
+    let seeded = app.seed(1).await;
+    app.env
+        .dynamodb
+        .delete_item()
+        .table_name(app.deps.store.table())
+        .key(
+            "pk",
+            AttributeValue::S(format!("ACCOUNT#{}", app.account.id)),
+        )
+        .key("sk", AttributeValue::S("ACCOUNT".into()))
+        .send()
+        .await
+        .unwrap();
+
+    let report = app.dispatch(&[seeded.item(0)]).await;
+
+    assert_eq!(report.delivered, [seeded.update_ids[0]]);
+    verify(app.secrets.current.expose(), &app.receiver.received()[0])
+        .expect("signed with the account's secret");
+}
+
+#[tokio::test]
+async fn an_event_of_an_account_without_secrets_is_dropped_unsent() {
+    let app = spawn_app().await;
+    let seeded = app.seed_for(Uuid::new_v4(), &app.receiver.url, 1).await;
+
+    let report = app.dispatch(&[seeded.item(0)]).await;
+
+    assert!(report.delivered.is_empty());
+    assert!(report.requeued.is_empty());
+    assert!(
+        report.response.batch_item_failures.is_empty(),
+        "not redelivered: it can never be signed"
+    );
+    assert!(app.receiver.received().is_empty(), "nothing sent unsigned");
 }
 
 #[tokio::test]

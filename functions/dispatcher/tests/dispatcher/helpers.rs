@@ -20,6 +20,7 @@ use shared::{
         bulks::{Bulk, BulkState, Completion},
         deliveries::Delivery,
         items::{ItemState, Outcome},
+        secrets::Secrets,
     },
     submission::SubmittedItem,
 };
@@ -32,6 +33,8 @@ pub struct App {
     pub env: TestEnv,
     pub deps: Deps,
     pub account: Account,
+    /// The account's signing secrets, as the dispatcher reads them.
+    pub secrets: Secrets,
     pub receiver: Receiver,
 }
 
@@ -49,12 +52,14 @@ pub async fn spawn_app_with(overrides: &[(&str, &str)], lookup: Arc<dyn HostLook
     let deps = Deps::new(config, env.dynamodb.clone(), env.sqs.clone(), lookup).unwrap();
     let id = env.account().await.id;
     let account = deps.store.get_account(id).await.unwrap().unwrap();
+    let secrets = deps.store.get_secrets(id).await.unwrap().unwrap();
     let receiver = Receiver::start().await;
     env.requests.reset();
     App {
         env,
         deps,
         account,
+        secrets,
         receiver,
     }
 }

@@ -114,11 +114,11 @@ async fn every_event_arrives_once_the_receiver_is_back_and_bulk_completed_last()
     let account = env.account().await;
     let secret = env
         .store()
-        .get_account(account.id)
+        .get_secrets(account.id)
         .await
         .unwrap()
         .unwrap()
-        .webhook_secret
+        .current
         .expose()
         .to_owned();
     let base = start(&env, &config).await;

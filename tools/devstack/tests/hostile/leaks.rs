@@ -1,7 +1,9 @@
 //! What a full run gives away. The JSON log lines of all four functions (happy paths and
-//! error paths), captured at `trace` (see `local::logs`), carry no API key, webhook secret, idempotency key or submitted radar value; the
-//! table holds API keys and idempotency keys only as digests, and the webhook secret only on
-//! the account record, where signing needs it (DESIGN.md, State).
+//! error paths), captured at `trace` (see `local::logs`), carry no API key, webhook secret,
+//! idempotency key or submitted radar value; the table holds API keys and idempotency keys only
+//! as digests, and the webhook secret only on the account's `SECRET#` record, where signing
+//! needs it and which only the dispatcher and radarctl read (DESIGN.md, State and invariant 10):
+//! not on the account record, which submit and poll read on every request.
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use serde_json::json;
@@ -139,6 +141,7 @@ async fn no_secret_or_submitted_value_reaches_a_log_line_or_the_table_in_clear()
 
     let items = table_items(&api).await;
     assert!(items.iter().any(|(pk, _)| pk.starts_with("KEY#")));
+    assert_only_on_its_secrets_record(&items, api.account.id, &api.webhook_secret);
     for (pk, text) in &items {
         for needle in [
             &api.account.api_key,
@@ -151,11 +154,24 @@ async fn no_secret_or_submitted_value_reaches_a_log_line_or_the_table_in_clear()
                 "{pk} holds {needle:?} in clear"
             );
         }
-        let is_account = pk == &format!("ACCOUNT#{}", api.account.id);
+    }
+}
+
+/// `secret` is on the `SECRET#` record of `account_id` and on no other, the account record
+/// included.
+fn assert_only_on_its_secrets_record(items: &[(String, String)], account_id: Uuid, secret: &str) {
+    let secrets_pk = format!("SECRET#{account_id}");
+    for pk in [format!("ACCOUNT#{account_id}"), secrets_pk.clone()] {
+        assert!(
+            items.iter().any(|(stored, _)| *stored == pk),
+            "{pk} is in the table"
+        );
+    }
+    for (pk, text) in items {
         assert_eq!(
-            text.contains(&api.webhook_secret),
-            is_account,
-            "the webhook secret belongs on the account record only ({pk})"
+            text.contains(secret),
+            *pk == secrets_pk,
+            "the webhook secret belongs on the account's SECRET record only ({pk})"
         );
     }
 }

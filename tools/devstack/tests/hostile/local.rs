@@ -13,7 +13,7 @@ use devstack::{
 };
 use provision::Template;
 use serde_json::Value;
-use shared::{credentials::ApiKey, rate_limit::LimitOverrides, store::Store};
+use shared::{rate_limit::LimitOverrides, store::Store};
 use test_support::{TestAccount, TestEnv};
 pub use test_support::{repo_root as root, venv_tool};
 use tokio::net::TcpListener;
@@ -42,11 +42,11 @@ impl LocalApi {
         let config = env.config_with(&environment);
         let account = env.account_with(1000, LimitOverrides::default()).await;
         let webhook_secret = Store::new(env.dynamodb.clone(), &config.table_name)
-            .account_for_key(&ApiKey::new(&account.api_key).digest())
+            .get_secrets(account.id)
             .await
             .expect("DynamoDB Local answers")
-            .expect("the account exists")
-            .webhook_secret
+            .expect("the account's secrets exist")
+            .current
             .expose()
             .to_owned();
         let functions = Arc::new(

@@ -125,6 +125,8 @@ async fn unknown_accounts_keys_and_bulks_are_not_found() {
         vec!["key", "create", &nobody],
         vec!["key", "revoke", "rbk_not_a_key_anyone_has"],
         vec!["bulk", "show", &nobody],
+        vec!["secret", "rotate", &nobody],
+        vec!["secret", "retire", &nobody],
     ] {
         let answer = radarctl(&deps, &args).await;
         assert!(
@@ -197,33 +199,31 @@ async fn a_secret_rotation_keeps_the_old_secret_signing_until_it_is_retired() {
     let (_env, deps) = deps().await;
     let created = radarctl(&deps, &["account", "create"]).await.unwrap();
     let id = text(&created["account_id"]).to_owned();
-    let account = |deps: &Deps| {
+    let secrets = |deps: &Deps| {
         let store = deps.store.clone();
         let id: Uuid = id.parse().unwrap();
-        async move { store.get_account(id).await.unwrap().unwrap() }
+        async move { store.get_secrets(id).await.unwrap().unwrap() }
     };
 
     let rotated = radarctl(&deps, &["secret", "rotate", &id]).await.unwrap();
-    let during = account(&deps).await;
+    let during = secrets(&deps).await;
+    let shown = radarctl(&deps, &["account", "show", &id]).await.unwrap();
     radarctl(&deps, &["secret", "retire", &id]).await.unwrap();
-    let after = account(&deps).await;
+    let after = secrets(&deps).await;
 
+    assert_eq!(during.current.expose(), text(&rotated["webhook_secret"]));
     assert_eq!(
-        during.webhook_secret.expose(),
-        text(&rotated["webhook_secret"])
-    );
-    assert_eq!(
-        during
-            .previous_webhook_secret
-            .as_ref()
-            .map(|s| s.expose().to_owned()),
+        during.previous.as_ref().map(|s| s.expose().to_owned()),
         Some(text(&created["webhook_secret"]).to_owned())
     );
-    assert_eq!(
-        after.webhook_secret.expose(),
-        text(&rotated["webhook_secret"])
-    );
-    assert!(after.previous_webhook_secret.is_none());
+    assert_eq!(after.current.expose(), text(&rotated["webhook_secret"]));
+    assert!(after.previous.is_none());
+    for secret in [&created["webhook_secret"], &rotated["webhook_secret"]] {
+        assert!(
+            !shown.to_string().contains(text(secret)),
+            "account show prints no secret, current or previous"
+        );
+    }
 }
 
 #[tokio::test]
