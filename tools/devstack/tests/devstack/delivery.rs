@@ -302,7 +302,7 @@ async fn settle(env: &TestEnv, stack: &stack::Stack, received: &Seen, bulks: usi
             .count();
         let mut queued = 0;
         for queue in stack.provisioned.queues.values() {
-            queued += queued_on(env, &queue.url).await;
+            queued += depth(env, &queue.url).await;
         }
         if completed >= bulks && queued == 0 {
             return;
@@ -310,25 +310,6 @@ async fn settle(env: &TestEnv, stack: &stack::Stack, received: &Seen, bulks: usi
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
     panic!("the bulks did not settle");
-}
-
-async fn queued_on(env: &TestEnv, url: &str) -> usize {
-    let attributes = env
-        .sqs
-        .get_queue_attributes()
-        .queue_url(url)
-        .attribute_names(QueueAttributeName::ApproximateNumberOfMessages)
-        .attribute_names(QueueAttributeName::ApproximateNumberOfMessagesNotVisible)
-        .attribute_names(QueueAttributeName::ApproximateNumberOfMessagesDelayed)
-        .send()
-        .await
-        .unwrap()
-        .attributes
-        .unwrap_or_default();
-    attributes
-        .values()
-        .map(|n| n.parse::<usize>().unwrap())
-        .sum()
 }
 
 /// Every item one event, delivered once; each bulk's `bulk_completed` once, after its items,

@@ -113,6 +113,7 @@ async fn send(env: &TestEnv, url: &str, bodies: &[&str]) {
     }
 }
 
+/// Messages on the queue at `url`: visible, in flight or delayed.
 async fn depth(env: &TestEnv, url: &str) -> usize {
     let attributes = env
         .sqs
@@ -120,6 +121,7 @@ async fn depth(env: &TestEnv, url: &str) -> usize {
         .queue_url(url)
         .attribute_names(QueueAttributeName::ApproximateNumberOfMessages)
         .attribute_names(QueueAttributeName::ApproximateNumberOfMessagesNotVisible)
+        .attribute_names(QueueAttributeName::ApproximateNumberOfMessagesDelayed)
         .send()
         .await
         .unwrap()
