@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use crate::{Error, Result, rate_limit::Limits, webhook_url::WebhookPolicy};
+use crate::{Error, Result, destination, rate_limit::Limits, webhook_url::WebhookPolicy};
 
 /// The dispatcher's default retry schedule: the pause before each retry of a failed webhook
 /// delivery, so 8 attempts over about 28 hours (before jitter).
@@ -51,6 +51,14 @@ pub struct DispatchConfig {
     pub retry_schedule: Vec<Duration>,
     /// `RADAR_WEBHOOK_CONCURRENCY`: deliveries of one SQS batch in flight at once. Default 10.
     pub concurrency: usize,
+    /// `RADAR_WEBHOOK_CONNECT_TIMEOUT_SECONDS`: how long a connection may take to open, well
+    /// below [`Self::timeout`] so that a host that does not accept connections costs little.
+    /// Default 3; never more than the timeout.
+    pub connect_timeout: Duration,
+    /// Each destination's share ([`crate::destination`]): `RADAR_WEBHOOK_HOST_IN_FLIGHT`
+    /// (default 10), `RADAR_WEBHOOK_HOST_PER_SECOND` (50), `RADAR_WEBHOOK_CIRCUIT_FAILURES`
+    /// (5) and `RADAR_WEBHOOK_CIRCUIT_COOL_DOWN_SECONDS` (30), each at least 1.
+    pub destinations: destination::Limits,
 }
 
 /// Parses a retry schedule such as `5s,5m,2h`.
@@ -136,6 +144,12 @@ impl Config {
                 )));
             }
         };
+        let positive = |name: &str, default: u32| match number(name, default)? {
+            0 => Err(Error::Config(format!("{name} must be at least 1"))),
+            value => Ok(value),
+        };
+        let timeout = Duration::from_secs(positive("RADAR_WEBHOOK_TIMEOUT_SECONDS", 15)?.into());
+        let host = destination::Limits::default();
         let defaults = Limits::default();
         Ok(Self {
             table_name: required("RADAR_TABLE_NAME")?,
@@ -163,26 +177,31 @@ impl Config {
             dispatch: DispatchConfig {
                 dead_letter_queue_url: lookup("RADAR_WEBHOOK_DEAD_LETTER_QUEUE_URL")
                     .filter(|url| !url.is_empty()),
-                timeout: match number("RADAR_WEBHOOK_TIMEOUT_SECONDS", 15)? {
-                    0 => {
-                        return Err(Error::Config(
-                            "RADAR_WEBHOOK_TIMEOUT_SECONDS must be at least 1".into(),
-                        ));
-                    }
-                    seconds => Duration::from_secs(seconds.into()),
-                },
+                timeout,
                 retry_schedule: parse_schedule(
                     lookup("RADAR_WEBHOOK_RETRY_SCHEDULE")
                         .as_deref()
                         .unwrap_or(DEFAULT_RETRY_SCHEDULE),
                 )?,
-                concurrency: match number("RADAR_WEBHOOK_CONCURRENCY", 10)? {
-                    0 => {
-                        return Err(Error::Config(
-                            "RADAR_WEBHOOK_CONCURRENCY must be at least 1".into(),
-                        ));
-                    }
-                    count => count as usize,
+                concurrency: positive("RADAR_WEBHOOK_CONCURRENCY", 10)? as usize,
+                connect_timeout: Duration::from_secs(
+                    positive("RADAR_WEBHOOK_CONNECT_TIMEOUT_SECONDS", 3)?.into(),
+                )
+                .min(timeout),
+                destinations: destination::Limits {
+                    in_flight: positive("RADAR_WEBHOOK_HOST_IN_FLIGHT", host.in_flight)?,
+                    per_second: positive("RADAR_WEBHOOK_HOST_PER_SECOND", host.per_second)?,
+                    failures_to_open: positive(
+                        "RADAR_WEBHOOK_CIRCUIT_FAILURES",
+                        host.failures_to_open,
+                    )?,
+                    cool_down: Duration::from_secs(
+                        positive(
+                            "RADAR_WEBHOOK_CIRCUIT_COOL_DOWN_SECONDS",
+                            u32::try_from(host.cool_down.as_secs()).unwrap_or(u32::MAX),
+                        )?
+                        .into(),
+                    ),
                 },
             },
         })
@@ -220,6 +239,8 @@ mod tests {
         assert_eq!(dispatch.dead_letter_queue_url, None);
         assert_eq!(dispatch.timeout, Duration::from_secs(15));
         assert_eq!(dispatch.concurrency, 10);
+        assert_eq!(dispatch.connect_timeout, Duration::from_secs(3));
+        assert_eq!(dispatch.destinations, destination::Limits::default());
         let minutes: Vec<u64> = dispatch
             .retry_schedule
             .iter()
@@ -238,9 +259,25 @@ mod tests {
             ("RADAR_WEBHOOK_TIMEOUT_SECONDS", "3"),
             ("RADAR_WEBHOOK_RETRY_SCHEDULE", "1s, 2m,3h"),
             ("RADAR_WEBHOOK_CONCURRENCY", "4"),
+            ("RADAR_WEBHOOK_CONNECT_TIMEOUT_SECONDS", "5"),
+            ("RADAR_WEBHOOK_HOST_IN_FLIGHT", "3"),
+            ("RADAR_WEBHOOK_HOST_PER_SECOND", "7"),
+            ("RADAR_WEBHOOK_CIRCUIT_FAILURES", "2"),
+            ("RADAR_WEBHOOK_CIRCUIT_COOL_DOWN_SECONDS", "9"),
         ]))
         .unwrap();
         let dispatch = config.dispatch;
+        // Never longer than the whole attempt's timeout.
+        assert_eq!(dispatch.connect_timeout, Duration::from_secs(3));
+        assert_eq!(
+            dispatch.destinations,
+            destination::Limits {
+                in_flight: 3,
+                per_second: 7,
+                failures_to_open: 2,
+                cool_down: Duration::from_secs(9),
+            }
+        );
         assert_eq!(dispatch.dead_letter_queue_url.as_deref(), Some("dlq"));
         assert_eq!(dispatch.timeout, Duration::from_secs(3));
         assert_eq!(dispatch.concurrency, 4);

@@ -59,6 +59,8 @@ pub enum Error {
     BulkStateChanged(Uuid),
     #[error("configuration: {0}")]
     Config(String),
+    #[error("{what}: changed by others on each of {tries} tries")]
+    Contended { what: &'static str, tries: u32 },
 }
 
 impl Error {
@@ -109,7 +111,8 @@ impl Error {
             | Self::Serialize(..)
             | Self::CorruptRecord { .. }
             | Self::BulkStateChanged(_)
-            | Self::Config(_) => 500,
+            | Self::Config(_)
+            | Self::Contended { .. } => 500,
         }
     }
 
@@ -163,7 +166,8 @@ impl Error {
             | Self::Serialize(..)
             | Self::CorruptRecord { .. }
             | Self::BulkStateChanged(_)
-            | Self::Config(_) => (INTERNAL.to_owned(), Vec::new()),
+            | Self::Config(_)
+            | Self::Contended { .. } => (INTERNAL.to_owned(), Vec::new()),
         };
         ErrorBody {
             status: Status::Error,

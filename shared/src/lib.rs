@@ -20,6 +20,8 @@
 //!   `{field, reason}` problem at once.
 //! - [`radar`]: one item of `radars[]`, parsed by the radar-type table (kinds, costs, fields),
 //!   normalised, with its 409 identity and its `radar_created` data. Pure logic for the processor.
+//! - [`destination`]: fair delivery to one webhook host: slots in flight, pace, circuit
+//!   breaker. Pure; stored by [`store::destinations`].
 //! - [`webhook_url`] and [`net`]: the `webhook_url` rules, and which IP addresses are public.
 //! - [`error`]: the crate's one error type and its mapping to the documented envelope.
 //! - [`http`]: JSON responses with the rate-limit headers, for the two HTTP functions.
@@ -40,6 +42,7 @@ pub mod auth;
 pub mod clock;
 pub mod config;
 pub mod credentials;
+pub mod destination;
 pub mod error;
 pub mod http;
 pub mod idempotency;

@@ -8,10 +8,15 @@
 //! ([`shared::store::deliveries`]) makes attempts exclusive and counted, so redelivered and
 //! duplicated messages never send twice what was acknowledged.
 //!
-//! A batch goes through three steps:
+//! A batch goes through four steps:
 //! 1. [`context`]: read each bulk of the batch, and its account's secrets, once.
-//! 2. [`task`]: handle the messages, at most [`DispatchConfig::concurrency`] at once.
-//! 3. Queue every message that comes back later (retries, waits, chained pauses) in batches,
+//! 2. [`task::prepare`]: set aside the messages that are not due, or must wait for their
+//!    bulk's items.
+//! 3. [`gate`]: the rest, grouped by destination (a webhook URL's host and port), each group
+//!    through its destination's gate (slots in flight, pace, circuit breaker:
+//!    [`shared::destination`]), every group at once; the messages let through are handled by
+//!    [`task::run`], at most [`DispatchConfig::concurrency`] at once per destination.
+//! 4. Queue every message that comes back later (retries, waits, chained pauses) in batches,
 //!    and report what SQS must redeliver: transient failures, and messages whose follow-up
 //!    could not be queued.
 //!
@@ -23,6 +28,7 @@
 
 mod completed;
 mod context;
+mod gate;
 pub mod metrics;
 pub mod resolver;
 pub mod retry;
@@ -30,7 +36,7 @@ pub mod sender;
 pub mod signature;
 mod task;
 
-use std::{collections::HashMap, convert::Infallible, time::Duration};
+use std::{collections::HashMap, convert::Infallible, ops::ControlFlow, time::Duration};
 
 use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};
 use chrono::{DateTime, Utc};
@@ -38,6 +44,7 @@ use futures::{StreamExt, future::join_all, stream};
 use lambda_runtime::LambdaEvent;
 use shared::{
     config::Config,
+    destination::WaitReason,
     error::Chain,
     queue::{
         Queue, WebhookMessage, WebhookTask,
@@ -76,6 +83,16 @@ pub struct BatchReport {
     pub delivered: Vec<Uuid>,
     /// Events given up by this batch (and parked on the dead-letter queue).
     pub given_up: Vec<Uuid>,
+    /// Events that waited for their destination (see [`shared::destination`]), and why.
+    pub waited: Vec<(Uuid, WaitReason)>,
+}
+
+/// A message after steps 1 and 2.
+enum Prepared<'a> {
+    /// Its destination decides.
+    Ready(gate::Member<'a>),
+    /// Done with before any request: its step.
+    Decided(String, WebhookTask, Step),
 }
 
 /// The Lambda handler: a partial batch response naming the messages to retry.
@@ -123,42 +140,66 @@ pub async fn process_batch(deps: &Deps, event: SqsEvent, now: DateTime<Utc>) -> 
         .into_iter()
         .collect();
 
-    let steps: Vec<(String, WebhookTask, Step)> = stream::iter(records)
+    // Steps 1 and 2 of each message; the ones that may try go to their destination's gate.
+    let prepared: Vec<Prepared> = stream::iter(records)
         .map(|(message_id, task)| {
             let span = span(&message_id, &task);
             let context = &contexts[&task.event.bulk_id()];
             async move {
-                let step = match context {
+                match context {
                     Context::Ready {
                         bulk,
                         secrets,
                         items,
-                    } => {
-                        task::run(
-                            deps,
-                            &task::Scope {
+                    } => match task::prepare(deps, bulk, task, clock).await {
+                        ControlFlow::Continue(task) => Prepared::Ready(gate::Member {
+                            message_id,
+                            task,
+                            scope: task::Scope {
                                 bulk: bulk.as_ref(),
                                 secrets,
                                 items,
                             },
-                            task,
-                            clock,
-                        )
-                        .await
-                    }
+                            span: tracing::Span::current(),
+                        }),
+                        ControlFlow::Break(step) => Prepared::Decided(message_id, task, step),
+                    },
                     Context::Gone(why) => {
                         tracing::warn!(why, "dropping an event that can no longer be delivered");
-                        Step::Done
+                        Prepared::Decided(message_id, task, Step::Done)
                     }
-                    Context::Unknown => Step::Retry,
-                };
-                (message_id, task, step)
+                    Context::Unknown => Prepared::Decided(message_id, task, Step::Retry),
+                }
             }
             .instrument(span)
         })
         .buffer_unordered(deps.config.dispatch.concurrency)
         .collect()
         .await;
+
+    let mut steps = Vec::new();
+    let mut destinations: HashMap<String, Vec<gate::Member<'_>>> = HashMap::new();
+    for prepared in prepared {
+        match prepared {
+            Prepared::Decided(message_id, task, step) => steps.push((message_id, task, step)),
+            Prepared::Ready(member) => destinations
+                .entry(gate::destination_of(&member.scope.bulk.webhook_url))
+                .or_default()
+                .push(member),
+        }
+    }
+    // Each destination's messages together, every destination at once: a silent one holds
+    // only its own slots while the others deliver.
+    let passed = join_all(destinations.iter_mut().map(|(destination, members)| {
+        gate::pass(deps, destination, std::mem::take(members), clock)
+    }))
+    .await;
+    for passed in passed.into_iter().flatten() {
+        if let Some(reason) = passed.waited {
+            report.waited.push((passed.task.event.update_id(), reason));
+        }
+        steps.push((passed.message_id, passed.task, passed.step));
+    }
 
     let mut requeue = Vec::new();
     for (message_id, task, step) in steps {

@@ -6,9 +6,12 @@
 //! |---|---|
 //! | `WebhookAttempts` | HTTP attempts made, by `Outcome` (`2xx`, `3xx`, `4xx`, `5xx`, `timeout`, `connection`, `refused`) |
 //! | `WebhookDeliveries` | deliveries acknowledged |
-//! | `WebhookExhaustions` | deliveries given up and parked, by `Reason` (`gone`, `refused`, `exhausted`) |
+//! | `WebhookExhaustions` | deliveries given up and parked, by `Reason` (`gone`, `refused`, `exhausted`, `circuit_open`) |
+//! | `WebhookWaits` | messages that waited for their destination, by `Reason` (`circuit_open`, `probing`, `in_flight`, `paced`) |
+//! | `WebhookCircuitsOpened` | destinations whose circuit opened (a closed circuit tripped) |
 
 use metrics_cloudwatch_embedded::Collector;
+use shared::destination::WaitReason;
 
 use crate::sender::Reply;
 
@@ -34,6 +37,14 @@ pub(crate) fn attempt(reply: &Reply) {
 
 pub(crate) fn delivered() {
     metrics::counter!("WebhookDeliveries").increment(1);
+}
+
+pub(crate) fn waited(reason: WaitReason) {
+    metrics::counter!("WebhookWaits", "Reason" => reason.as_str()).increment(1);
+}
+
+pub(crate) fn circuit_opened() {
+    metrics::counter!("WebhookCircuitsOpened").increment(1);
 }
 
 pub(crate) fn given_up(reason: &'static str) {

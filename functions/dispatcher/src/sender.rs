@@ -17,6 +17,7 @@ use reqwest::{Client, header, redirect};
 use rustls_platform_verifier::BuilderVerifierExt;
 use shared::{
     config::DispatchConfig,
+    destination::Health,
     webhook_url::{WebhookPolicy, WebhookUrl},
 };
 use url::{Host, Url};
@@ -32,6 +33,9 @@ pub const USER_AGENT: &str = concat!("radar-bulk-webhooks/", env!("CARGO_PKG_VER
 /// The most of a receiver's answer that is read (and thrown away), so its connection can be
 /// used again.
 const DRAIN_LIMIT: usize = 64 * 1024;
+
+/// Why an attempt failed when the receiver did not accept the connection in time.
+pub const CONNECT_TIMED_OUT: &str = "not accepted within the connect timeout";
 
 /// What one attempt got.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -85,7 +89,7 @@ impl Sender {
             .redirect(redirect::Policy::none())
             .no_proxy()
             .timeout(config.timeout)
-            .connect_timeout(config.timeout.min(Duration::from_secs(5)))
+            .connect_timeout(config.connect_timeout)
             .pool_idle_timeout(Duration::from_secs(60))
             .dns_resolver(CheckedResolver {
                 lookup,
@@ -178,10 +182,33 @@ impl Sender {
     }
 }
 
-/// A failed request's kind.
+impl Reply {
+    /// What the attempt says of its destination's health, for the circuit breaker; `None`
+    /// when nothing was sent. A timeout, a failed connection, `408`, `429` and `5xx` are
+    /// failures; any other answer shows a receiver that is up.
+    pub fn health(&self, latency: Duration) -> Option<Health> {
+        let failed = |what: String| Some(Health::Failed { what });
+        match self {
+            Self::Status { status, .. } if *status == 408 || *status == 429 || *status >= 500 => {
+                failed(format!("HTTP {status}"))
+            }
+            Self::Status { .. } => Some(Health::Answered { latency }),
+            Self::Timeout => failed("timed out".into()),
+            Self::Connection(cause) => failed(format!("connection failed: {cause}")),
+            Self::Refused(_) => None,
+        }
+    }
+}
+
+/// A failed request's kind. A connection that did not open within the connect timeout is a
+/// connection failure, not the whole attempt's timeout.
 fn classify(error: &reqwest::Error) -> Reply {
     if error.is_timeout() {
-        return Reply::Timeout;
+        return if error.is_connect() {
+            Reply::Connection(CONNECT_TIMED_OUT.into())
+        } else {
+            Reply::Timeout
+        };
     }
     let mut source = error.source();
     let mut causes = vec![error.to_string()];

@@ -3,24 +3,29 @@
 //! 1. A message not due yet (`not_before` ahead, a pause longer than SQS's 15 minutes) goes
 //!    back to the queue for what is left, at most 15 minutes at a time.
 //! 2. `bulk_completed`, on its first attempt, waits until every item's event is settled.
+//!
+//! Between 2 and 3 the message passes its destination's gate ([`crate::gate`]), which may
+//! make it wait without spending its attempt.
+//!
 //! 3. Claim the attempt ([`Store::claim_attempt`]). Only the winner goes on; a message whose
 //!    attempt is settled or spent is done, one whose delivery is leased to someone else comes
 //!    back after the lease.
 //! 4. Read the body (the item's stored event, or `bulk_completed` assembled), sign it, POST it.
 //! 5. Record the result and decide: delivered; retry later (the next attempt's message is
 //!    queued by the batch after the record is written); or give up (410, a refused
-//!    destination, the schedule spent): the message is parked on the dead-letter queue first,
+//!    destination, the schedule spent, a circuit open for longer than that): the message is parked on the dead-letter queue first,
 //!    then the delivery is marked failed.
 //!
 //! A crash after the record and before the next attempt's message is queued is healed by the
 //! original message, which SQS redelivers: it finds its attempt spent and the next one not
 //! begun, waits until the next one should have begun, and then becomes it.
 
-use std::{collections::HashMap, time::Duration};
+use std::{collections::HashMap, ops::ControlFlow, time::Duration};
 
 use chrono::{DateTime, Utc};
 use shared::{
     credentials::WebhookSecret,
+    destination::Health,
     error::Chain,
     queue::{MAX_DELAY, WebhookMessage, WebhookTask},
     store::{
@@ -67,16 +72,19 @@ pub(crate) struct Scope<'a> {
 /// How long after its next attempt was due a spent message checks that it was made.
 const GRACE: Duration = Duration::from_secs(120);
 
-pub(crate) async fn run(
+/// Steps 1 and 2: whether the message may try now, or what to do with it instead.
+pub(crate) async fn prepare(
     deps: &Deps,
-    scope: &Scope<'_>,
+    bulk: &Bulk,
     mut task: WebhookTask,
     clock: Clock,
-) -> Step {
-    let bulk = scope.bulk;
+) -> ControlFlow<Step, WebhookTask> {
     let now = clock.now();
     if let Some(due) = task.not_before.filter(|due| *due > clock.batch_start()) {
-        return Step::Requeue(task, until(now, due).max(Duration::from_secs(1)));
+        return ControlFlow::Break(Step::Requeue(
+            task,
+            until(now, due).max(Duration::from_secs(1)),
+        ));
     }
     if let (WebhookMessage::BulkCompleted { .. }, 1) = (task.event, task.attempt) {
         let schedule = &deps.config.dispatch.retry_schedule;
@@ -87,15 +95,78 @@ pub(crate) async fn run(
                 tracing::info!(settled, total = bulk.total, ?wait, "items still delivering");
                 task.waits += 1;
                 task.not_before = Some(now + chrono_duration(wait));
-                return Step::Requeue(task, wait);
+                return ControlFlow::Break(Step::Requeue(task, wait));
             }
             Err(error) => {
                 tracing::warn!(error = %Chain(&error), "could not read the deliveries");
-                return Step::Retry;
+                return ControlFlow::Break(Step::Retry);
             }
         }
     }
-    let key = DeliveryKey {
+    ControlFlow::Continue(task)
+}
+
+/// Steps 3 to 5, for a message its destination let through: the step, and what the attempt
+/// (if one was made) says of the destination.
+pub(crate) async fn run(
+    deps: &Deps,
+    scope: &Scope<'_>,
+    mut task: WebhookTask,
+    clock: Clock,
+) -> (Step, Option<Health>) {
+    let now = clock.now();
+    let key = delivery_key(scope.bulk, task);
+    // Twice at most: a spent message that finds its successor missing becomes it.
+    for _ in 0..2 {
+        let claim = match claim(deps, &key, &mut task, now).await {
+            ControlFlow::Continue(claim) => claim,
+            ControlFlow::Break(Some(step)) => return (step, None),
+            ControlFlow::Break(None) => continue,
+        };
+        return attempt(deps, scope, task, &claim, clock).await;
+    }
+    (Step::Done, None)
+}
+
+/// Gives up a delivery whose destination's circuit stayed open longer than its whole
+/// schedule would have lasted: no request is sent, the attempt is recorded as not made, and
+/// the delivery is parked as any given-up one.
+pub(crate) async fn give_up_unreachable(
+    deps: &Deps,
+    scope: &Scope<'_>,
+    mut task: WebhookTask,
+    clock: Clock,
+) -> Step {
+    let now = clock.now();
+    let key = delivery_key(scope.bulk, task);
+    for _ in 0..2 {
+        let claim = match claim(deps, &key, &mut task, now).await {
+            ControlFlow::Continue(claim) => claim,
+            ControlFlow::Break(Some(step)) => return step,
+            ControlFlow::Break(None) => continue,
+        };
+        let record = AttemptRecord {
+            attempt: claim.attempt(),
+            at: now,
+            status: None,
+            latency_ms: 0,
+            error: Some("not attempted: the destination's circuit stayed open".into()),
+        };
+        return settle(
+            deps,
+            task,
+            &claim,
+            &record,
+            Outcome::GiveUp(GiveUp::CircuitOpen),
+            now,
+        )
+        .await;
+    }
+    Step::Done
+}
+
+fn delivery_key(bulk: &Bulk, task: WebhookTask) -> DeliveryKey {
+    DeliveryKey {
         bulk_id: bulk.id,
         update_id: task.event.update_id(),
         item_index: match task.event {
@@ -103,52 +174,59 @@ pub(crate) async fn run(
             WebhookMessage::BulkCompleted { .. } => None,
         },
         expires_at: bulk.expires_at,
-    };
-    // Twice at most: a spent message that finds its successor missing becomes it.
-    for _ in 0..2 {
-        let lease = deps.config.dispatch.timeout * 2 + Duration::from_secs(30);
-        let claimed = match deps
-            .store
-            .claim_attempt(&key, task.attempt, now, lease)
-            .await
-        {
-            Ok(claimed) => claimed,
-            Err(error) => {
-                tracing::warn!(error = %Chain(&error), "could not claim the attempt");
-                return Step::Retry;
-            }
-        };
-        match claimed {
-            Claimed::Now(claim) => return attempt(deps, scope, task, &claim, clock).await,
-            Claimed::Settled(state) => {
-                tracing::info!(?state, "already settled");
-                return Step::Done;
-            }
-            Claimed::Busy { until: lease_end } => {
-                let wait = until(now, lease_end) + Duration::from_secs(1);
-                tracing::info!(?wait, "another worker holds this delivery");
-                return Step::Requeue(task, wait);
-            }
-            Claimed::Spent {
-                attempts,
-                next_attempt_at: Some(next),
-            } if attempts == task.attempt => {
-                let check_at = next + chrono_duration(GRACE);
-                if check_at > now {
-                    task.not_before = Some(check_at);
-                    return Step::Requeue(task, until(now, check_at));
-                }
-                tracing::warn!(
-                    attempt = attempts + 1,
-                    "the next attempt never began; making it"
-                );
-                task.attempt += 1;
-                task.not_before = None;
-            }
-            Claimed::Spent { .. } => return Step::Done,
-        }
     }
-    Step::Done
+}
+
+/// Step 3: the claim, or the step instead (`Break(None)`: the message became the next
+/// attempt, claim again).
+async fn claim(
+    deps: &Deps,
+    key: &DeliveryKey,
+    task: &mut WebhookTask,
+    now: DateTime<Utc>,
+) -> ControlFlow<Option<Step>, Claim> {
+    let lease = deps.config.dispatch.timeout * 2 + Duration::from_secs(30);
+    let claimed = match deps
+        .store
+        .claim_attempt(key, task.attempt, now, lease)
+        .await
+    {
+        Ok(claimed) => claimed,
+        Err(error) => {
+            tracing::warn!(error = %Chain(&error), "could not claim the attempt");
+            return ControlFlow::Break(Some(Step::Retry));
+        }
+    };
+    match claimed {
+        Claimed::Now(claim) => ControlFlow::Continue(claim),
+        Claimed::Settled(state) => {
+            tracing::info!(?state, "already settled");
+            ControlFlow::Break(Some(Step::Done))
+        }
+        Claimed::Busy { until: lease_end } => {
+            let wait = until(now, lease_end) + Duration::from_secs(1);
+            tracing::info!(?wait, "another worker holds this delivery");
+            ControlFlow::Break(Some(Step::Requeue(*task, wait)))
+        }
+        Claimed::Spent {
+            attempts,
+            next_attempt_at: Some(next),
+        } if attempts == task.attempt => {
+            let check_at = next + chrono_duration(GRACE);
+            if check_at > now {
+                task.not_before = Some(check_at);
+                return ControlFlow::Break(Some(Step::Requeue(*task, until(now, check_at))));
+            }
+            tracing::warn!(
+                attempt = attempts + 1,
+                "the next attempt never began; making it"
+            );
+            task.attempt += 1;
+            task.not_before = None;
+            ControlFlow::Break(None)
+        }
+        Claimed::Spent { .. } => ControlFlow::Break(Some(Step::Done)),
+    }
 }
 
 /// Makes the claimed attempt and records it.
@@ -158,12 +236,12 @@ async fn attempt(
     task: WebhookTask,
     claim: &Claim,
     clock: Clock,
-) -> Step {
+) -> (Step, Option<Health>) {
     let body = match body(deps, scope, task.event).await {
         Ok(Some(body)) => body,
-        Ok(None) => return Step::Done,
+        Ok(None) => return (Step::Done, None),
         // The lease lapses and SQS redelivers.
-        Err(()) => return Step::Retry,
+        Err(()) => return (Step::Retry, None),
     };
     let now = clock.now();
     let update_id = task.event.update_id().to_string();
@@ -197,7 +275,11 @@ async fn attempt(
             }
         }
     };
-    settle(deps, task, claim, &record, outcome, now).await
+    let health = sent.reply.health(sent.latency);
+    (
+        settle(deps, task, claim, &record, outcome, now).await,
+        health,
+    )
 }
 
 /// What an attempt leads to.
@@ -217,6 +299,8 @@ enum GiveUp {
     Refused,
     /// Every attempt of the schedule failed.
     Exhausted,
+    /// The destination's circuit stayed open longer than the schedule lasts.
+    CircuitOpen,
 }
 
 impl GiveUp {
@@ -225,6 +309,7 @@ impl GiveUp {
             Self::Gone => "gone",
             Self::Refused => "refused",
             Self::Exhausted => "exhausted",
+            Self::CircuitOpen => "circuit_open",
         }
     }
 }

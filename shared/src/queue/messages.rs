@@ -66,6 +66,10 @@ pub struct WebhookTask {
     /// For `bulk_completed`: how often it has already waited for its items' deliveries.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub waits: u32,
+    /// It waited for its destination's pace and has its place there: when it is due, it
+    /// needs only a free slot ([`crate::destination`]).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub paced: bool,
 }
 
 fn first_attempt() -> u32 {
@@ -89,6 +93,7 @@ impl From<WebhookMessage> for WebhookTask {
             attempt: first_attempt(),
             not_before: None,
             waits: 0,
+            paced: false,
         }
     }
 }
@@ -143,8 +148,10 @@ mod tests {
             attempt: 4,
             not_before: Some("2026-05-25T11:17:12Z".parse().unwrap()),
             waits: 2,
+            paced: true,
         };
         let text = serde_json::to_string(&task).unwrap();
+        assert!(text.contains(r#""paced":true"#), "{text}");
         assert!(text.contains(r#""attempt":4"#), "{text}");
         assert!(
             text.contains(r#""not_before":"2026-05-25T11:17:12Z""#),

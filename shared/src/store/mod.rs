@@ -17,6 +17,7 @@
 //! | bulk item, once decided | `BULK#<bulk_id>` | `ITEM#<item_index, 4 digits>` | [`items`] |
 //! | webhook delivery | `BULK#<bulk_id>` | `WEBHOOK#<update_id>` | [`deliveries`] |
 //! | radar (and its identity claim) | `RADAR#<account_id>#<sha256 of identity>` | `RADAR` | [`radars`] |
+//! | webhook destination (slots, pace, circuit) | `DEST#<host>:<port>` | `DEST` | [`destinations`] |
 //!
 //! A bulk and its items share a partition, with the bulk sorting first, so that one `Query`
 //! reads a whole bulk in `item_index` order ([`snapshot`]). A submitted item itself travels in
@@ -33,6 +34,7 @@ pub mod accounts;
 pub mod bulks;
 pub mod completion;
 pub mod deliveries;
+pub mod destinations;
 pub mod idempotency;
 pub mod items;
 pub mod radars;

@@ -200,6 +200,42 @@ impl App {
         reports
     }
 
+    /// Plays SQS in real time, as Lambda's event source mapping would: whatever is due is
+    /// handed in at once, in concurrent batches of ten, and what each batch puts back comes
+    /// back when its delay has passed, until nothing is left. Returns every batch's report.
+    pub async fn play(&self, messages: Vec<WebhookMessage>) -> Vec<BatchReport> {
+        let start = Utc::now();
+        let mut pending: Vec<(DateTime<Utc>, WebhookTask)> = messages
+            .into_iter()
+            .map(|message| (start, WebhookTask::from(message)))
+            .collect();
+        let mut reports = Vec::new();
+        while !pending.is_empty() {
+            assert!(reports.len() < 1000, "the messages never settle");
+            pending.sort_by_key(|(when, _)| *when);
+            if let Ok(wait) = (pending[0].0 - Utc::now()).to_std() {
+                tokio::time::sleep(wait).await;
+            }
+            let now = Utc::now();
+            let due: Vec<WebhookTask> = pending
+                .extract_if(.., |(when, _)| *when <= now)
+                .map(|(_, task)| task)
+                .collect();
+            let batches =
+                futures::future::join_all(due.chunks(10).map(|batch| self.dispatch(batch)));
+            for report in batches.await {
+                pending.extend(
+                    report
+                        .requeued
+                        .iter()
+                        .map(|(task, delay)| (now + Duration::from_std(*delay).unwrap(), *task)),
+                );
+                reports.push(report);
+            }
+        }
+        reports
+    }
+
     pub async fn delivery(&self, seeded: &Seeded, update_id: Uuid) -> Delivery {
         self.deps
             .store

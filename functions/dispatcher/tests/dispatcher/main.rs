@@ -4,6 +4,7 @@
 
 mod completion;
 mod delivery;
+mod destinations;
 mod duplicates;
 mod exhaustion;
 mod helpers;

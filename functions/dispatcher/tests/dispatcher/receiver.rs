@@ -74,6 +74,8 @@ struct State {
     received: Mutex<Vec<Received>>,
     script: Mutex<VecDeque<Reply>>,
     otherwise: Mutex<Reply>,
+    /// Requests being answered now, and the most there ever were at once.
+    in_flight: Mutex<(usize, usize)>,
 }
 
 /// The receiver; it stops with the test's runtime.
@@ -94,6 +96,7 @@ impl Receiver {
             received: Mutex::default(),
             script: Mutex::default(),
             otherwise: Mutex::new(Reply::status(200)),
+            in_flight: Mutex::default(),
         });
         let serving = Arc::clone(&state);
         tokio::spawn(async move {
@@ -134,12 +137,22 @@ impl Receiver {
     pub fn count(&self) -> usize {
         self.state.received.lock().unwrap().len()
     }
+
+    /// The most requests it was ever answering at once.
+    pub fn most_at_once(&self) -> usize {
+        self.state.in_flight.lock().unwrap().1
+    }
 }
 
 async fn answer(
     state: Arc<State>,
     request: Request<Incoming>,
 ) -> Result<Response<Full<Bytes>>, Infallible> {
+    {
+        let mut in_flight = state.in_flight.lock().unwrap();
+        in_flight.0 += 1;
+        in_flight.1 = in_flight.1.max(in_flight.0);
+    }
     let (parts, body) = request.into_parts();
     let body = body
         .collect()
@@ -160,10 +173,41 @@ async fn answer(
     if let Some(delay) = reply.delay {
         tokio::time::sleep(delay).await;
     }
+    state.in_flight.lock().unwrap().0 -= 1;
     let mut response = Response::new(Full::new(Bytes::from_static(b"ok")));
     *response.status_mut() = StatusCode::from_u16(reply.status).unwrap();
     for (name, value) in reply.headers {
         response.headers_mut().insert(name, value.parse().unwrap());
     }
     Ok(response)
+}
+
+/// A receiver that accepts connections and never answers: a stuck worker, a firewall that
+/// drops. It counts the connections it took.
+#[derive(Debug, Clone)]
+pub struct Silent {
+    pub url: String,
+    held: Arc<Mutex<Vec<tokio::net::TcpStream>>>,
+}
+
+impl Silent {
+    pub async fn start() -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let held: Arc<Mutex<Vec<tokio::net::TcpStream>>> = Arc::default();
+        let holding = Arc::clone(&held);
+        tokio::spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                holding.lock().unwrap().push(stream);
+            }
+        });
+        Self {
+            url: format!("http://127.0.0.1:{port}/hooks"),
+            held,
+        }
+    }
+
+    pub fn connections(&self) -> usize {
+        self.held.lock().unwrap().len()
+    }
 }

@@ -1,10 +1,22 @@
 use futures::{StreamExt, stream};
 
-use crate::helpers::spawn_app;
+use std::sync::Arc;
+
+use dispatcher::resolver::SystemLookup;
+
+use crate::helpers::spawn_app_with;
 
 #[tokio::test]
 async fn a_1000_item_bulk_delivers_1000_events_then_one_summary_holding_them() {
-    let app = spawn_app().await;
+    // Room for the four batches at once: the destination's limits have tests of their own.
+    let app = spawn_app_with(
+        &[
+            ("RADAR_WEBHOOK_HOST_IN_FLIGHT", "40"),
+            ("RADAR_WEBHOOK_HOST_PER_SECOND", "100000"),
+        ],
+        Arc::new(SystemLookup),
+    )
+    .await;
     let seeded = app.seed(1000).await;
     app.env.requests.reset();
     let items = seeded.items();

@@ -88,6 +88,9 @@ async fn run_every_path() -> BTreeMap<&'static str, BTreeSet<Call>> {
         ("RADAR_ALLOW_INSECURE_WEBHOOKS", "true"),
         ("RADAR_WEBHOOK_RETRY_SCHEDULE", "1s,1s"),
         ("RADAR_WEBHOOK_TIMEOUT_SECONDS", "2"),
+        // The dead endpoint's deliveries must be given up within the test: its circuit stays
+        // closed, so each spends its short schedule (an open circuit holds them for hours).
+        ("RADAR_WEBHOOK_CIRCUIT_FAILURES", "1000"),
     ]);
     let mut recorders = BTreeMap::new();
     let mut clients = BTreeMap::new();
