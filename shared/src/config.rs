@@ -56,7 +56,7 @@ pub struct DispatchConfig {
     /// Default 3; never more than the timeout.
     pub connect_timeout: Duration,
     /// Each destination's share ([`crate::destination`]): `RADAR_WEBHOOK_HOST_IN_FLIGHT`
-    /// (default 10), `RADAR_WEBHOOK_HOST_PER_SECOND` (50), `RADAR_WEBHOOK_CIRCUIT_FAILURES`
+    /// (default 10), `RADAR_WEBHOOK_HOST_PER_SECOND` (100), `RADAR_WEBHOOK_CIRCUIT_FAILURES`
     /// (5) and `RADAR_WEBHOOK_CIRCUIT_COOL_DOWN_SECONDS` (30), each at least 1.
     pub destinations: destination::Limits,
 }

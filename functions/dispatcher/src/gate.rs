@@ -20,7 +20,6 @@ use shared::{
     destination::{Ask, Circuit, Decision, Health, Wait, WaitReason},
     error::Chain,
     queue::{MAX_DELAY, WebhookTask},
-    webhook_url::WebhookUrl,
 };
 use tracing::Instrument;
 use uuid::Uuid;
@@ -53,21 +52,6 @@ pub(crate) struct Passed {
     pub step: Step,
     /// Why it waits, if it does.
     pub waited: Option<WaitReason>,
-}
-
-/// The destination of a webhook URL: its host and port, lower case.
-pub(crate) fn destination_of(url: &WebhookUrl) -> String {
-    url::Url::parse(url.as_str()).map_or_else(
-        |_| url.as_str().to_ascii_lowercase(),
-        |parsed| {
-            let host = parsed.host_str().unwrap_or_default().to_ascii_lowercase();
-            let host = host.trim_end_matches('.');
-            match parsed.port_or_known_default() {
-                Some(port) => format!("{host}:{port}"),
-                None => host.to_owned(),
-            }
-        },
-    )
 }
 
 /// Passes `members` (all for `destination`) through its gate.
@@ -239,23 +223,4 @@ fn delay(now: DateTime<Utc>, at: DateTime<Utc>) -> Duration {
 
 fn chrono_duration(duration: Duration) -> chrono::Duration {
     chrono::Duration::from_std(duration).unwrap_or(chrono::Duration::MAX)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_destination_is_the_host_and_port_in_lower_case() {
-        let of = |url: &str| destination_of(&WebhookUrl::from_stored(url).unwrap());
-        assert_eq!(
-            of("https://Hooks.Example.com/a?b=c"),
-            "hooks.example.com:443"
-        );
-        assert_eq!(
-            of("https://hooks.example.com.:8443/"),
-            "hooks.example.com:8443"
-        );
-        assert_eq!(of("http://127.0.0.1:9999/hooks"), "127.0.0.1:9999");
-    }
 }

@@ -183,7 +183,7 @@ pub async fn process_batch(deps: &Deps, event: SqsEvent, now: DateTime<Utc>) -> 
         match prepared {
             Prepared::Decided(message_id, task, step) => steps.push((message_id, task, step)),
             Prepared::Ready(member) => destinations
-                .entry(gate::destination_of(&member.scope.bulk.webhook_url))
+                .entry(shared::destination::of_url(&member.scope.bulk.webhook_url))
                 .or_default()
                 .push(member),
         }

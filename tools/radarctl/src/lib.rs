@@ -1,6 +1,6 @@
 //! `radarctl`: what an operator does by hand. Accounts, their API keys and webhook signing
-//! secrets, credits and rate limits, a bulk's state, and moving dead letters back to their
-//! queues.
+//! secrets, credits and rate limits, a bulk's state, moving dead letters back to their
+//! queues, and webhook destinations' circuits.
 //!
 //! It reads the same environment as the functions (`RADAR_TABLE_NAME`, the queue URLs, and
 //! `AWS_*`), so it works the same against the local emulators (`source .local/dev.env`) and
@@ -8,6 +8,7 @@
 
 mod accounts;
 mod bulks;
+mod destinations;
 mod dlq;
 
 use clap::{Parser, Subcommand};
@@ -87,6 +88,20 @@ pub enum Command {
     /// Dead-letter queues: move their messages back to be processed again.
     #[command(subcommand)]
     Dlq(DlqCommand),
+    /// Webhook destinations: a host's circuit, slots in flight and recent failures.
+    #[command(subcommand)]
+    Destination(DestinationCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DestinationCommand {
+    /// Its circuit (closed, open until when, probing), deliveries in flight, recent failures.
+    Show {
+        /// A host (port 443), host:port, or a webhook URL.
+        host: String,
+    },
+    /// Closes its circuit and frees its slots: what waits for it goes at its next look.
+    Reset { host: String },
 }
 
 #[derive(Debug, Subcommand)]
@@ -213,5 +228,11 @@ pub async fn run(deps: &Deps, command: Command) -> Result<Value> {
         }
         Command::Bulk(BulkCommand::Show { bulk_id }) => bulks::show(deps, bulk_id).await,
         Command::Dlq(DlqCommand::Redrive { queue, max }) => dlq::redrive(deps, queue, max).await,
+        Command::Destination(DestinationCommand::Show { host }) => {
+            destinations::show(deps, &host).await
+        }
+        Command::Destination(DestinationCommand::Reset { host }) => {
+            destinations::reset(deps, &host).await
+        }
     }
 }

@@ -1,6 +1,7 @@
 //! A webhook outage: the customer's receiver refuses connections for a while, then answers
 //! 503 for a while, then comes back. Every event must arrive once it is up, each item's once,
-//! `bulk_completed` last; and the delivery records must show the outage was really met.
+//! `bulk_completed` last; the delivery records must show the outage was really met; and the
+//! destination's circuit must have held the events back meanwhile, spending few attempts.
 
 use std::{
     convert::Infallible,
@@ -110,6 +111,9 @@ async fn every_event_arrives_once_the_receiver_is_back_and_bulk_completed_last()
             "1s,2s,2s,3s,3s,5s,5s,5s,5s,5s",
         ),
         ("RADAR_WEBHOOK_TIMEOUT_SECONDS", "2"),
+        // The refusals open the destination's circuit; its probes then come 2, 4 and 8 s
+        // apart, so one meets the 503s and a later one finds the receiver back.
+        ("RADAR_WEBHOOK_CIRCUIT_COOL_DOWN_SECONDS", "2"),
     ]);
     let account = env.account().await;
     let secret = env
@@ -201,5 +205,9 @@ async fn every_event_arrives_once_the_receiver_is_back_and_bulk_completed_last()
         "some attempt met a refused connection: {log:?}"
     );
     assert!(log.iter().any(|a| a.status == Some(503)), "{log:?}");
+    // Without the circuit, seven items retried every 1-2 s for 9 s of outage would have
+    // made some 40 failed attempts; behind it, the first failures and a probe or two.
+    let failed = log.iter().filter(|a| a.status != Some(200)).count();
+    assert!(failed <= 12, "{failed} failed attempts: {log:?}");
     assert_eq!(env.queue_depth("WebhookDeadLetterQueue").await, 0);
 }

@@ -1,5 +1,7 @@
 //! radarctl's commands against DynamoDB Local and the SQS emulator.
 
+mod destinations;
+
 use clap::Parser;
 use radarctl::{Cli, Deps, Error, run};
 use serde_json::Value;
