@@ -348,8 +348,12 @@ async fn settle(
     match recorded {
         Ok(true) => {}
         Ok(false) => {
-            tracing::warn!("the lease lapsed during the attempt; its new holder carries on");
-            return Step::Done;
+            // Either the lease lapsed and another holds the delivery, or this very write
+            // applied and its answer was lost (the SDK's retry then met the write itself). SQS
+            // redelivers the message, which finds the delivery as it stands: settled, spent
+            // (and it becomes the next attempt when that is overdue), or held by another.
+            tracing::warn!("the attempt's record was refused; SQS redelivers to look again");
+            return Step::Retry;
         }
         Err(error) => {
             tracing::warn!(error = %Chain(&error), "could not record the attempt");
