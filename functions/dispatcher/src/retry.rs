@@ -22,6 +22,9 @@ const FIRST_WAIT: Duration = Duration::from_secs(5);
 /// looking twice a minute costs a waiting bulk well under a cent a day; waiting longer would
 /// hold the summary back for up to that long after its last item's event went out.
 const LONGEST_WAIT: Duration = Duration::from_secs(30);
+/// A waiting `bulk_completed` takes a look at least every [`LONGEST_WAIT`]; one not renewed
+/// for three times that died, and another copy may take over.
+pub const LOOK_RENEWED_WITHIN: Duration = LONGEST_WAIT.saturating_mul(3);
 
 /// The pause before the attempt after failed attempt `attempt` (from 1), or `None` when the
 /// schedule is spent. `unit` is a random number in `0..=1000` that picks the jitter.

@@ -2,7 +2,9 @@
 //!
 //! 1. A message not due yet (`not_before` ahead, a pause longer than SQS's 15 minutes) goes
 //!    back to the queue for what is left, at most 15 minutes at a time.
-//! 2. `bulk_completed`, on its first attempt, waits until every item's event is settled.
+//! 2. `bulk_completed`, on its first attempt, waits until every item's event is settled. One
+//!    copy of it waits: each look is taken on the bulk record
+//!    ([`Store::take_completion_look`]), and a copy whose look another took ends.
 //!
 //! Between 2 and 3 the message passes its destination's gate ([`crate::gate`]), which may
 //! make it wait without spending its attempt.
@@ -34,6 +36,7 @@ use shared::{
         items::ItemRecord,
     },
 };
+use uuid::Uuid;
 
 use crate::{
     Deps,
@@ -91,6 +94,23 @@ pub(crate) async fn prepare(
         match completed::readiness(&deps.store, bulk, schedule, now).await {
             Ok(Readiness::Ready) => {}
             Ok(Readiness::Waiting { settled }) => {
+                let look = task.waits + 1;
+                let stale_before = now - chrono_duration(retry::LOOK_RENEWED_WITHIN);
+                let taken = deps
+                    .store
+                    .take_completion_look(bulk.id, look, Uuid::new_v4(), now, stale_before)
+                    .await;
+                match taken {
+                    Ok(true) => {}
+                    Ok(false) => {
+                        tracing::info!(look, "another copy of bulk_completed waits; this one ends");
+                        return ControlFlow::Break(Step::Done);
+                    }
+                    // A spare copy costs a look every half minute; no copy would lose the event.
+                    Err(error) => {
+                        tracing::warn!(error = %Chain(&error), "could not take the look; waiting anyway");
+                    }
+                }
                 let wait = retry::completion_wait(task.waits);
                 tracing::info!(settled, total = bulk.total, ?wait, "items still delivering");
                 task.waits += 1;

@@ -21,6 +21,7 @@ use aws_sdk_dynamodb::{
     operation::update_item::UpdateItemError,
     types::{AttributeValue, ReturnValue, ReturnValuesOnConditionCheckFailure},
 };
+use chrono::{DateTime, Utc};
 use futures::future::try_join_all;
 use uuid::Uuid;
 
@@ -155,6 +156,59 @@ impl Store {
                         completed_at: fields.parsed(COMPLETED_AT)?,
                     })
                 }
+                _ => Err(Error::dynamo(error)),
+            },
+        }
+    }
+}
+
+const LOOK: &str = "completion_look";
+const LOOK_AT: &str = "completion_look_at";
+const LOOKER: &str = "completion_looker";
+
+impl Store {
+    /// The right to make `bulk_completed`'s look number `look` at its items' deliveries: one
+    /// waiting copy of the event per bulk. A copy whose look another has already taken is a
+    /// duplicate (SQS redelivered a message after its successor was queued, or delivered one
+    /// twice) and ends, instead of waiting beside the other forever. A look not renewed since
+    /// `stale_before` may be taken again: its copy died before it could queue the next.
+    /// `token` tells this caller's own write, applied but unanswered, from another's.
+    pub async fn take_completion_look(
+        &self,
+        id: Uuid,
+        look: u32,
+        token: Uuid,
+        now: DateTime<Utc>,
+        stale_before: DateTime<Utc>,
+    ) -> Result<bool> {
+        let result = self
+            .client()
+            .update_item()
+            .table_name(self.table())
+            .set_key(Some(bulk_key(id)))
+            .update_expression("SET #look = :look, #at = :now, #looker = :token")
+            .condition_expression(
+                "attribute_exists(pk) AND (attribute_not_exists(#look) OR #look < :look \
+                 OR #at < :stale)",
+            )
+            .expression_attribute_names("#look", LOOK)
+            .expression_attribute_names("#at", LOOK_AT)
+            .expression_attribute_names("#looker", LOOKER)
+            .expression_attribute_values(":look", n(look))
+            .expression_attribute_values(":now", n(now.timestamp_millis()))
+            .expression_attribute_values(":stale", n(stale_before.timestamp_millis()))
+            .expression_attribute_values(":token", s(token.to_string()))
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(error) => match error.as_service_error() {
+                Some(UpdateItemError::ConditionalCheckFailedException(failed)) => Ok(failed
+                    .item()
+                    .and_then(|old| old.get(LOOKER))
+                    .and_then(|looker| looker.as_s().ok())
+                    .is_some_and(|looker| *looker == token.to_string())),
                 _ => Err(Error::dynamo(error)),
             },
         }

@@ -88,3 +88,38 @@ async fn a_bulk_completed_retry_sends_the_very_same_body() {
         (DeliveryState::Delivered, 2)
     );
 }
+
+#[tokio::test]
+async fn one_copy_of_a_waiting_bulk_completed_waits_and_duplicates_end() {
+    let app = spawn_app().await;
+    let seeded = app.seed(2).await;
+    let now = Utc::now();
+
+    // SQS hands the summary's message in twice: one copy goes on waiting.
+    let twice = app
+        .dispatch_at(&[seeded.completed(), seeded.completed()], now)
+        .await;
+    assert_eq!(twice.requeued.len(), 1, "{:?}", twice.requeued);
+    let waiting = twice.requeued[0].0;
+
+    // Its successor looks on; the original, redelivered later, finds its look taken and ends.
+    let next = app
+        .dispatch_at(&[waiting], now + chrono::Duration::seconds(6))
+        .await;
+    assert_eq!(next.requeued.len(), 1);
+    let again = app
+        .dispatch_at(&[seeded.completed()], now + chrono::Duration::seconds(7))
+        .await;
+    assert!(again.requeued.is_empty(), "the duplicate ends");
+    assert!(again.response.batch_item_failures.is_empty());
+
+    // A copy whose successor died (no look for minutes) takes over, and is delivered once
+    // the items are.
+    let later = now + chrono::Duration::minutes(5);
+    let revived = app.dispatch_at(&[seeded.completed()], later).await;
+    assert_eq!(revived.requeued.len(), 1, "it takes over");
+    app.dispatch_at(&seeded.items(), later).await;
+    let sent = app.follow(&revived, later).await;
+    let delivered: Vec<_> = sent.iter().flat_map(|r| r.delivered.clone()).collect();
+    assert_eq!(delivered, [seeded.completion.update_id]);
+}
