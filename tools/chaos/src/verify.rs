@@ -12,6 +12,7 @@ use uuid::Uuid;
 use crate::{
     Error, Result,
     accounts::{Delivery, OpenAccount},
+    ends,
     seen::{Event, Seen, outcome},
     settle::queued,
     traffic::Submissions,
@@ -41,20 +42,22 @@ pub struct Evidence<'a> {
     pub provisioned: &'a Provisioned,
     pub settled: bool,
     pub submissions: Submissions,
+    /// Attempts of a delivery that is given up: the retry schedule's pauses, plus one.
+    pub attempts: u32,
 }
 
 /// Violations are listed up to this many per invariant.
 const SHOWN: usize = 3;
 
 /// Collects violations of one invariant.
-struct Findings {
+pub(crate) struct Findings {
     invariant: &'static str,
     violations: Vec<String>,
     count: usize,
 }
 
 impl Findings {
-    fn new(invariant: &'static str) -> Self {
+    pub(crate) fn new(invariant: &'static str) -> Self {
         Self {
             invariant,
             violations: Vec::new(),
@@ -62,20 +65,20 @@ impl Findings {
         }
     }
 
-    fn fail(&mut self, what: impl Into<String>) {
+    pub(crate) fn fail(&mut self, what: impl Into<String>) {
         self.count += 1;
         if self.violations.len() < SHOWN {
             self.violations.push(what.into());
         }
     }
 
-    fn check(&mut self, ok: bool, what: impl FnOnce() -> String) {
+    pub(crate) fn check(&mut self, ok: bool, what: impl FnOnce() -> String) {
         if !ok {
             self.fail(what());
         }
     }
 
-    fn done(self, held: impl Into<String>) -> Check {
+    pub(crate) fn done(self, held: impl Into<String>) -> Check {
         if self.count == 0 {
             Check {
                 invariant: self.invariant,
@@ -105,6 +108,7 @@ pub async fn check(evidence: &Evidence<'_>) -> Result<(Vec<Check>, BTreeMap<Stri
     checks.push(refusals(evidence, &seen));
     checks.push(polls(evidence, &seen));
     checks.push(items.kinds);
+    checks.push(ends::check(evidence).await?);
     checks.push(in_flight(evidence).await);
     Ok((checks, items.outcomes))
 }
@@ -124,7 +128,6 @@ fn items<'a>(evidence: &Evidence<'a>, seen: &Seen<'a>, stable: &mut Findings) ->
     let mut kinds = Findings::new("8. each item's outcome fits what it was (bad input is a 400)");
     let mut outcomes: BTreeMap<String, u64> = BTreeMap::new();
     let mut created: HashMap<usize, Vec<&'a Value>> = HashMap::new();
-    let tight = evidence.accounts.len() > 1;
     for (planned, id) in evidence.bulk_ids.iter().enumerate() {
         let bulk = &evidence.workload.bulks[planned];
         let Some(id) = *id else {
@@ -153,7 +156,7 @@ fn items<'a>(evidence: &Evidence<'a>, seen: &Seen<'a>, stable: &mut Findings) ->
             }
             let fits = match kind {
                 Kind::Invalid => outcome == "400",
-                Kind::Fresh if bulk.account == 0 && tight => {
+                Kind::Fresh if evidence.workload.tight == Some(bulk.account) => {
                     matches!(outcome.as_str(), "created" | "402" | "500")
                 }
                 Kind::Fresh => matches!(outcome.as_str(), "created" | "500"),
@@ -331,10 +334,11 @@ fn polls(evidence: &Evidence<'_>, seen: &Seen<'_>) -> Check {
     ))
 }
 
-/// 1: nothing left in flight.
+/// 1: nothing left in flight. The deliveries parked on the webhook dead-letter queue are
+/// [`ends::check`]'s.
 async fn in_flight(evidence: &Evidence<'_>) -> Check {
     let mut stuck =
-        Findings::new("1. nothing left in flight (queues and dead-letter queues empty)");
+        Findings::new("1. nothing left in flight (queues and the item dead-letter queue empty)");
     stuck.check(evidence.settled, || "the run did not settle in time".into());
     let left = queued(evidence.sqs, evidence.provisioned).await;
     stuck.check(left == Some(0), || {

@@ -18,6 +18,7 @@ async fn a_small_run_under_faults_and_kills_keeps_every_invariant() {
             accounts: 3,
             bulks: 4,
             items: 60,
+            noisy_bulks: 0,
         },
         fault_rate: 0.15,
         kill_rate: 0.15,
