@@ -11,13 +11,12 @@
 //!   recording webhook receiver), [`traffic`] (submitting and polling over HTTP) and
 //!   [`settle`] (waiting until every bulk completed and every queue is empty).
 //! - [`verify`]: the invariants, checked against the receivers ([`seen`]), the API and the
-//!   table, and how each webhook delivery ended (`ends`).
+//!   table, and how each webhook delivery ended.
 //! - [`report`]: the table a run prints, with how long bulks took ([`timing`]).
 
 pub mod accounts;
 pub mod contention;
 pub mod endpoint;
-mod ends;
 pub mod kill;
 pub mod proxy;
 pub mod report;

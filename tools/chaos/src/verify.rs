@@ -12,12 +12,13 @@ use uuid::Uuid;
 use crate::{
     Error, Result,
     accounts::{Delivery, OpenAccount},
-    ends,
     seen::{Event, Seen, outcome},
     settle::queued,
     traffic::Submissions,
     workload::{Kind, Workload},
 };
+
+mod ends;
 
 /// One invariant, and whether it held.
 #[derive(Debug, Clone)]
@@ -50,14 +51,14 @@ pub struct Evidence<'a> {
 const SHOWN: usize = 3;
 
 /// Collects violations of one invariant.
-pub(crate) struct Findings {
+struct Findings {
     invariant: &'static str,
     violations: Vec<String>,
     count: usize,
 }
 
 impl Findings {
-    pub(crate) fn new(invariant: &'static str) -> Self {
+    fn new(invariant: &'static str) -> Self {
         Self {
             invariant,
             violations: Vec::new(),
@@ -65,20 +66,20 @@ impl Findings {
         }
     }
 
-    pub(crate) fn fail(&mut self, what: impl Into<String>) {
+    fn fail(&mut self, what: impl Into<String>) {
         self.count += 1;
         if self.violations.len() < SHOWN {
             self.violations.push(what.into());
         }
     }
 
-    pub(crate) fn check(&mut self, ok: bool, what: impl FnOnce() -> String) {
+    fn check(&mut self, ok: bool, what: impl FnOnce() -> String) {
         if !ok {
             self.fail(what());
         }
     }
 
-    pub(crate) fn done(self, held: impl Into<String>) -> Check {
+    fn done(self, held: impl Into<String>) -> Check {
         if self.count == 0 {
             Check {
                 invariant: self.invariant,

@@ -85,7 +85,7 @@ pub fn render(label: &str, when: &str, noisy: &Noisy) -> String {
     let _ = writeln!(
         out,
         "### Noisy neighbour: {label}\n\n\
-         Written by `bench` ({when}). Account B submits {b} items right after \
+         Written by `bench` ({when}, a {build} build). Account B submits {b} items right after \
          account A's {a}-item submit returns; each run on a fresh stack, B's endpoint answering \
          200 at once, A's a server of the bench's. Timed from B's submit to its \
          `bulk_completed`, within {deadline}. Attempts on A are its endpoint's own count of \
@@ -101,6 +101,11 @@ pub fn render(label: &str, when: &str, noisy: &Noisy) -> String {
         deadline = seconds(settings.deadline),
         timeout = seconds(setup.webhook_timeout),
         per_batch = setup.per_batch,
+        build = if cfg!(debug_assertions) {
+            "debug"
+        } else {
+            "release"
+        },
     );
     for run in &noisy.runs {
         let target = if run.neighbour.has_target() {

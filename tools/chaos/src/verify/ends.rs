@@ -8,15 +8,11 @@ use std::collections::{HashMap, HashSet};
 use shared::{queue::WebhookTask, store::deliveries::DeliveryState};
 use uuid::Uuid;
 
-use crate::{
-    Error, Result,
-    endpoint::Behaviour,
-    settle::PARKED,
-    verify::{Check, Evidence, Findings},
-};
+use super::{Check, Evidence, Findings};
+use crate::{Error, Result, endpoint::Behaviour, settle::PARKED};
 
 /// Checks every accepted bulk's deliveries, and the parked ones.
-pub(crate) async fn check(evidence: &Evidence<'_>) -> Result<Check> {
+pub(super) async fn check(evidence: &Evidence<'_>) -> Result<Check> {
     let mut ends = Findings::new(
         "1. a delivery ends delivered, or given up after its whole schedule and parked",
     );
