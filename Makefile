@@ -68,6 +68,10 @@ bench: ## Measure latency, throughput, AWS usage and cost per item, size, init a
 bench-contention: ## Only the strict model's contention table in docs/PERFORMANCE.md (BENCH_ARGS overrides)
 	$(SERVICES) run -- cargo run --locked -p bench -- --contention-only $(BENCH_ARGS)
 
+.PHONY: bench-noisy
+bench-noisy: ## Only the noisy-neighbour runs in docs/PERFORMANCE.md, on a debug build: B's bulk alone and beside A's silent or failing endpoint (BENCH_ARGS overrides)
+	$(SERVICES) run -- cargo run --locked -p bench -- --noisy-only $(BENCH_ARGS)
+
 .PHONY: chaos
 chaos: ## 10 bulks of 1000 items under 15 % AWS faults, 10 % killed invocations, SQS's own delivery and DynamoDB's contention; checks every invariant
 	@mkdir -p .local

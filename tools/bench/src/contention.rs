@@ -75,6 +75,7 @@ async fn run(bulks: usize, processors: usize) -> Result<ContentionRun> {
         concurrency: Some(DISPATCHERS),
         processors: Some(processors),
         dynamodb: Some(proxy.url.clone()),
+        ..Options::default()
     })
     .await?;
     let started = Instant::now();

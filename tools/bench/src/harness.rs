@@ -15,7 +15,8 @@ use devstack::{
     local::{self, Functions},
     receiver::{self, Received},
 };
-use shared::rate_limit::LimitOverrides;
+use provision::Template;
+use shared::{config::Config, rate_limit::LimitOverrides};
 use test_support::{Metered, TestAccount, TestEnv};
 use tokio::{net::TcpListener, sync::Notify, task::JoinHandle};
 
@@ -139,6 +140,8 @@ impl Invoke for Timed {
 #[derive(Debug, Default)]
 struct Seen {
     events: usize,
+    /// When the last event other than a `bulk_completed` arrived.
+    last_item_event: Option<Instant>,
     completed: HashMap<String, Instant>,
     /// Failed items over every `bulk_completed`.
     failed: u64,
@@ -153,12 +156,22 @@ pub struct Options {
     pub processors: Option<usize>,
     /// Where the functions' DynamoDB clients go, if not to the emulator (a proxy).
     pub dynamodb: Option<String>,
+    /// Every event source mapping of the template, each with its own `MaximumConcurrency` and
+    /// `BatchSize` (the item dead-letter queue's too), instead of `concurrency`.
+    pub as_template: bool,
+    /// The functions' environment beyond the template's and [`ENVIRONMENT`]: a setting the
+    /// template gives one function only, or one to try.
+    pub environment: Vec<(String, String)>,
 }
 
 /// The running stack.
 #[derive(Debug)]
 pub struct Stack {
     pub env: TestEnv,
+    /// What the functions read.
+    pub config: Config,
+    /// The event source mappings running, if any.
+    pub sources: Vec<Source>,
     pub account: TestAccount,
     pub meters: Meters,
     pub timed: Arc<Timed>,
@@ -183,7 +196,16 @@ impl Stack {
 
     pub async fn start_with(options: Options) -> Result<Self> {
         let env = TestEnv::new().await;
-        let config = env.config_with(&ENVIRONMENT);
+        let overrides: Vec<(&str, &str)> = ENVIRONMENT
+            .into_iter()
+            .chain(
+                options
+                    .environment
+                    .iter()
+                    .map(|(name, value)| (name.as_str(), value.as_str())),
+            )
+            .collect();
+        let config = env.config_with(&overrides);
         let account = env
             .account_with(10_000_000, LimitOverrides::default())
             .await;
@@ -230,14 +252,14 @@ impl Stack {
                 seen.events += 1;
                 if received.body["update_type"] == "bulk_completed" {
                     let bulk = received.body["bulk_id"].as_str().unwrap_or_default();
-                    let first = seen
-                        .completed
-                        .insert(bulk.to_owned(), Instant::now())
-                        .is_none();
-                    if first {
+                    // The first arrival counts: a redelivery neither moves it nor counts twice.
+                    if !seen.completed.contains_key(bulk) {
+                        seen.completed.insert(bulk.to_owned(), Instant::now());
                         seen.failed += received.body["summary"]["failed"].as_u64().unwrap_or(0);
                     }
                     waking.notify_waiters();
+                } else {
+                    seen.last_item_event = Some(Instant::now());
                 }
             })
             .await;
@@ -247,31 +269,21 @@ impl Stack {
             functions,
             busy: Mutex::new(BTreeMap::new()),
         });
-        if let Some(concurrency) = options.concurrency {
-            for (function, queue, polling) in [
-                ("processor", "ItemQueue", &meters.item_polling),
-                ("dispatcher", "WebhookQueue", &meters.webhook_polling),
-            ] {
-                let concurrency = match function {
-                    "processor" => options.processors.unwrap_or(concurrency),
-                    _ => concurrency,
-                };
-                let source = Source {
-                    function: function.to_owned(),
-                    queue_url: env.queue_url(queue),
-                    queue_arn: env.provisioned.queues[queue].arn.clone(),
-                    batch_size: 10,
-                    concurrency,
-                    partial_batch_responses: true,
-                };
-                let (sqs, timed) = (polling.sqs.clone(), Arc::clone(&timed));
-                tasks.push(tokio::spawn(async move {
-                    bridge::run(&sqs, &[source], timed.as_ref()).await;
-                }));
-            }
+        let sources = sources(&env, &options)?;
+        for source in &sources {
+            let polling = match source.function.as_str() {
+                "processor" => &meters.item_polling,
+                _ => &meters.webhook_polling,
+            };
+            let (sqs, timed, source) = (polling.sqs.clone(), Arc::clone(&timed), source.clone());
+            tasks.push(tokio::spawn(async move {
+                bridge::run(&sqs, &[source], timed.as_ref()).await;
+            }));
         }
         Ok(Self {
             env,
+            config,
+            sources,
             account,
             meters,
             timed,
@@ -286,11 +298,16 @@ impl Stack {
 
     /// Submits `body` through the API: the bulk's id and how long the `202` took.
     pub async fn submit(&self, body: String) -> Result<(String, Duration)> {
+        self.submit_as(&self.account.api_key, body).await
+    }
+
+    /// [`Stack::submit`] as the account whose key is `api_key`.
+    pub async fn submit_as(&self, api_key: &str, body: String) -> Result<(String, Duration)> {
         let started = Instant::now();
         let response = self
             .client
             .post(format!("{}/v1/radars/bulk", self.api))
-            .header("x-api-key", &self.account.api_key)
+            .header("x-api-key", api_key)
             .header("content-type", "application/json")
             .body(body)
             .send()
@@ -336,7 +353,12 @@ impl Stack {
 
     /// Whether the receiver has had the bulk's `bulk_completed`.
     pub fn is_completed(&self, bulk: &str) -> bool {
-        self.seen.lock().unwrap().completed.contains_key(bulk)
+        self.completed_at(bulk).is_some()
+    }
+
+    /// When the receiver had the bulk's `bulk_completed` first.
+    pub fn completed_at(&self, bulk: &str) -> Option<Instant> {
+        self.seen.lock().unwrap().completed.get(bulk).copied()
     }
 
     /// The functions' environment, as the template sets it for these tables and queues.
@@ -353,10 +375,42 @@ impl Stack {
         self.seen.lock().unwrap().failed
     }
 
+    /// When the receiver had its latest event other than a `bulk_completed`.
+    pub fn last_item_event(&self) -> Option<Instant> {
+        self.seen.lock().unwrap().last_item_event
+    }
+
     /// Webhook deliveries the receiver has had.
     pub fn deliveries(&self) -> usize {
         self.seen.lock().unwrap().events
     }
+}
+
+/// The event source mappings `options` ask for, on `env`'s queues.
+fn sources(env: &TestEnv, options: &Options) -> Result<Vec<Source>> {
+    if options.as_template {
+        let template = Template::load(&Template::default_path())
+            .map_err(|error| Error::Setup(error.to_string()))?;
+        return devstack::stack::sources(&template, &env.provisioned)
+            .map_err(|error| Error::Setup(error.to_string()));
+    }
+    let Some(concurrency) = options.concurrency else {
+        return Ok(Vec::new());
+    };
+    Ok([("processor", "ItemQueue"), ("dispatcher", "WebhookQueue")]
+        .into_iter()
+        .map(|(function, queue)| Source {
+            function: function.to_owned(),
+            queue_url: env.queue_url(queue),
+            queue_arn: env.provisioned.queues[queue].arn.clone(),
+            batch_size: 10,
+            concurrency: match function {
+                "processor" => options.processors.unwrap_or(concurrency),
+                _ => concurrency,
+            },
+            partial_batch_responses: true,
+        })
+        .collect())
 }
 
 impl Drop for Stack {

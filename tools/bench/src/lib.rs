@@ -9,6 +9,7 @@
 //! - [`lean`]: what `cargo tree` says each function links;
 //! - [`contention`]: the strict model's table, the processor at N invocations behind the
 //!   contention proxy;
+//! - [`noisy`]: one account's bulk alone and beside another's failing webhook endpoint;
 //! - [`cost`]: list prices and the cost of a million items; [`report`] writes it all down.
 
 pub mod contention;
@@ -17,6 +18,7 @@ pub mod deliveries;
 pub mod functions;
 pub mod harness;
 pub mod lean;
+pub mod noisy;
 pub mod report;
 pub mod runtime;
 pub mod scenarios;

@@ -7,7 +7,7 @@ use std::{
 };
 
 use bench::{
-    deliveries, functions, lean,
+    deliveries, functions, lean, noisy,
     report::{self, Figures},
     scenarios,
     stats::Samples,
@@ -20,10 +20,10 @@ struct Args {
     #[arg(long, default_value = "docs/PERFORMANCE.md")]
     out: PathBuf,
     /// The functions' release binaries for this machine.
-    #[arg(long, required_unless_present = "contention_only")]
+    #[arg(long, required_unless_present_any = ["contention_only", "noisy_only"])]
     binaries: Option<PathBuf>,
     /// cargo lambda's output: `<dir>/<function>/bootstrap` for arm64.
-    #[arg(long, required_unless_present = "contention_only")]
+    #[arg(long, required_unless_present_any = ["contention_only", "noisy_only"])]
     lambda: Option<PathBuf>,
     /// Only the contention table (no release build needed), merged into `out` beside the
     /// other figures.
@@ -38,6 +38,27 @@ struct Args {
     /// What code the contention table measured (its heading, and its markers in `out`).
     #[arg(long, default_value = "this code")]
     contention_label: String,
+    /// Only the noisy-neighbour runs (no release build needed), merged into `out` beside the
+    /// other figures.
+    #[arg(long, conflicts_with = "contention_only")]
+    noisy_only: bool,
+    /// What code the noisy-neighbour runs measured (their heading, and their markers in `out`).
+    #[arg(long, default_value = "this code")]
+    noisy_label: String,
+    /// Seconds B's bulk may take in each noisy-neighbour run before it counts as not completed.
+    #[arg(long, default_value_t = 600)]
+    noisy_deadline: u64,
+    /// Items of A's bulk, beside which B's runs.
+    #[arg(long, default_value_t = 1000)]
+    noisy_a_items: usize,
+    /// Items of B's bulk.
+    #[arg(long, default_value_t = 100)]
+    noisy_b_items: usize,
+    /// `NAME=VALUE`: a variable of the functions' environment beyond the template's, in the
+    /// noisy-neighbour runs (repeat for more): a dispatcher setting the template gives that
+    /// function alone, or one to try.
+    #[arg(long = "function-env", value_parser = name_value)]
+    function_env: Vec<(String, String)>,
     /// Timed submissions.
     #[arg(long, default_value_t = 20)]
     runs: usize,
@@ -56,6 +77,13 @@ struct Args {
     /// Internal: time the SDK's set-up in this fresh process and print microseconds.
     #[arg(long, hide = true)]
     sdk_init: bool,
+}
+
+fn name_value(text: &str) -> Result<(String, String), String> {
+    let (name, value) = text
+        .split_once('=')
+        .ok_or_else(|| format!("{text:?} is not NAME=VALUE"))?;
+    Ok((name.to_owned(), value.to_owned()))
 }
 
 /// What a function's `main` does before it serves: the SDK configuration and its clients.
@@ -151,6 +179,10 @@ async fn main() -> bench::Result<()> {
     if args.contention_only {
         return contention(&args).await;
     }
+    if args.noisy_only {
+        let noisy = noisy::measure(noisy_settings(&args)).await?;
+        return write_noisy(&args, &noisy);
+    }
     let (Some(binaries), Some(lambda)) = (&args.binaries, &args.lambda) else {
         return Err(bench::Error::Setup(
             "--binaries and --lambda are needed".into(),
@@ -208,6 +240,8 @@ async fn main() -> bench::Result<()> {
         .map_err(|error| bench::Error::Failed(error.to_string()))
         .and_then(|result| result);
     figures.dispatch = note(&mut figures, "dispatcher", dispatch);
+    let noisy = noisy::measure(noisy_settings(&args)).await;
+    figures.noisy = note(&mut figures, "noisy neighbour", noisy);
 
     let text = report::render(&figures);
     println!("{text}");
@@ -217,7 +251,34 @@ async fn main() -> bench::Result<()> {
     let existing = std::fs::read_to_string(&args.out).ok();
     std::fs::write(&args.out, report::merge(existing.as_deref(), &text))?;
     eprintln!("bench: wrote {}", args.out.display());
+    if let Some(noisy) = &figures.noisy {
+        write_noisy(&args, noisy)?;
+    }
     contention(&args).await
+}
+
+fn noisy_settings(args: &Args) -> noisy::Settings {
+    noisy::Settings {
+        a_items: args.noisy_a_items,
+        b_items: args.noisy_b_items,
+        deadline: Duration::from_secs(args.noisy_deadline),
+        environment: args.function_env.clone(),
+    }
+}
+
+/// The noisy-neighbour section, printed and merged into `out` under its label.
+fn write_noisy(args: &Args, noisy: &noisy::Noisy) -> bench::Result<()> {
+    let when = chrono::Utc::now().format("%Y-%m-%d %H:%M UTC").to_string();
+    let section = report::render_noisy(&args.noisy_label, &when, noisy);
+    println!("{section}");
+    let existing = std::fs::read_to_string(&args.out).ok();
+    let text = report::merge_noisy(existing.as_deref(), &args.noisy_label, &section);
+    std::fs::write(&args.out, text)?;
+    eprintln!(
+        "bench: wrote the noisy-neighbour section to {}",
+        args.out.display()
+    );
+    Ok(())
 }
 
 /// The contention table, merged into `out` under its label.

@@ -31,6 +31,16 @@ pub fn invalid_item(_bulk: usize, _i: usize) -> Value {
 
 /// A submission body of 1000 items made by `item`.
 pub fn body(webhook_url: &str, bulk: usize, item: fn(usize, usize) -> Value) -> String {
-    let radars: Vec<Value> = (0..1000).map(|i| item(bulk, i)).collect();
+    sized(webhook_url, bulk, 1000, item)
+}
+
+/// A submission body of `items` items made by `item`.
+pub fn sized(
+    webhook_url: &str,
+    bulk: usize,
+    items: usize,
+    item: fn(usize, usize) -> Value,
+) -> String {
+    let radars: Vec<Value> = (0..items).map(|i| item(bulk, i)).collect();
     json!({"webhook_url": webhook_url, "radars": radars}).to_string()
 }

@@ -1,27 +1,35 @@
 //! The accounts of a run: each made with limits high enough for the load, with a webhook
-//! receiver of its own that records every delivery it gets.
+//! endpoint of its own that records every delivery it gets and answers as the workload says
+//! (at once, never, or flapping).
 
-use std::sync::{
-    Arc, Mutex,
-    atomic::{AtomicU64, Ordering},
+use std::{
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicU64, Ordering},
+    },
+    time::Instant,
 };
 
 use chrono::Utc;
-use devstack::receiver::{self, Received};
+use devstack::receiver::Received;
 use shared::{
     credentials::{ApiKey, WebhookSecret},
     rate_limit::LimitOverrides,
     store::{Store, accounts::Account},
 };
-use tokio::net::TcpListener;
 use uuid::Uuid;
 
-use crate::{Result, workload::Workload};
+use crate::{
+    Result,
+    endpoint::{Behaviour, Endpoint},
+    workload::Workload,
+};
 
 /// A delivery as a receiver saw it, numbered in the order deliveries arrived.
 #[derive(Debug, Clone)]
 pub struct Delivery {
     pub seq: u64,
+    pub at: Instant,
     pub account: usize,
     pub received: Received,
 }
@@ -33,16 +41,19 @@ pub(crate) fn duplicates(deliveries: &[Delivery]) -> usize {
     deliveries.len() - events.len()
 }
 
-/// A submitting account: its key, its webhook receiver, and what it started with.
+/// A submitting account: its key, its webhook endpoint, and what it started with.
 #[derive(Debug, Clone)]
 pub struct OpenAccount {
     pub id: Uuid,
     pub api_key: String,
     pub webhook_url: String,
     pub credits: i64,
+    pub behaviour: Behaviour,
+    /// Stops when the last clone of the account goes.
+    pub endpoint: Arc<Endpoint>,
 }
 
-/// Makes each account (limits high enough for the load) and starts its webhook receiver.
+/// Makes each account (limits high enough for the load) and starts its webhook endpoint.
 pub(crate) async fn open_accounts(
     store: &Store,
     workload: &Workload,
@@ -50,7 +61,9 @@ pub(crate) async fn open_accounts(
 ) -> Result<Vec<OpenAccount>> {
     let sequence = Arc::new(AtomicU64::new(0));
     let mut accounts = Vec::new();
-    for (index, &credits) in workload.credits.iter().enumerate() {
+    for (index, (&credits, &behaviour)) in
+        workload.credits.iter().zip(&workload.endpoints).enumerate()
+    {
         let api_key = format!("rbk_chaos_{}", Uuid::new_v4().simple());
         let secret = WebhookSecret::generate()?;
         let account = Account {
@@ -67,26 +80,26 @@ pub(crate) async fn open_accounts(
         store
             .create_account(&account, &ApiKey::new(&api_key).digest(), &secret)
             .await?;
-        let listener = TcpListener::bind("127.0.0.1:0").await?;
-        let webhook_url = format!("http://{}/hooks", listener.local_addr()?);
-        let secret = secret.expose().to_owned();
         let (seen, sequence) = (Arc::clone(deliveries), Arc::clone(&sequence));
-        tokio::spawn(async move {
-            receiver::serve(listener, Some(&secret), move |received| {
-                let seq = sequence.fetch_add(1, Ordering::SeqCst);
-                seen.lock().expect("deliveries lock").push(Delivery {
-                    seq,
-                    account: index,
-                    received,
-                });
-            })
-            .await
-        });
+        let endpoint = Endpoint::start(behaviour, Some(secret.expose()), move |received| {
+            let mut seen = seen.lock().expect("deliveries lock");
+            // Numbered under the lock, so that numbers follow the order deliveries are kept in.
+            let seq = sequence.fetch_add(1, Ordering::SeqCst);
+            seen.push(Delivery {
+                seq,
+                at: Instant::now(),
+                account: index,
+                received,
+            });
+        })
+        .await?;
         accounts.push(OpenAccount {
             id: account.id,
             api_key,
-            webhook_url,
+            webhook_url: endpoint.url.clone(),
             credits,
+            behaviour,
+            endpoint: Arc::new(endpoint),
         });
     }
     Ok(accounts)

@@ -1,6 +1,7 @@
-//! `make chaos`: one full-size run (by default 4 accounts, 10 bulks of 1000 items, 15 % of AWS
-//! calls faulted, 10 % of invocations killed) against the emulators `infra/local/services.sh`
-//! started. Prints the report and exits non-zero on any violation.
+//! `make chaos`: one full-size run (by default 4 accounts, 10 bulks of 1000 items, and two noisy
+//! accounts with a bulk each, one whose endpoint never answers and one whose endpoint flaps;
+//! 15 % of AWS calls faulted, 10 % of invocations killed) against the emulators
+//! `infra/local/services.sh` started. Prints the report and exits non-zero on any violation.
 
 use std::{process::ExitCode, time::Duration};
 
@@ -19,6 +20,13 @@ struct Args {
     bulks: usize,
     #[arg(long, default_value_t = 1000)]
     items: usize,
+    /// Bulks of each noisy account (of `--items` items each, submitted first).
+    #[arg(long, default_value_t = 1)]
+    noisy_bulks: usize,
+    /// Leave the noisy accounts out: the well-behaved accounts' load alone, to compare their
+    /// bulks' times with.
+    #[arg(long)]
+    no_noisy: bool,
     /// The share of AWS calls that meet a fault.
     #[arg(long, default_value_t = 0.15)]
     fault_rate: f64,
@@ -72,6 +80,7 @@ async fn main() -> Result<ExitCode, Box<dyn std::error::Error>> {
             accounts: args.accounts,
             bulks: args.bulks,
             items: args.items,
+            noisy_bulks: if args.no_noisy { 0 } else { args.noisy_bulks },
         },
         fault_rate: args.fault_rate,
         kill_rate: args.kill_rate,

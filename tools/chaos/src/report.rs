@@ -7,6 +7,8 @@ use crate::{
     contention::{Counts, KindCounts},
     proxy::{Fault, Tally},
     run::Report,
+    timing::Timing,
+    workload::NOISY,
 };
 
 impl Report {
@@ -14,9 +16,19 @@ impl Report {
     pub fn markdown(&self) -> String {
         let mut out = String::new();
         let settings = &self.settings;
+        let noisy = if settings.shape.noisy_bulks == 0 {
+            String::new()
+        } else {
+            format!(
+                ", and {} noisy accounts of {} bulks each (one endpoint accepts connections and \
+                 never answers; one flaps every 30 s between 200s, 500s, 200s and silence)",
+                NOISY.len(),
+                settings.shape.noisy_bulks
+            )
+        };
         let _ = writeln!(
             out,
-            "{} accounts, {} bulks of {} items ({} items); {:.0} % of AWS calls faulted, \
+            "{} accounts, {} bulks of {} items{noisy} ({} items); {:.0} % of AWS calls faulted, \
              {:.0} % of invocations killed, event source concurrency {}, seed {}; settled in \
              {:.0} s.\n",
             settings.shape.accounts,
@@ -86,7 +98,9 @@ impl Report {
         for count in self.outcomes.values() {
             let _ = write!(out, " {count} |");
         }
-        out.push_str("\n\n| invariant | held | what was seen |\n|---|---|---|\n");
+        out.push('\n');
+        timing(&mut out, &self.timing);
+        out.push_str("\n| invariant | held | what was seen |\n|---|---|---|\n");
         for check in &self.checks {
             let _ = writeln!(
                 out,
@@ -98,6 +112,33 @@ impl Report {
         }
         out
     }
+}
+
+/// How long bulks took, by their accounts' endpoints.
+fn timing(out: &mut String, timing: &Timing) {
+    let seconds = |d: Option<std::time::Duration>| {
+        d.map_or_else(|| "–".to_owned(), |d| format!("{:.0} s", d.as_secs_f64()))
+    };
+    out.push_str(
+        "\n| bulks of accounts whose endpoint | bulks | completed | median, 202 to bulk_completed \
+         | slowest |\n|---|---:|---:|---:|---:|\n",
+    );
+    for group in &timing.groups {
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} | {} | {} |",
+            group.endpoint.describe(),
+            group.bulks,
+            group.took.len(),
+            seconds(group.median()),
+            seconds(group.slowest()),
+        );
+    }
+    let _ = writeln!(
+        out,
+        "\nThe well-behaved accounts' last bulk_completed came {} after the run's first 202.",
+        seconds(timing.well_behaved_done)
+    );
 }
 
 /// What the contention model did, by key kind, and which calls it refused.

@@ -31,6 +31,7 @@ use crate::{
     kill::{Killing, Kills},
     proxy::{Plan, Proxy, Tally},
     settle,
+    timing::{self, Timing},
     traffic::{self, Pace, Submissions},
     verify::{self, Check},
     workload::{Shape, Workload},
@@ -85,6 +86,8 @@ pub struct Report {
     pub deliveries: usize,
     pub duplicate_deliveries: usize,
     pub checks: Vec<Check>,
+    /// How long bulks took, by their accounts' endpoints.
+    pub timing: Timing,
     pub elapsed: Duration,
 }
 
@@ -155,8 +158,9 @@ pub async fn run(settings: Settings, emulators: &Emulators) -> Result<Report> {
         backlog: settings.backlog,
         progress: settings.progress,
     };
-    let (bulk_ids, submissions) =
+    let (accepted, submissions) =
         traffic::submit_all(&client, &base, &workload, &accounts, &pace).await;
+    let bulk_ids: Vec<Option<Uuid>> = accepted.iter().map(|a| a.map(|a| a.id)).collect();
     let settled = settle::settle(
         &direct.sqs,
         &provisioned,
@@ -182,8 +186,10 @@ pub async fn run(settings: Settings, emulators: &Emulators) -> Result<Report> {
         provisioned: &provisioned,
         settled,
         submissions,
+        attempts: u32::try_from(config.dispatch.retry_schedule.len() + 1).unwrap_or(u32::MAX),
     };
     let (checks, outcomes) = verify::check(&evidence).await?;
+    let timing = timing::measure(&workload, &accepted, &deliveries);
     Ok(Report {
         items: workload.items(),
         dynamodb: dynamodb_proxy.tally(),
@@ -195,6 +201,7 @@ pub async fn run(settings: Settings, emulators: &Emulators) -> Result<Report> {
         deliveries: deliveries.len(),
         duplicate_deliveries: accounts::duplicates(&deliveries),
         checks,
+        timing,
         elapsed: started.elapsed(),
         settings,
     })

@@ -22,6 +22,13 @@ const SUBMITTERS: usize = 4;
 const SUBMIT_TRIES: u32 = 100;
 const SUBMIT_PATIENCE: Duration = Duration::from_secs(180);
 
+/// A bulk the API accepted, and when its `202` came.
+#[derive(Debug, Clone, Copy)]
+pub struct Accepted {
+    pub id: Uuid,
+    pub at: Instant,
+}
+
 /// How submitting went.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Submissions {
@@ -77,7 +84,7 @@ pub(crate) async fn submit_all(
     workload: &Workload,
     accounts: &[OpenAccount],
     pace: &Pace<'_>,
-) -> (Vec<Option<Uuid>>, Submissions) {
+) -> (Vec<Option<Accepted>>, Submissions) {
     use futures::StreamExt;
     let tally = Mutex::new(Submissions::default());
     let ids = futures::stream::iter(workload.bulks.iter())
@@ -119,13 +126,15 @@ pub(crate) async fn submit_all(
                     if let Ok(answer) = answer
                         && answer.status() == 202
                     {
+                        let at = Instant::now();
                         if pace.progress {
                             eprintln!("chaos: a bulk of {} items accepted", bulk.radars.len());
                         }
                         let text = answer.text().await.unwrap_or_default();
                         return serde_json::from_str::<Value>(&text)
                             .ok()
-                            .and_then(|v| v["bulk_id"].as_str()?.parse().ok());
+                            .and_then(|v| v["bulk_id"].as_str()?.parse().ok())
+                            .map(|id| Accepted { id, at });
                     }
                     let pause = if status.map(|s| s.as_u16()) == Some(409) {
                         Duration::from_secs(5)

@@ -18,6 +18,8 @@ use crate::{
     workload::{Kind, Workload},
 };
 
+mod ends;
+
 /// One invariant, and whether it held.
 #[derive(Debug, Clone)]
 pub struct Check {
@@ -41,6 +43,8 @@ pub struct Evidence<'a> {
     pub provisioned: &'a Provisioned,
     pub settled: bool,
     pub submissions: Submissions,
+    /// Attempts of a delivery that is given up: the retry schedule's pauses, plus one.
+    pub attempts: u32,
 }
 
 /// Violations are listed up to this many per invariant.
@@ -105,6 +109,7 @@ pub async fn check(evidence: &Evidence<'_>) -> Result<(Vec<Check>, BTreeMap<Stri
     checks.push(refusals(evidence, &seen));
     checks.push(polls(evidence, &seen));
     checks.push(items.kinds);
+    checks.push(ends::check(evidence).await?);
     checks.push(in_flight(evidence).await);
     Ok((checks, items.outcomes))
 }
@@ -124,7 +129,6 @@ fn items<'a>(evidence: &Evidence<'a>, seen: &Seen<'a>, stable: &mut Findings) ->
     let mut kinds = Findings::new("8. each item's outcome fits what it was (bad input is a 400)");
     let mut outcomes: BTreeMap<String, u64> = BTreeMap::new();
     let mut created: HashMap<usize, Vec<&'a Value>> = HashMap::new();
-    let tight = evidence.accounts.len() > 1;
     for (planned, id) in evidence.bulk_ids.iter().enumerate() {
         let bulk = &evidence.workload.bulks[planned];
         let Some(id) = *id else {
@@ -153,7 +157,7 @@ fn items<'a>(evidence: &Evidence<'a>, seen: &Seen<'a>, stable: &mut Findings) ->
             }
             let fits = match kind {
                 Kind::Invalid => outcome == "400",
-                Kind::Fresh if bulk.account == 0 && tight => {
+                Kind::Fresh if evidence.workload.tight == Some(bulk.account) => {
                     matches!(outcome.as_str(), "created" | "402" | "500")
                 }
                 Kind::Fresh => matches!(outcome.as_str(), "created" | "500"),
@@ -331,10 +335,11 @@ fn polls(evidence: &Evidence<'_>, seen: &Seen<'_>) -> Check {
     ))
 }
 
-/// 1: nothing left in flight.
+/// 1: nothing left in flight. The deliveries parked on the webhook dead-letter queue are
+/// [`ends::check`]'s.
 async fn in_flight(evidence: &Evidence<'_>) -> Check {
     let mut stuck =
-        Findings::new("1. nothing left in flight (queues and dead-letter queues empty)");
+        Findings::new("1. nothing left in flight (queues and the item dead-letter queue empty)");
     stuck.check(evidence.settled, || "the run did not settle in time".into());
     let left = queued(evidence.sqs, evidence.provisioned).await;
     stuck.check(left == Some(0), || {

@@ -3,6 +3,7 @@
 //! The figures go between two markers; what the file holds outside them (the reading of the
 //! figures, written by people) is kept when a new run replaces them.
 
+mod noisy;
 mod sections;
 mod targets;
 
@@ -13,6 +14,7 @@ use crate::{
     deliveries::Throughput,
     functions::Run,
     lean::Stacks,
+    noisy::Noisy,
     scenarios::{BulkUsage, EndToEnd, PerItem, SubmitRuns},
     stats::Samples,
 };
@@ -39,6 +41,7 @@ pub struct Figures {
     pub sizes: Vec<(&'static str, Option<u64>)>,
     pub stacks: Vec<(&'static str, Option<Stacks>)>,
     pub dispatch: Option<Throughput>,
+    pub noisy: Option<Noisy>,
     pub failures: Vec<String>,
 }
 
@@ -170,12 +173,52 @@ pub fn render_contention(label: &str, bulks: usize, rows: &[ContentionRun]) -> S
 pub fn merge_contention(existing: Option<&str>, label: &str, table: &str) -> String {
     let begin = format!("<!-- contention: {label}; written by bench --only contention -->\n");
     let end = format!("<!-- end of contention: {label} -->\n");
-    let block = format!("{begin}{table}{end}");
-    let text = existing.unwrap_or("# Performance\n\n");
-    if let (Some(at), Some(to)) = (text.find(&begin), text.find(&end))
+    merge_block(existing, &begin, &end, table)
+}
+
+/// The noisy-neighbour section of one run of the code (`label` says which: the markers carry
+/// it, so the section for other code, measured apart, stays beside it).
+pub fn render_noisy(label: &str, when: &str, noisy: &Noisy) -> String {
+    noisy::render(label, when, noisy)
+}
+
+/// `existing` with the noisy-neighbour section labelled `label` replaced by `section` (or
+/// added at the end).
+pub fn merge_noisy(existing: Option<&str>, label: &str, section: &str) -> String {
+    let begin = format!("<!-- noisy neighbour: {label}; written by bench --noisy-only -->\n");
+    let end = format!("<!-- end of noisy neighbour: {label} -->\n");
+    merge_block(existing, &begin, &end, section)
+}
+
+/// `existing` with what lies between `begin` and `end` replaced by `text`, or `text` between
+/// them added at the end.
+fn merge_block(existing: Option<&str>, begin: &str, end: &str, text: &str) -> String {
+    let block = format!("{begin}{text}{end}");
+    let existing = existing.unwrap_or("# Performance\n\n");
+    if let (Some(at), Some(to)) = (existing.find(begin), existing.find(end))
         && at < to
     {
-        return format!("{}{block}{}", &text[..at], &text[to + end.len()..]);
+        return format!("{}{block}{}", &existing[..at], &existing[to + end.len()..]);
     }
-    format!("{}\n{block}", text.trim_end())
+    format!("{}\n{block}", existing.trim_end())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_rerun_replaces_its_own_noisy_section_and_keeps_the_others() {
+        let first = merge_noisy(Some("# Performance\n\nhand-written\n"), "before", "old\n");
+        let both = merge_noisy(Some(&first), "after", "fixed\n");
+        let rerun = merge_noisy(Some(&both), "before", "new\n");
+
+        assert!(rerun.starts_with("# Performance\n\nhand-written\n"));
+        assert!(rerun.contains("new\n") && rerun.contains("fixed\n"));
+        assert!(!rerun.contains("old\n"));
+        assert!(
+            rerun.find("new\n") < rerun.find("fixed\n"),
+            "it stays where it was"
+        );
+    }
 }

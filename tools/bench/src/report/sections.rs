@@ -233,6 +233,11 @@ pub(super) const METHOD: &str = "## How it is measured\n\n\
   in the bench (`AWS_LAMBDA_RUNTIME_API`); init is from process start to its first request \
   for an event; peak RSS is `VmHWM` from `/proc` after the bulk.\n\
 - Dispatcher: `dispatcher::sender::Sender` and `signature::sign` on a current-thread runtime.\n\
+- Noisy neighbour: account B's 100-item bulk alone, then right after account A's 1000-item \
+  submit returns, each run on a fresh stack with the template's event source mappings at their \
+  own `MaximumConcurrency` (`Options::as_template`) and the dispatcher's own timeout and \
+  schedule; A's endpoint is a `chaos::endpoint` that counts its requests. `make bench-noisy` \
+  runs only these, on a debug build, and writes their section below.\n\
 - The counts that are targets are also asserted by tests that `make test` runs \
   (`a_1000_item_submission_costs_at_most_150_aws_requests`, \
   `a_created_item_costs_the_processor_under_one_aws_request`, \

@@ -11,6 +11,9 @@ pub(super) fn targets(out: &mut String, figures: &Figures) {
     count_targets(&mut table, figures);
     build_targets(&mut table, figures);
     timing_targets(&mut table, figures);
+    if let Some(noisy) = &figures.noisy {
+        super::noisy::targets(&mut table, noisy);
+    }
     let _ = writeln!(out, "## Targets\n\n{}", table.0);
 }
 
