@@ -48,6 +48,9 @@ pub const PROBE_WAIT: Duration = Duration::from_secs(5);
 const SHORTEST_WAIT: Duration = Duration::from_secs(1);
 /// How far ahead of now the pace may run: a second's worth of starts may go at once.
 const BURST: Duration = Duration::from_secs(1);
+/// The error recorded on a delivery given up because its destination's circuit held it back
+/// longer than its whole retry schedule: no request was made.
+pub const HELD_TOO_LONG: &str = "not attempted: the destination's circuit stayed open";
 /// How many recent failures a destination keeps for operators.
 pub const RECENT_FAILURES: usize = 5;
 
@@ -302,6 +305,38 @@ impl Destination {
         chrono::Duration::milliseconds(by_rate.max(by_latency).max(1))
     }
 
+    /// Whether `attempts` (of the batch holding `token`) move the circuit breaker: a failure,
+    /// an answer while failures are counted or the circuit is not closed, or a probe that was
+    /// not made. Otherwise returning the slots and noting the latency is all there is to do.
+    pub fn moved_by(&self, token: Uuid, attempts: &[Health]) -> bool {
+        let probing = matches!(self.circuit, Circuit::Probing { probe, .. } if probe == token);
+        let failed = attempts
+            .iter()
+            .any(|health| matches!(health, Health::Failed { .. }));
+        let answered = attempts.len() > usize::from(failed);
+        failed
+            || (probing && attempts.is_empty())
+            || (answered && (self.failures > 0 || self.circuit != Circuit::Closed))
+    }
+
+    /// The smoothed latency after `attempts`' answers, if any answered.
+    pub fn latency_after(&self, attempts: &[Health]) -> Option<u32> {
+        let mut smoothed = None;
+        let mut latency_ms = self.latency_ms;
+        for health in attempts {
+            if let Health::Answered { latency } = health {
+                let this = u32::try_from(latency.as_millis()).unwrap_or(u32::MAX);
+                latency_ms = if latency_ms == 0 {
+                    this
+                } else {
+                    (latency_ms / 5).saturating_mul(4) + this / 5
+                };
+                smoothed = Some(latency_ms);
+            }
+        }
+        smoothed
+    }
+
     /// Gives back `token`'s slots and counts what its attempts met, in the order they ended.
     pub fn release(
         &mut self,
@@ -321,15 +356,12 @@ impl Destination {
         }
         for health in attempts {
             match health {
-                Health::Answered { latency } => {
+                Health::Answered { .. } => {
                     // Answers only: a failing destination is held back by its circuit, and
                     // its timeouts must not slow its pace once it answers again.
-                    let latency_ms = u32::try_from(latency.as_millis()).unwrap_or(u32::MAX);
-                    self.latency_ms = if self.latency_ms == 0 {
-                        latency_ms
-                    } else {
-                        (self.latency_ms / 5).saturating_mul(4) + latency_ms / 5
-                    };
+                    if let Some(latency_ms) = self.latency_after(std::slice::from_ref(health)) {
+                        self.latency_ms = latency_ms;
+                    }
                     self.failures = 0;
                     self.circuit = Circuit::Closed;
                     self.last_success = Some(now);
@@ -638,6 +670,38 @@ mod tests {
             destination.admit(Uuid::new_v4(), &fresh(1), at(100), &limits, LEASE),
             [Decision::Go]
         );
+    }
+
+    #[test]
+    fn only_failures_probes_and_recoveries_move_the_breaker() {
+        let token = Uuid::new_v4();
+        let healthy = Destination::default();
+        assert!(!healthy.moved_by(token, &[answered(), answered()]));
+        assert!(!healthy.moved_by(token, &[]));
+        assert!(healthy.moved_by(token, &[answered(), failed()]));
+        let counting = Destination {
+            failures: 2,
+            ..Destination::default()
+        };
+        assert!(
+            counting.moved_by(token, &[answered()]),
+            "an answer resets the count"
+        );
+        let probing = Destination {
+            circuit: Circuit::Probing {
+                probe: token,
+                until: at(45),
+                trips: 1,
+            },
+            ..Destination::default()
+        };
+        assert!(
+            probing.moved_by(token, &[]),
+            "an unmade probe hands the probe on"
+        );
+        assert!(!probing.moved_by(Uuid::new_v4(), &[]));
+        assert_eq!(healthy.latency_after(&[failed()]), None);
+        assert_eq!(healthy.latency_after(&[answered()]), Some(40));
     }
 
     #[test]

@@ -5,8 +5,8 @@
 //!
 //! A message that waits is queued again with the wait as its delay and keeps its attempt
 //! number: waiting spends nothing. One that has waited behind an open circuit for longer than
-//! its whole retry schedule would have lasted ([`retry::completion_patience`], counted from
-//! its bulk's acceptance) is given up as an exhausted delivery would be.
+//! its whole retry schedule would have lasted ([`retry::schedule_span`], counted from its
+//! bulk's acceptance) is given up as an exhausted delivery would be, without a request.
 //!
 //! If the destination's record cannot be read or written, nothing goes: the messages come
 //! back in [`UNDECIDED_WAIT`]. Sending without the gate would let a DynamoDB outage undo
@@ -17,7 +17,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use futures::{StreamExt, stream};
 use shared::{
-    destination::{Ask, Circuit, Decision, Health, Wait, WaitReason},
+    destination::{Ask, Circuit, Decision, Destination, Health, Wait, WaitReason},
     error::Chain,
     queue::{MAX_DELAY, WebhookTask},
 };
@@ -80,8 +80,8 @@ pub(crate) async fn pass(
             state.admit(token, &asks, clock.now(), &limits, lease)
         })
         .await;
-    let decisions = match decided {
-        Ok(decisions) => decisions,
+    let (decisions, admitted) = match decided {
+        Ok(decided) => decided,
         Err(error) => {
             tracing::warn!(destination, error = %Chain(&error), "the destination's gate could not decide; waiting");
             return members
@@ -119,7 +119,7 @@ pub(crate) async fn pass(
         .collect()
         .await;
     let healths: Vec<Health> = ran.iter().filter_map(|(_, h)| h.clone()).collect();
-    release(deps, destination, token, &healths, clock.now()).await;
+    release(deps, destination, token, &admitted, &healths, clock.now()).await;
     passed.extend(ran.into_iter().map(|(passed, _)| passed));
     passed
 }
@@ -148,7 +148,7 @@ async fn wait_for(deps: &Deps, member: Member<'_>, wait: Wait, clock: Clock) -> 
     let now = clock.now();
     metrics::waited(wait.reason);
     let behind_circuit = matches!(wait.reason, WaitReason::CircuitOpen | WaitReason::Probing);
-    let patience = retry::completion_patience(&deps.config.dispatch.retry_schedule);
+    let patience = retry::schedule_span(&deps.config.dispatch.retry_schedule);
     let accepted = member.scope.bulk.created_at;
     if behind_circuit && now - accepted > chrono_duration(patience) {
         let step = task::give_up_unreachable(deps, &member.scope, member.task, clock)
@@ -177,17 +177,34 @@ async fn wait_for(deps: &Deps, member: Member<'_>, wait: Wait, clock: Clock) -> 
     }
 }
 
-/// Gives the slots back and counts what the attempts met. If it fails, the slots come back
-/// at their lease's end and the attempts go uncounted.
+/// Gives the slots back, then, if the attempts move the circuit breaker, counts them. The
+/// first is an update of the batch's own lease that never waits for other batches; if it
+/// fails, the slots come back at their lease's end. `admitted` is the state the batch was
+/// admitted under: what the attempts are judged against.
 async fn release(
     deps: &Deps,
     destination: &str,
     token: Uuid,
+    admitted: &Destination,
     healths: &[Health],
     now: DateTime<Utc>,
 ) {
+    let moved = admitted.moved_by(token, healths);
+    let answered = (!moved)
+        .then(|| {
+            admitted
+                .latency_after(healths)
+                .map(|latency| (latency, now))
+        })
+        .flatten();
+    if let Err(error) = deps.store.return_slots(destination, token, answered).await {
+        tracing::warn!(destination, error = %Chain(&error), "could not give the destination's slots back");
+    }
+    if !moved {
+        return;
+    }
     let limits = deps.config.dispatch.destinations;
-    let released = deps
+    let counted = deps
         .store
         .change_destination(destination, now, |state| {
             let was_open = !matches!(state.circuit, Circuit::Closed);
@@ -195,12 +212,12 @@ async fn release(
             (was_open, state.circuit)
         })
         .await;
-    match released {
-        Ok((false, Circuit::Open { until, .. })) => {
+    match counted {
+        Ok(((false, Circuit::Open { until, .. }), _)) => {
             metrics::circuit_opened();
             tracing::warn!(destination, %until, "the destination keeps failing: its circuit is open");
         }
-        Ok((true, Circuit::Closed)) => {
+        Ok(((true, Circuit::Closed), _)) => {
             tracing::info!(
                 destination,
                 "the destination answers again: its circuit is closed"
@@ -208,7 +225,7 @@ async fn release(
         }
         Ok(_) => {}
         Err(error) => {
-            tracing::warn!(destination, error = %Chain(&error), "could not give the destination's slots back");
+            tracing::warn!(destination, error = %Chain(&error), "could not count the attempts for the circuit");
         }
     }
 }

@@ -73,8 +73,13 @@ pub fn completion_wait(waits: u32) -> Duration {
 /// is stuck (its messages were lost to the queue's own dead-letter redrive), and the summary
 /// goes anyway.
 pub fn completion_patience(schedule: &[Duration]) -> Duration {
-    let longest: Duration = schedule.iter().sum::<Duration>() * 6 / 5;
-    longest + Duration::from_secs(3600)
+    schedule_span(schedule) + Duration::from_secs(3600)
+}
+
+/// The longest a delivery's schedule can last: every pause at its longest. An event held
+/// behind an open circuit for longer than that after its bulk was accepted is given up.
+pub fn schedule_span(schedule: &[Duration]) -> Duration {
+    schedule.iter().sum::<Duration>() * 6 / 5
 }
 
 #[cfg(test)]

@@ -27,7 +27,7 @@ use std::{collections::HashMap, ops::ControlFlow, time::Duration};
 use chrono::{DateTime, Utc};
 use shared::{
     credentials::WebhookSecret,
-    destination::Health,
+    destination::{self, Health},
     error::Chain,
     queue::{MAX_DELAY, WebhookMessage, WebhookTask},
     store::{
@@ -170,7 +170,7 @@ pub(crate) async fn give_up_unreachable(
             at: now,
             status: None,
             latency_ms: 0,
-            error: Some("not attempted: the destination's circuit stayed open".into()),
+            error: Some(destination::HELD_TOO_LONG.into()),
         };
         return settle(
             deps,

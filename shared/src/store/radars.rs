@@ -351,7 +351,7 @@ fn token(update_ids: impl Iterator<Item = Uuid>, tried: u32) -> String {
 /// The pause after the `tries`th contended try: anything from nothing to a ceiling that
 /// doubles each try, capped ("full jitter"), so that contenders spread out instead of meeting
 /// again in step.
-pub(super) fn backoff(tries: u32) -> Duration {
+fn backoff(tries: u32) -> Duration {
     let mut bytes = [0u8; 4];
     let random = getrandom::fill(&mut bytes).map_or(u32::MAX, |()| u32::from_le_bytes(bytes));
     full_jitter(tries, f64::from(random) / f64::from(u32::MAX))

@@ -162,6 +162,7 @@ pub async fn run(settings: Settings, emulators: &Emulators) -> Result<Report> {
         traffic::submit_all(&client, &base, &workload, &accounts, &pace).await;
     let bulk_ids: Vec<Option<Uuid>> = accepted.iter().map(|a| a.map(|a| a.id)).collect();
     let settled = settle::settle(
+        &store,
         &direct.sqs,
         &provisioned,
         &deliveries,

@@ -1,5 +1,6 @@
-//! Waiting for a run to settle: every accepted bulk's `bulk_completed` received and every
-//! queue empty, but for the deliveries the dispatcher gave up and parked.
+//! Waiting for a run to settle: every accepted bulk's `bulk_completed` received (or given up
+//! unsent behind its endpoint's open circuit) and every queue empty, but for the deliveries
+//! the dispatcher gave up and parked.
 
 use std::{
     collections::HashSet,
@@ -11,7 +12,9 @@ use aws_sdk_sqs::types::QueueAttributeName;
 use provision::Provisioned;
 use uuid::Uuid;
 
-use crate::accounts::Delivery;
+use shared::store::Store;
+
+use crate::{accounts::Delivery, verify::completion_held};
 
 /// The queue where the dispatcher parks deliveries it gave up: a silent endpoint's end there,
 /// so it is not empty when a run has settled (`verify` checks what it holds).
@@ -20,6 +23,7 @@ pub(crate) const PARKED: &str = "WebhookDeadLetterQueue";
 /// Waits until every accepted bulk's `bulk_completed` has arrived and every queue but
 /// [`PARKED`] is empty.
 pub(crate) async fn settle(
+    store: &Store,
     sqs: &aws_sdk_sqs::Client,
     provisioned: &Provisioned,
     deliveries: &Mutex<Vec<Delivery>>,
@@ -44,6 +48,14 @@ pub(crate) async fn settle(
                 .filter(|id| done.contains(id.to_string().as_str()))
                 .count()
         };
+        // A bulk whose bulk_completed was given up unsent (held behind its endpoint's open
+        // circuit) is as done as one whose summary arrived.
+        let mut completed = completed;
+        for id in bulk_ids.iter().flatten() {
+            if !arrived(deliveries, *id) && completion_held(store, *id).await.unwrap_or(false) {
+                completed += 1;
+            }
+        }
         let queued = queued(sqs, provisioned).await;
         let accepted = bulk_ids.iter().flatten().count();
         if completed == accepted && queued == Some(0) {
@@ -60,6 +72,15 @@ pub(crate) async fn settle(
         tokio::time::sleep(Duration::from_secs(1)).await;
     }
     false
+}
+
+/// Whether `bulk_id`'s `bulk_completed` has arrived.
+fn arrived(deliveries: &Mutex<Vec<Delivery>>, bulk_id: Uuid) -> bool {
+    let id = bulk_id.to_string();
+    deliveries.lock().expect("deliveries lock").iter().any(|d| {
+        d.received.body["update_type"] == "bulk_completed"
+            && d.received.body["bulk_id"] == id.as_str()
+    })
 }
 
 /// Messages on every queue of the stack but [`PARKED`], visible, in flight or delayed.

@@ -19,6 +19,9 @@ use crate::{
 };
 
 mod ends;
+mod held;
+
+pub(crate) use held::completion_held;
 
 /// One invariant, and whether it held.
 #[derive(Debug, Clone)]
@@ -99,11 +102,12 @@ impl Findings {
 /// Checks every invariant; also counts items by outcome.
 pub async fn check(evidence: &Evidence<'_>) -> Result<(Vec<Check>, BTreeMap<String, u64>)> {
     let seen = Seen::new(evidence.bulk_ids, evidence.deliveries);
+    let held = held::load(evidence).await?;
     let mut stable = Findings::new("5. a redelivered event keeps its update_id and body");
-    let items = items(evidence, &seen, &mut stable);
+    let items = items(evidence, &seen, &held, &mut stable);
     let mut checks = vec![items.once];
     checks.extend(radars(evidence, &items.created).await?);
-    checks.push(completions(evidence, &seen, &mut stable));
+    checks.push(completions(evidence, &seen, &held, &mut stable));
     let duplicates = evidence.deliveries.len() - seen.events.len();
     checks.push(stable.done(format!("{duplicates} duplicate deliveries, all identical")));
     checks.push(refusals(evidence, &seen));
@@ -124,7 +128,14 @@ struct Items<'a> {
 }
 
 /// 1, 5 and 8: one event per item, stable across deliveries, with an outcome it could have.
-fn items<'a>(evidence: &Evidence<'a>, seen: &Seen<'a>, stable: &mut Findings) -> Items<'a> {
+/// An item whose event was held back and given up without a request has its stored event
+/// instead ([`held`]).
+fn items<'a>(
+    evidence: &Evidence<'a>,
+    seen: &Seen<'a>,
+    held: &'a held::Held,
+    stable: &mut Findings,
+) -> Items<'a> {
     let mut once = Findings::new("1. every item of an accepted bulk ends exactly once");
     let mut kinds = Findings::new("8. each item's outcome fits what it was (bad input is a 400)");
     let mut outcomes: BTreeMap<String, u64> = BTreeMap::new();
@@ -136,20 +147,24 @@ fn items<'a>(evidence: &Evidence<'a>, seen: &Seen<'a>, stable: &mut Findings) ->
             continue;
         };
         for (index, kind) in bulk.kinds.iter().enumerate() {
-            let Some(event) = seen.item(id, index) else {
+            let body = if let Some(event) = seen.item(id, index) {
+                let body = event.bodies[0];
+                stable.check(event.bodies.iter().all(|b| *b == body), || {
+                    format!("{} was delivered with different bodies", event.id)
+                });
+                stable.check(body["update_id"] == event.id, || {
+                    format!(
+                        "webhook-id {} is not update_id {}",
+                        event.id, body["update_id"]
+                    )
+                });
+                body
+            } else if let Some(body) = held.items.get(&(id, index as u64)) {
+                body
+            } else {
                 once.fail(format!("{id} item {index}: not exactly one event"));
                 continue;
             };
-            let body = event.bodies[0];
-            stable.check(event.bodies.iter().all(|b| *b == body), || {
-                format!("{} was delivered with different bodies", event.id)
-            });
-            stable.check(body["update_id"] == event.id, || {
-                format!(
-                    "webhook-id {} is not update_id {}",
-                    event.id, body["update_id"]
-                )
-            });
             let outcome = outcome(body);
             *outcomes.entry(outcome.clone()).or_default() += 1;
             if outcome == "created" {
@@ -240,9 +255,20 @@ async fn radars(
 }
 
 /// 4: one `bulk_completed` per bulk, after its items, equal to them and counting them.
-fn completions(evidence: &Evidence<'_>, seen: &Seen<'_>, stable: &mut Findings) -> Check {
+/// A `bulk_completed` held back and given up without a request never arrives: its delivery
+/// record, failed and parked, is checked by [`ends`].
+fn completions(
+    evidence: &Evidence<'_>,
+    seen: &Seen<'_>,
+    held: &held::Held,
+    stable: &mut Findings,
+) -> Check {
     let mut completed = Findings::new("4. exactly one bulk_completed per bulk, after its items");
     for (&id, &planned) in &seen.accepted {
+        let arrived = seen.completions.get(&id).map_or(0, Vec::len);
+        if arrived == 0 && held.completions.contains(&id) {
+            continue;
+        }
         let Some(event) = completion(seen, id) else {
             completed.fail(format!("{id}: not exactly one bulk_completed"));
             continue;
@@ -278,8 +304,9 @@ fn completions(evidence: &Evidence<'_>, seen: &Seen<'_>, stable: &mut Findings) 
         );
     }
     completed.done(format!(
-        "{} bulks, one bulk_completed each, last",
-        seen.accepted.len()
+        "{} bulks, one bulk_completed each, last ({} given up unsent behind an open circuit)",
+        seen.accepted.len(),
+        held.completions.len()
     ))
 }
 

@@ -21,12 +21,9 @@ pub(crate) async fn show(deps: &Deps, host: &str) -> Result<Value> {
 pub(crate) async fn reset(deps: &Deps, host: &str) -> Result<Value> {
     let name = destination::parse(host).map_err(Error::Usage)?;
     let now = Utc::now();
-    let state = deps
+    let ((), state) = deps
         .store
-        .change_destination(&name, now, |state| {
-            state.reset();
-            state.clone()
-        })
+        .change_destination(&name, now, Destination::reset)
         .await?;
     Ok(describe(deps, &name, &state, now))
 }

@@ -1,6 +1,7 @@
 //! How each webhook delivery ended, against what its account's endpoint allows: delivered
-//! where the endpoint answers; given up after every attempt of the schedule where it never
-//! does; either where it flaps. A given-up delivery is parked on the webhook dead-letter queue,
+//! where the endpoint answers; given up where it never does (after every attempt of the
+//! schedule, or held behind the destination's open circuit for as long); either where it
+//! flaps. A given-up delivery is parked on the webhook dead-letter queue,
 //! and nothing else is: the queue holds exactly the given-up deliveries.
 
 use std::collections::{HashMap, HashSet};
@@ -27,8 +28,10 @@ pub(super) async fn check(evidence: &Evidence<'_>) -> Result<Check> {
         let account = evidence.workload.bulks[planned].account;
         let behaviour = evidence.workload.endpoints[account];
         for delivery in evidence.store.deliveries(id).await? {
-            let exhausted =
-                delivery.state == DeliveryState::Failed && delivery.attempts == evidence.attempts;
+            // Given up after every attempt of its schedule, or held behind the destination's
+            // open circuit until the schedule's time was spent, without a request.
+            let exhausted = delivery.state == DeliveryState::Failed
+                && (delivery.attempts == evidence.attempts || super::held::was_held(&delivery));
             let fits = match behaviour {
                 Behaviour::Answers => delivery.state == DeliveryState::Delivered,
                 Behaviour::Silent => exhausted,
