@@ -13,13 +13,15 @@
 //! exhaustion, it gives up at once (parked on the dead-letter queue again, failed again,
 //! counted in `WebhookExhaustions`); within it (a delivery given up early by a 410 or a
 //! refused destination, or a delivered one sent again) the schedule's remaining retries
-//! follow.
+//! follow. A resend also closes its destination's circuit if it is open ([`close_circuit`]),
+//! so that the resent attempts meet the destination's pace and slots, not a give-up.
 //!
 //! [`Store::reopen_for_resend`]: shared::store::Store::reopen_for_resend
 
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 use shared::{
+    destination::{self, Circuit},
     queue::{Queue, WebhookMessage, WebhookTask},
     store::{
         bulks::Bulk,
@@ -105,12 +107,43 @@ pub(crate) async fn resend(deps: &Deps, bulk_id: Uuid, which: Resend) -> Result<
             }
         }
     }
+    let circuit_closed = !tasks.is_empty() && close_circuit(deps, &bulk, now).await?;
     // Reopened first, queued second: if queueing fails, the reopened deliveries wait, pending
     // with nothing scheduled, and the same command queues them again.
     Queue::new(deps.sqs.clone(), &deps.config.webhook_queue_url)
         .send_all(&tasks)
         .await?;
-    Ok(json!({"bulk_id": bulk_id, "resent": resent, "skipped": skipped}))
+    Ok(json!({
+        "bulk_id": bulk_id,
+        "resent": resent,
+        "skipped": skipped,
+        "destination": destination::of_url(&bulk.webhook_url),
+        "circuit_closed": circuit_closed,
+    }))
+}
+
+/// Closes the circuit of the bulk's destination if it is not closed (as `destination reset`
+/// does), and says whether it did. A resend is the operator saying the endpoint is back; and
+/// behind an open circuit the dispatcher gives up, unsent, the messages of a bulk accepted
+/// longer ago than its retry schedule lasts (all but the probe), which a resend's bulk usually
+/// is. If the endpoint still fails, the circuit opens again after as many failures as ever.
+async fn close_circuit(deps: &Deps, bulk: &Bulk, now: DateTime<Utc>) -> Result<bool> {
+    let name = destination::of_url(&bulk.webhook_url);
+    // Read first: a healthy destination's record is the dispatchers' to write.
+    if deps.store.get_destination(&name).await?.circuit == Circuit::Closed {
+        return Ok(false);
+    }
+    let closed = deps
+        .store
+        .change_destination(&name, now, |state| {
+            let open = state.circuit != Circuit::Closed;
+            if open {
+                state.reset();
+            }
+            open
+        })
+        .await?;
+    Ok(closed)
 }
 
 /// Reopens one delivery and answers the task of its next attempt, or why it is not resent.

@@ -4,12 +4,13 @@
 use std::{sync::Arc, time::Duration};
 
 use aws_lambda_events::sqs::{SqsEvent, SqsMessage};
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use dispatcher::{BatchReport, resolver::SystemLookup};
 use radarctl::{Deps, Error};
 use serde_json::{Value, json};
 use shared::{
     clock,
+    destination::Circuit,
     queue::{Queue, WebhookMessage, WebhookTask},
     store::{
         bulks::{Bulk, BulkState, Completion},
@@ -70,7 +71,18 @@ async fn seed(
     total: u32,
     complete: bool,
 ) -> Seeded {
-    let now = Utc::now();
+    seed_accepted(deps, account_id, webhook_url, total, complete, Utc::now()).await
+}
+
+/// [`seed`], the bulk accepted at `now`.
+async fn seed_accepted(
+    deps: &Deps,
+    account_id: Uuid,
+    webhook_url: &str,
+    total: u32,
+    complete: bool,
+    now: DateTime<Utc>,
+) -> Seeded {
     let mut bulk = Bulk {
         id: Uuid::new_v4(),
         account_id,
@@ -78,7 +90,7 @@ async fn seed(
         total,
         state: BulkState::Submitting,
         created_at: now,
-        expires_at: now.timestamp() + 86_400,
+        expires_at: Utc::now().timestamp() + 86_400,
         completion: None,
     };
     let items: Vec<SubmittedItem> = (0..total)
@@ -303,6 +315,56 @@ async fn a_resent_attempt_that_fails_again_is_given_up_at_once() {
     assert!(queued_tasks(&env).await.is_empty(), "nothing retries it");
 }
 
+/// Gives up the first attempt of each of `seeded`'s item deliveries, as a dead endpoint
+/// leaves them.
+async fn give_up_items(deps: &Deps, seeded: &Seeded) {
+    let now = Utc::now();
+    for (index, update_id) in (0..).zip(&seeded.update_ids) {
+        let key = seeded.key(Some(index), *update_id);
+        let claimed = deps
+            .store
+            .claim_attempt(&key, 1, now, Duration::from_secs(60));
+        let Claimed::Now(claim) = claimed.await.unwrap() else {
+            panic!("a first attempt is claimed");
+        };
+        let record = attempt(1, None, Some("timed out"));
+        assert!(deps.store.mark_given_up(&claim, &record).await.unwrap());
+    }
+}
+
+#[tokio::test]
+async fn a_resend_to_an_endpoint_whose_circuit_is_open_makes_every_attempt() {
+    let (env, deps) = deps().await;
+    let dispatcher = dispatcher_of(&env);
+    let receiver = Receiver::start(200).await;
+    let (account_id, _) = account(&deps).await;
+    // Accepted long ago: past the patience after which the dispatcher gives up, unsent, what
+    // waits behind an open circuit.
+    let accepted = Utc::now() - chrono::Duration::days(3);
+    let seeded = seed_accepted(&deps, account_id, &receiver.url, 3, true, accepted).await;
+    give_up_items(&deps, &seeded).await;
+    let destination = shared::destination::of_url(&seeded.bulk.webhook_url);
+    let lapsed = Utc::now() - chrono::Duration::minutes(1);
+    deps.store
+        .change_destination(&destination, Utc::now(), |state| {
+            state.circuit = Circuit::Open {
+                until: lapsed,
+                trips: 1,
+            };
+        })
+        .await
+        .unwrap();
+
+    let resent = radarctl(&deps, &["delivery", "resend", &seeded.id(), "--failed"])
+        .await
+        .unwrap();
+    let report = dispatch_queued(&env, &dispatcher).await;
+
+    assert_eq!(resent["circuit_closed"], true, "{resent}");
+    assert_eq!(report.delivered.len(), 3, "{:?}", report.given_up);
+    assert_eq!(receiver.received().len(), 3);
+}
+
 #[tokio::test]
 async fn list_shows_every_attempt_and_failed_shows_the_given_up_and_the_retrying() {
     let (env, deps) = deps().await;
@@ -363,6 +425,7 @@ async fn list_shows_every_attempt_and_failed_shows_the_given_up_and_the_retrying
         .unwrap();
 
     assert_eq!(entries(&resent, "resent").len(), 1);
+    assert_eq!(resent["circuit_closed"], false, "it was never open");
     let skipped = entries(&resent, "skipped");
     assert_eq!(skipped[0]["update_id"], ids[1].to_string());
     assert!(
