@@ -35,7 +35,8 @@ use crate::{Deps, Error, Result};
 /// Which deliveries to resend.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Resend {
-    /// Every one given up (and any reopened before whose attempt has not begun).
+    /// Every one given up, and any reopened before whose attempt has not begun; those still
+    /// retrying are named, not resent.
     Failed,
     /// This one, delivered or given up.
     One(Uuid),
