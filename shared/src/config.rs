@@ -2,7 +2,11 @@
 
 use std::time::Duration;
 
-use crate::{Error, Result, destination, rate_limit::Limits, webhook_url::WebhookPolicy};
+use crate::{
+    Error, Result, destination,
+    rate_limit::Limits,
+    webhook_url::{self, WebhookPolicy},
+};
 
 /// The dispatcher's default retry schedule: the pause before each retry of a failed webhook
 /// delivery, so 8 attempts over about 28 hours (before jitter).
@@ -26,6 +30,8 @@ pub struct Config {
     /// `RADAR_WEBHOOK_QUEUE_URL`: the dispatcher's queue, one message per event to deliver.
     pub webhook_queue_url: String,
     /// `RADAR_ALLOW_INSECURE_WEBHOOKS`: accept `http://` loopback webhooks (local development).
+    /// `RADAR_API_HOSTS`: the API's own hosts (`host` or `host:port`, comma-separated), which
+    /// no webhook may name. Default none.
     pub webhooks: WebhookPolicy,
     /// `RADAR_BULK_PER_MINUTE`, `RADAR_READ_PER_MINUTE`, `RADAR_READ_PER_SECOND`: the limits of
     /// accounts without overrides. Default: the spec's.
@@ -167,6 +173,15 @@ impl Config {
             webhook_queue_url: required("RADAR_WEBHOOK_QUEUE_URL")?,
             webhooks: WebhookPolicy {
                 allow_insecure_loopback,
+                api_hosts: webhook_url::parse_api_hosts(
+                    lookup("RADAR_API_HOSTS").as_deref().unwrap_or_default(),
+                )
+                .map_err(|entry| {
+                    Error::Config(format!(
+                        "RADAR_API_HOSTS: {entry:?} is not a host name or address, with or \
+                         without a port"
+                    ))
+                })?,
             },
             limits: Limits {
                 bulk_per_minute: number("RADAR_BULK_PER_MINUTE", defaults.bulk_per_minute)?,
@@ -234,6 +249,7 @@ mod tests {
         assert_eq!(config.item_max_receive_count, 5);
         assert_eq!(config.item_dead_letter_queue_arn, None);
         assert!(!config.webhooks.allow_insecure_loopback);
+        assert!(config.webhooks.api_hosts.is_empty());
         assert_eq!(config.bulk_retention_days, 30);
         let dispatch = &config.dispatch;
         assert_eq!(dispatch.dead_letter_queue_url, None);
@@ -332,5 +348,30 @@ mod tests {
                 .webhooks
                 .allow_insecure_loopback
         );
+    }
+
+    #[test]
+    fn the_apis_own_hosts_are_read_into_the_webhook_policy() {
+        let base = [
+            ("RADAR_TABLE_NAME", "t"),
+            ("RADAR_ITEM_QUEUE_URL", "q"),
+            ("RADAR_WEBHOOK_QUEUE_URL", "w"),
+        ];
+        let hosts = [
+            &base[..],
+            &[(
+                "RADAR_API_HOSTS",
+                "abc.execute-api.us-east-1.amazonaws.com,,127.0.0.1:9000",
+            )],
+        ]
+        .concat();
+        let config = Config::from_lookup(lookup(&hosts)).unwrap();
+        let expected = ["abc.execute-api.us-east-1.amazonaws.com", "127.0.0.1:9000"]
+            .map(|host| crate::webhook_url::ApiHost::parse(host).unwrap());
+        assert_eq!(config.webhooks.api_hosts, expected);
+
+        let bad = [&base[..], &[("RADAR_API_HOSTS", "https://api.example.com")]].concat();
+        let error = Config::from_lookup(lookup(&bad)).unwrap_err().to_string();
+        assert!(error.contains("RADAR_API_HOSTS"), "{error}");
     }
 }

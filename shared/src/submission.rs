@@ -180,6 +180,7 @@ mod tests {
 
     const POLICY: WebhookPolicy = WebhookPolicy {
         allow_insecure_loopback: false,
+        api_hosts: &[],
     };
 
     fn errors(body: &[u8]) -> Vec<(String, String)> {

@@ -1,4 +1,5 @@
-//! [`WebhookUrl`]: the `webhook_url` of a submission, parsed.
+//! [`WebhookUrl`]: the `webhook_url` of a submission, parsed, and [`ApiHost`]: the API's own
+//! hosts, which a webhook may not name.
 
 use std::{fmt, net::IpAddr};
 
@@ -13,12 +14,78 @@ const FIELD: &str = "webhook_url";
 pub const INVALID_FORMAT: &str = "Invalid webhook URL format";
 const NOT_PUBLIC: &str = "Webhook URL must not point to a loopback, private or reserved address";
 const CREDENTIALS: &str = "Webhook URL must not contain a user name or password";
+pub const API_HOST: &str = "Webhook URL must not point to this API";
 
-/// Which webhook URLs are acceptable besides public `https://` ones.
+/// Which webhook URLs are acceptable besides public `https://` ones, and which are not even so.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct WebhookPolicy {
     /// Local development: also accept `http://` and `https://` to a loopback host.
     pub allow_insecure_loopback: bool,
+    /// The API's own hosts: a bulk's webhooks (1001 POSTs and their retries) must not be
+    /// turned against the API itself. Read once at cold start ([`parse_api_hosts`]); `'static`
+    /// so that the policy stays `Copy`, handed by value to every parse.
+    pub api_hosts: &'static [ApiHost],
+}
+
+/// One of the API's hosts: a name or an IP address, and a port or any port.
+///
+/// A URL names it when its host is the same, compared as URLs normalise hosts (case, IDNA,
+/// IPv4 spellings) and without a trailing dot, and its port is the same (the scheme's default
+/// when the URL gives none). Subdomains are other hosts: `hooks.api.example.com` is not
+/// `api.example.com`. Names are compared, not the addresses they resolve to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiHost {
+    host: Host<String>,
+    /// `None`: every port of the host.
+    port: Option<u16>,
+}
+
+impl ApiHost {
+    /// `host` or `host:port` (`[v6]` or `[v6]:port` for an IPv6 address).
+    pub fn parse(text: &str) -> Option<Self> {
+        let (host, port) = match text.rsplit_once(':') {
+            // A colon inside brackets belongs to an IPv6 address, not to a port.
+            Some((host, port)) if !port.contains(']') => (host, Some(port.parse().ok()?)),
+            _ => (text, None),
+        };
+        let host = match Host::parse(host).ok()? {
+            Host::Domain(name) => Host::Domain(without_trailing_dot(&name).to_owned()),
+            other => other,
+        };
+        match &host {
+            Host::Domain(name) if name.is_empty() => None,
+            _ => Some(Self { host, port }),
+        }
+    }
+
+    /// True when `url` points at this host.
+    fn names(&self, url: &Url) -> bool {
+        let same_host = match (url.host(), &self.host) {
+            (Some(Host::Domain(name)), Host::Domain(ours)) => without_trailing_dot(name) == ours,
+            (Some(Host::Ipv4(ip)), Host::Ipv4(ours)) => ip == *ours,
+            (Some(Host::Ipv6(ip)), Host::Ipv6(ours)) => ip == *ours,
+            _ => false,
+        };
+        same_host
+            && self
+                .port
+                .is_none_or(|port| url.port_or_known_default() == Some(port))
+    }
+}
+
+/// `RADAR_API_HOSTS`: comma-separated [`ApiHost`]s; empty entries are skipped, so an empty
+/// optional part of the list costs nothing. Kept for the life of the process (read once).
+pub fn parse_api_hosts(text: &str) -> Result<&'static [ApiHost], String> {
+    let hosts = text
+        .split(',')
+        .map(str::trim)
+        .filter(|entry| !entry.is_empty())
+        .map(|entry| ApiHost::parse(entry).ok_or_else(|| entry.to_owned()))
+        .collect::<Result<Vec<_>, _>>()?;
+    if hosts.is_empty() {
+        return Ok(&[]);
+    }
+    Ok(Box::leak(hosts.into_boxed_slice()))
 }
 
 /// An absolute `https://` URL of at most [`MAX_LEN`] characters whose host is a name or a
@@ -52,6 +119,9 @@ impl WebhookUrl {
             "http" if insecure_ok => {}
             _ => return Err(invalid()),
         }
+        if policy.api_hosts.iter().any(|api| api.names(&url)) {
+            return Err(FieldError::new(FIELD, API_HOST));
+        }
         if insecure_ok {
             return Ok(Self(url));
         }
@@ -77,6 +147,10 @@ impl WebhookUrl {
     }
 }
 
+fn without_trailing_dot(name: &str) -> &str {
+    name.strip_suffix('.').unwrap_or(name)
+}
+
 fn is_localhost(name: &str) -> bool {
     let name = name.trim_end_matches('.').to_ascii_lowercase();
     name == "localhost" || name.ends_with(".localhost")
@@ -100,10 +174,19 @@ mod tests {
 
     const STRICT: WebhookPolicy = WebhookPolicy {
         allow_insecure_loopback: false,
+        api_hosts: &[],
     };
     const LOCAL: WebhookPolicy = WebhookPolicy {
         allow_insecure_loopback: true,
+        api_hosts: &[],
     };
+
+    fn serving(hosts: &str, allow_insecure_loopback: bool) -> WebhookPolicy {
+        WebhookPolicy {
+            allow_insecure_loopback,
+            api_hosts: parse_api_hosts(hosts).unwrap(),
+        }
+    }
 
     fn reason(raw: &str, policy: WebhookPolicy) -> Option<String> {
         WebhookUrl::parse(raw, policy).err().map(|e| {
@@ -207,6 +290,94 @@ mod tests {
                 Some("Webhook URL must not contain a user name or password"),
                 "{raw}"
             );
+        }
+    }
+
+    #[test]
+    fn refuses_the_apis_own_hosts_in_any_case_and_with_a_trailing_dot() {
+        let policy = serving(
+            "abc123.execute-api.us-east-1.amazonaws.com, api.example.com",
+            false,
+        );
+        for raw in [
+            "https://abc123.execute-api.us-east-1.amazonaws.com/v1/radars/bulk",
+            "https://ABC123.Execute-Api.US-EAST-1.amazonaws.com/",
+            "https://api.example.com/hooks",
+            "https://api.example.com./hooks",
+            "https://API.EXAMPLE.COM:8443/hooks",
+        ] {
+            assert_eq!(reason(raw, policy).as_deref(), Some(API_HOST), "{raw}");
+        }
+    }
+
+    #[test]
+    fn subdomains_and_neighbours_of_the_api_are_other_hosts() {
+        let policy = serving("api.example.com", false);
+        for raw in [
+            "https://hooks.api.example.com/",
+            "https://example.com/",
+            "https://api.example.com.evil.io/",
+            "https://xapi.example.com/",
+        ] {
+            assert_eq!(reason(raw, policy), None, "{raw}");
+        }
+    }
+
+    #[test]
+    fn a_host_with_a_port_is_refused_on_that_port_only() {
+        let policy = serving("127.0.0.1:9000", true);
+        assert_eq!(
+            reason("http://127.0.0.1:9000/v1/radars/bulk", policy).as_deref(),
+            Some(API_HOST)
+        );
+        assert_eq!(
+            reason("http://127.1:9000/", policy).as_deref(),
+            Some(API_HOST),
+            "the same address spelled otherwise"
+        );
+        assert_eq!(reason("http://127.0.0.1:9999/", policy), None);
+        let default_port = serving("api.example.com:443", false);
+        assert_eq!(
+            reason("https://api.example.com/", default_port).as_deref(),
+            Some(API_HOST),
+            "443 is https's own"
+        );
+        assert_eq!(reason("https://api.example.com:8443/", default_port), None);
+    }
+
+    #[test]
+    fn ipv6_api_hosts_are_read_with_and_without_a_port() {
+        let policy = serving("[2001:4860::1], [2001:4860::2]:8443", false);
+        assert_eq!(
+            reason("https://[2001:4860:0::1]/", policy).as_deref(),
+            Some(API_HOST)
+        );
+        assert_eq!(
+            reason("https://[2001:4860::2]:8443/", policy).as_deref(),
+            Some(API_HOST)
+        );
+        assert_eq!(reason("https://[2001:4860::2]/", policy), None);
+    }
+
+    #[test]
+    fn no_api_hosts_configured_refuses_nothing_more() {
+        let policy = serving(" , ", false);
+        assert!(policy.api_hosts.is_empty());
+        assert_eq!(reason("https://api.example.com/", policy), None);
+    }
+
+    #[test]
+    fn malformed_api_hosts_are_named() {
+        for bad in [
+            "https://api.example.com",
+            "api.example.com/v1",
+            "api.example.com:http",
+            "api.example.com:70000",
+            "user@api.example.com",
+            "[::1",
+            ":9000",
+        ] {
+            assert_eq!(parse_api_hosts(bad), Err(bad.to_owned()), "{bad}");
         }
     }
 }

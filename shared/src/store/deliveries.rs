@@ -401,3 +401,43 @@ pub fn items_settled(deliveries: &[Delivery]) -> u32 {
         .count();
     u32::try_from(settled).unwrap_or(u32::MAX)
 }
+
+impl Store {
+    /// Reopens a delivery so that the dispatcher makes one more attempt (`radarctl delivery
+    /// resend`, which then queues that attempt, numbered `attempts + 1`): it is `pending` again
+    /// and keeps its attempt count and its log. Only a delivery that has counted `attempts` (as
+    /// the caller read it, so the attempt it queues is the next one) and that was delivered or
+    /// given up, or was reopened already and its attempt has not begun (pending, no retry
+    /// scheduled: a resend whose message was lost can be made again). Never while someone holds
+    /// a lease on it: an attempt under way finishes as it would have. False when it is not so.
+    pub async fn reopen_for_resend(
+        &self,
+        bulk_id: Uuid,
+        update_id: Uuid,
+        attempts: u32,
+        now: DateTime<Utc>,
+    ) -> Result<bool> {
+        let update = self
+            .client()
+            .update_item()
+            .table_name(self.table())
+            .set_key(Some(delivery_key(bulk_id, update_id)))
+            .condition_expression(
+                "#attempts = :attempts \
+                 AND (attribute_not_exists(#until) OR #until <= :now) \
+                 AND (#state IN (:delivered, :failed) \
+                      OR (#state = :pending AND attribute_not_exists(#next)))",
+            )
+            .update_expression("SET #state = :pending")
+            .expression_attribute_names("#state", STATE)
+            .expression_attribute_names("#attempts", ATTEMPTS)
+            .expression_attribute_names("#next", NEXT_AT)
+            .expression_attribute_names("#until", LEASE_UNTIL)
+            .expression_attribute_values(":attempts", n(attempts))
+            .expression_attribute_values(":now", n(now.timestamp_millis()))
+            .expression_attribute_values(":pending", s(DeliveryState::Pending.as_str()))
+            .expression_attribute_values(":delivered", s(DeliveryState::Delivered.as_str()))
+            .expression_attribute_values(":failed", s(DeliveryState::Failed.as_str()));
+        Ok(unless_condition_failed(update.send().await)?.is_some())
+    }
+}

@@ -14,6 +14,7 @@ use crate::{
 
 const POLICY: WebhookPolicy = WebhookPolicy {
     allow_insecure_loopback: false,
+    api_hosts: &[],
 };
 
 /// The fields an envelope refusal may name.

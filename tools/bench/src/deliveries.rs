@@ -76,6 +76,7 @@ pub fn measure(deliveries: usize) -> Result<Throughput> {
     })?;
     let policy = WebhookPolicy {
         allow_insecure_loopback: true,
+        ..WebhookPolicy::default()
     };
     let sender = Sender::new(&config.dispatch, policy, Arc::new(SystemLookup))
         .map_err(|error| Error::Failed(error.to_string()))?;

@@ -123,9 +123,17 @@ impl Stack {
         text
     }
 
+    /// Writes dev.env and functions.env. `api` (`http://127.0.0.1:<port>`) is where the
+    /// functions are served: as a deployed stack refuses webhooks to its own hosts, they refuse
+    /// that host and port (`RADAR_API_HOSTS`), and the receiver's port stays open to them.
     pub fn write(&self, dir: &Path, api: &str, receiver: &str) -> Result<()> {
         std::fs::write(dir.join("dev.env"), self.dev_env(api, receiver))?;
-        std::fs::write(dir.join("functions.env"), self.functions_env())?;
+        let served = api
+            .strip_prefix("http://")
+            .unwrap_or(api)
+            .trim_end_matches('/');
+        let functions_env = format!("{}RADAR_API_HOSTS={served}\n", self.functions_env());
+        std::fs::write(dir.join("functions.env"), functions_env)?;
         Ok(())
     }
 }
@@ -161,11 +169,52 @@ pub fn sources(template: &Template, provisioned: &Provisioned) -> Result<Vec<Sou
 
 #[cfg(test)]
 mod tests {
-    use super::quote;
+    use shared::{config::Config, webhook_url::WebhookUrl};
+
+    use super::*;
 
     #[test]
     fn values_are_single_shell_words() {
         assert_eq!(quote("plain"), "'plain'");
         assert_eq!(quote("it's $HOME"), r"'it'\''s $HOME'");
+    }
+
+    #[test]
+    fn the_functions_refuse_webhooks_to_the_local_api_and_take_the_receivers() {
+        let stack = Stack {
+            provisioned: Provisioned::default(),
+            environment: [
+                ("RADAR_TABLE_NAME", "dev-RadarTable"),
+                ("RADAR_ITEM_QUEUE_URL", "http://127.0.0.1:1/items"),
+                ("RADAR_WEBHOOK_QUEUE_URL", "http://127.0.0.1:1/webhooks"),
+                ("RADAR_ALLOW_INSECURE_WEBHOOKS", "true"),
+            ]
+            .map(|(name, value)| (name.to_owned(), value.to_owned()))
+            .into(),
+            account: Value::Null,
+        };
+        let dir = std::env::temp_dir().join(format!("devstack-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&dir).unwrap();
+
+        stack
+            .write(&dir, "http://127.0.0.1:9000", "http://127.0.0.1:9999/")
+            .unwrap();
+
+        let written = std::fs::read_to_string(dir.join("functions.env")).unwrap();
+        std::fs::remove_dir_all(&dir).unwrap();
+        let environment: BTreeMap<&str, &str> = written
+            .lines()
+            .filter_map(|line| line.split_once('='))
+            .collect();
+        assert_eq!(environment["RADAR_API_HOSTS"], "127.0.0.1:9000");
+        let config =
+            Config::from_lookup(|name| environment.get(name).map(|v| (*v).to_owned())).unwrap();
+        let api = WebhookUrl::parse("http://127.0.0.1:9000/v1/radars/bulk", config.webhooks);
+        let receiver = WebhookUrl::parse("http://127.0.0.1:9999/", config.webhooks);
+        assert_eq!(
+            api.unwrap_err().reason,
+            "Webhook URL must not point to this API"
+        );
+        assert!(receiver.is_ok());
     }
 }

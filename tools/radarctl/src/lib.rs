@@ -1,6 +1,6 @@
 //! `radarctl`: what an operator does by hand. Accounts, their API keys and webhook signing
-//! secrets, credits and rate limits, a bulk's state, moving dead letters back to their
-//! queues, and webhook destinations' circuits.
+//! secrets, credits and rate limits, a bulk's state and its webhook deliveries (and resending
+//! them), moving dead letters back to their queues, and webhook destinations' circuits.
 //!
 //! It reads the same environment as the functions (`RADAR_TABLE_NAME`, the queue URLs, and
 //! `AWS_*`), so it works the same against the local emulators (`source .local/dev.env`) and
@@ -8,6 +8,7 @@
 
 mod accounts;
 mod bulks;
+mod deliveries;
 mod destinations;
 mod dlq;
 
@@ -85,6 +86,9 @@ pub enum Command {
     /// Bulks: show one's state and every item's.
     #[command(subcommand)]
     Bulk(BulkCommand),
+    /// Webhook deliveries: list a bulk's, resend them.
+    #[command(subcommand)]
+    Delivery(DeliveryCommand),
     /// Dead-letter queues: move their messages back to be processed again.
     #[command(subcommand)]
     Dlq(DlqCommand),
@@ -167,6 +171,33 @@ pub enum BulkCommand {
 }
 
 #[derive(Debug, Subcommand)]
+pub enum DeliveryCommand {
+    /// Each delivery of a bulk's events (item index or bulk_completed, update_id, state,
+    /// attempts) and each of its attempts (time, HTTP status or error, latency).
+    List {
+        bulk_id: Uuid,
+        /// Only the failing: given up, or pending after a failed attempt.
+        #[arg(long)]
+        failed: bool,
+    },
+    /// Has the dispatcher deliver events again: the same body, the same webhook-id, signed
+    /// with the account's current secrets.
+    Resend {
+        bulk_id: Uuid,
+        /// Every delivery that was given up.
+        #[arg(
+            long,
+            required_unless_present = "update_id",
+            conflicts_with = "update_id"
+        )]
+        failed: bool,
+        /// This delivery, delivered or given up.
+        #[arg(long)]
+        update_id: Option<Uuid>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
 pub enum DlqCommand {
     /// Moves every message of a dead-letter queue back to the queue it came from.
     Redrive {
@@ -227,6 +258,15 @@ pub async fn run(deps: &Deps, command: Command) -> Result<Value> {
             accounts::set_limits(deps, account_id, &limits).await
         }
         Command::Bulk(BulkCommand::Show { bulk_id }) => bulks::show(deps, bulk_id).await,
+        Command::Delivery(DeliveryCommand::List { bulk_id, failed }) => {
+            deliveries::list(deps, bulk_id, failed).await
+        }
+        Command::Delivery(DeliveryCommand::Resend {
+            bulk_id, update_id, ..
+        }) => {
+            let which = update_id.map_or(deliveries::Resend::Failed, deliveries::Resend::One);
+            deliveries::resend(deps, bulk_id, which).await
+        }
         Command::Dlq(DlqCommand::Redrive { queue, max }) => dlq::redrive(deps, queue, max).await,
         Command::Destination(DestinationCommand::Show { host }) => {
             destinations::show(deps, &host).await

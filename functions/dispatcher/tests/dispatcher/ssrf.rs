@@ -104,3 +104,21 @@ async fn local_development_reaches_a_loopback_receiver_by_name() {
     assert_eq!(report.delivered, [seeded.update_ids[0]]);
     assert_eq!(app.receiver.count(), 1);
 }
+
+#[tokio::test]
+async fn a_bulk_accepted_before_the_api_hosts_were_set_is_refused_at_send_time() {
+    // The receiver stands in for the API: reachable, and answering 200 if anything came.
+    let app = spawn_app_with(&[("RADAR_API_HOSTS", "127.0.0.1")], Arc::new(SystemLookup)).await;
+    let seeded = app.seed(1).await;
+
+    let report = app.dispatch(&[seeded.item(0)]).await;
+
+    assert_eq!(report.given_up, [seeded.update_ids[0]]);
+    let delivery = app.delivery(&seeded, seeded.update_ids[0]).await;
+    assert_eq!(delivery.state, DeliveryState::Failed);
+    assert_eq!(
+        delivery.log[0].error.as_deref(),
+        Some("refused: Webhook URL must not point to this API")
+    );
+    assert_eq!(app.receiver.count(), 0, "nothing reached the API");
+}

@@ -156,6 +156,78 @@ async fn internal_webhook_hosts_are_refused() {
     }
 }
 
+const API_HOSTS: &str = "abc123.execute-api.us-east-1.amazonaws.com,api.example.com";
+
+#[tokio::test]
+async fn a_webhook_naming_the_api_itself_is_a_400_and_nothing_is_queued() {
+    let app = spawn_app_with(&[("RADAR_API_HOSTS", API_HOSTS)]).await;
+
+    for url in [
+        "https://abc123.execute-api.us-east-1.amazonaws.com/v1/radars/bulk",
+        "https://API.example.com./hooks",
+    ] {
+        let body = json!({"webhook_url": url, "radars": [{}]}).to_string();
+        let body = assert_envelope(&app.post(&body, &[]).await, 400, MESSAGE);
+        assert_eq!(
+            field_errors(&body),
+            pairs(&[("webhook_url", "Webhook URL must not point to this API")]),
+            "{url}"
+        );
+    }
+    assert!(app.queued().await.is_empty());
+}
+
+#[tokio::test]
+async fn a_subdomain_of_the_api_is_another_host() {
+    let app = spawn_app_with(&[("RADAR_API_HOSTS", API_HOSTS)]).await;
+    let body = json!({"webhook_url": "https://hooks.api.example.com/h", "radars": [{}]});
+
+    let response = app.post(&body.to_string(), &[]).await;
+
+    assert_eq!(response.status(), 202);
+    assert_eq!(app.queued().await.len(), 1);
+}
+
+#[tokio::test]
+async fn with_no_api_hosts_configured_the_same_url_is_accepted() {
+    let unset = spawn_app().await;
+    let empty = spawn_app_with(&[("RADAR_API_HOSTS", "")]).await;
+    let body = json!({"webhook_url": "https://api.example.com/hooks", "radars": [{}]});
+
+    for app in [&unset, &empty] {
+        let response = app.post(&body.to_string(), &[]).await;
+        assert_eq!(response.status(), 202);
+        assert_eq!(app.queued().await.len(), 1);
+    }
+}
+
+#[tokio::test]
+async fn locally_the_api_port_is_refused_and_the_receivers_is_not() {
+    let local = spawn_app_with(&[
+        ("RADAR_ALLOW_INSECURE_WEBHOOKS", "true"),
+        ("RADAR_API_HOSTS", "127.0.0.1:9000"),
+    ])
+    .await;
+    let body = |url: &str| json!({"webhook_url": url, "radars": [{}]}).to_string();
+
+    let refused = local
+        .post(&body("http://127.0.0.1:9000/v1/radars/bulk"), &[])
+        .await;
+    let accepted = local.post(&body("http://127.0.0.1:9999/"), &[]).await;
+
+    let refused = assert_envelope(&refused, 400, MESSAGE);
+    assert_eq!(
+        field_errors(&refused),
+        pairs(&[("webhook_url", "Webhook URL must not point to this API")])
+    );
+    assert_eq!(accepted.status(), 202);
+    assert_eq!(
+        local.queued().await.len(),
+        1,
+        "only the accepted bulk's item"
+    );
+}
+
 #[tokio::test]
 async fn more_than_1000_items_are_refused_and_nothing_is_queued() {
     let app = spawn_app().await;

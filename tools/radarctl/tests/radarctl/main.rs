@@ -1,6 +1,8 @@
 //! radarctl's commands against DynamoDB Local and the SQS emulator.
 
+mod deliveries;
 mod destinations;
+mod receiver;
 
 use clap::Parser;
 use radarctl::{Cli, Deps, Error, run};
@@ -129,6 +131,8 @@ async fn unknown_accounts_keys_and_bulks_are_not_found() {
         vec!["bulk", "show", &nobody],
         vec!["secret", "rotate", &nobody],
         vec!["secret", "retire", &nobody],
+        vec!["delivery", "list", &nobody],
+        vec!["delivery", "resend", &nobody, "--failed"],
     ] {
         let answer = radarctl(&deps, &args).await;
         assert!(
