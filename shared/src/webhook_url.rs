@@ -10,7 +10,7 @@ use crate::{FieldError, net};
 /// Longest `webhook_url` accepted, in characters.
 pub const MAX_LEN: usize = 2048;
 
-const FIELD: &str = "webhook_url";
+pub const FIELD: &str = "webhook_url";
 pub const INVALID_FORMAT: &str = "Invalid webhook URL format";
 const NOT_PUBLIC: &str = "Webhook URL must not point to a loopback, private or reserved address";
 const CREDENTIALS: &str = "Webhook URL must not contain a user name or password";
@@ -56,6 +56,11 @@ impl ApiHost {
             Host::Domain(name) if name.is_empty() => None,
             _ => Some(Self { host, port }),
         }
+    }
+
+    /// True when the webhook URL points at this host.
+    pub fn named_by(&self, url: &WebhookUrl) -> bool {
+        self.names(&url.0)
     }
 
     /// True when `url` points at this host.

@@ -10,7 +10,7 @@ mod replay;
 use chrono::{DateTime, Duration, Utc};
 use lambda_http::{Body, Request, Response, http::HeaderValue};
 use shared::{
-    Error, Result,
+    Error, FieldError, Result,
     api::SubmitAccepted,
     auth, clock,
     config::Config,
@@ -24,6 +24,7 @@ use shared::{
         idempotency::ClaimRequest,
     },
     submission::Submission,
+    webhook_url::{self, ApiHost, WebhookUrl},
 };
 use tracing::{Instrument, field};
 use uuid::Uuid;
@@ -89,6 +90,24 @@ pub async fn handle_at(deps: &Deps, request: Request, now: DateTime<Utc>) -> Res
     .await
 }
 
+/// The host this request came to is the API's own, whatever `RADAR_API_HOSTS` says: its
+/// execute-api host cannot be configured for submit without a cycle in the template, and a
+/// bulk's webhooks must not be turned against the API.
+fn refuse_this_api(request: &Request, webhook_url: &WebhookUrl) -> Result<()> {
+    let this = request
+        .headers()
+        .get(lambda_http::http::header::HOST)
+        .and_then(|host| host.to_str().ok())
+        .and_then(ApiHost::parse);
+    if this.is_some_and(|host| host.named_by(webhook_url)) {
+        return Err(Error::InvalidRequest(vec![FieldError::new(
+            webhook_url::FIELD,
+            webhook_url::API_HOST,
+        )]));
+    }
+    Ok(())
+}
+
 enum Answer {
     Accepted {
         body: SubmitAccepted,
@@ -104,6 +123,7 @@ async fn submit(deps: &Deps, request: &Request, now: DateTime<Utc>) -> Result<An
     let key = IdempotencyKey::from_headers(request.headers())?;
     let submission = Submission::parse(request.body().as_ref(), deps.config.webhooks)
         .map_err(Error::InvalidRequest)?;
+    refuse_this_api(request, &submission.webhook_url)?;
 
     // A replay is answered before the rate limit: retrying a submission that went through
     // must not cost a token nor be refused for lack of one.

@@ -134,7 +134,7 @@ async fn close_circuit(deps: &Deps, bulk: &Bulk, now: DateTime<Utc>) -> Result<b
     if deps.store.get_destination(&name).await?.circuit == Circuit::Closed {
         return Ok(false);
     }
-    let closed = deps
+    let (closed, _) = deps
         .store
         .change_destination(&name, now, |state| {
             let open = state.circuit != Circuit::Closed;

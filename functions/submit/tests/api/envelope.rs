@@ -290,3 +290,28 @@ async fn refused_bodies_spend_no_rate_limit_token() {
     assert_eq!(response.status(), 202);
     assert_eq!(header(&response, "x-ratelimit-remaining"), Some("9"));
 }
+
+#[tokio::test]
+async fn a_webhook_naming_the_host_the_request_came_to_is_a_400_without_any_configuration() {
+    // The execute-api host cannot be configured for submit (the template would have a
+    // cycle): the request's own Host header names it.
+    let app = spawn_app().await;
+    let host = [("host", "abc123.execute-api.us-east-1.amazonaws.com")];
+    let body = |url: &str| json!({"webhook_url": url, "radars": [{}]}).to_string();
+
+    let refused = app
+        .post(
+            &body("https://abc123.execute-api.us-east-1.amazonaws.com/v1/radars/bulk"),
+            &host,
+        )
+        .await;
+    let accepted = app.post(&body("https://hooks.example.com/h"), &host).await;
+
+    let refused = assert_envelope(&refused, 400, MESSAGE);
+    assert_eq!(
+        field_errors(&refused),
+        pairs(&[("webhook_url", "Webhook URL must not point to this API")])
+    );
+    assert_eq!(accepted.status(), 202);
+    assert_eq!(app.queued().await.len(), 1, "only the accepted bulk's item");
+}
