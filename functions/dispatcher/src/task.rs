@@ -4,7 +4,9 @@
 //!    back to the queue for what is left, at most 15 minutes at a time.
 //! 2. `bulk_completed`, on its first attempt, waits until every item's event is settled. One
 //!    copy of it waits: each look is taken on the bulk record
-//!    ([`Store::take_completion_look`]), and a copy whose look another took ends.
+//!    ([`Store::take_completion_look`]). A copy whose look was taken stands by until a dead
+//!    copy's look would be stale, then looks once more: it takes over if no copy renewed the
+//!    look meanwhile, and ends if one did.
 //!
 //! Between 2 and 3 the message passes its destination's gate ([`crate::gate`]), which may
 //! make it wait without spending its attempt.
@@ -101,10 +103,25 @@ pub(crate) async fn prepare(
                     .take_completion_look(bulk.id, look, Uuid::new_v4(), now, stale_before)
                     .await;
                 match taken {
-                    Ok(true) => {}
-                    Ok(false) => {
+                    Ok(true) => task.standby = false,
+                    // A copy that was standing by finds the look renewed: another copy lives.
+                    Ok(false) if task.standby => {
                         tracing::info!(look, "another copy of bulk_completed waits; this one ends");
                         return ControlFlow::Break(Step::Done);
+                    }
+                    // Another copy took this look, or this copy's own predecessor did and died
+                    // before queueing its successor: stand by until a dead copy's look would
+                    // be stale, then look once more.
+                    Ok(false) => {
+                        let wait = retry::LOOK_RENEWED_WITHIN + Duration::from_secs(5);
+                        tracing::info!(
+                            look,
+                            ?wait,
+                            "another copy of bulk_completed looked; standing by"
+                        );
+                        task.standby = true;
+                        task.not_before = Some(now + chrono_duration(wait));
+                        return ControlFlow::Break(Step::Requeue(task, wait));
                     }
                     // A spare copy costs a look every half minute; no copy would lose the event.
                     Err(error) => {

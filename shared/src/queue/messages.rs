@@ -70,6 +70,10 @@ pub struct WebhookTask {
     /// needs only a free slot ([`crate::destination`]).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub paced: bool,
+    /// For `bulk_completed`: another copy took its last look, and it waits to see whether
+    /// that copy lives (see `Store::take_completion_look`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub standby: bool,
 }
 
 fn first_attempt() -> u32 {
@@ -94,6 +98,7 @@ impl From<WebhookMessage> for WebhookTask {
             not_before: None,
             waits: 0,
             paced: false,
+            standby: false,
         }
     }
 }
@@ -149,6 +154,7 @@ mod tests {
             not_before: Some("2026-05-25T11:17:12Z".parse().unwrap()),
             waits: 2,
             paced: true,
+            standby: false,
         };
         let text = serde_json::to_string(&task).unwrap();
         assert!(text.contains(r#""paced":true"#), "{text}");

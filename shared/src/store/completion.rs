@@ -168,10 +168,11 @@ const LOOKER: &str = "completion_looker";
 
 impl Store {
     /// The right to make `bulk_completed`'s look number `look` at its items' deliveries: one
-    /// waiting copy of the event per bulk. A copy whose look another has already taken is a
-    /// duplicate (SQS redelivered a message after its successor was queued, or delivered one
-    /// twice) and ends, instead of waiting beside the other forever. A look not renewed since
-    /// `stale_before` may be taken again: its copy died before it could queue the next.
+    /// waiting copy of the event per bulk. A copy whose look another has already taken is
+    /// usually a duplicate (SQS redelivered a message after its successor was queued, or
+    /// delivered one twice), but may be the last of its line (its successor died unqueued):
+    /// the dispatcher has it stand by and look again once a dead copy's look is stale. A look
+    /// not renewed since `stale_before` may be taken again.
     /// `token` tells this caller's own write, applied but unanswered, from another's.
     pub async fn take_completion_look(
         &self,

@@ -94,32 +94,65 @@ async fn one_copy_of_a_waiting_bulk_completed_waits_and_duplicates_end() {
     let app = spawn_app().await;
     let seeded = app.seed(2).await;
     let now = Utc::now();
+    let at = |seconds| now + chrono::Duration::seconds(seconds);
 
-    // SQS hands the summary's message in twice: one copy goes on waiting.
+    // SQS hands the summary's message in twice: one copy looks, the other stands by.
     let twice = app
         .dispatch_at(&[seeded.completed(), seeded.completed()], now)
         .await;
-    assert_eq!(twice.requeued.len(), 1, "{:?}", twice.requeued);
-    let waiting = twice.requeued[0].0;
+    assert_eq!(twice.requeued.len(), 2, "{:?}", twice.requeued);
+    let (standing, waiting): (Vec<_>, Vec<_>) = twice
+        .requeued
+        .iter()
+        .map(|(task, _)| *task)
+        .partition(|task| task.standby);
+    assert_eq!((standing.len(), waiting.len()), (1, 1));
+    assert!(
+        standing[0].not_before.unwrap() >= at(90),
+        "{:?}",
+        standing[0]
+    );
 
-    // Its successor looks on; the original, redelivered later, finds its look taken and ends.
-    let next = app
-        .dispatch_at(&[waiting], now + chrono::Duration::seconds(6))
-        .await;
+    // The live copy keeps looking; the one standing by finds the look renewed and ends.
+    let next = app.dispatch_at(&[waiting[0]], at(92)).await;
     assert_eq!(next.requeued.len(), 1);
-    let again = app
-        .dispatch_at(&[seeded.completed()], now + chrono::Duration::seconds(7))
-        .await;
-    assert!(again.requeued.is_empty(), "the duplicate ends");
-    assert!(again.response.batch_item_failures.is_empty());
+    let ended = app.dispatch_at(&[standing[0]], at(96)).await;
+    assert!(ended.requeued.is_empty(), "the duplicate ends");
+    assert!(ended.response.batch_item_failures.is_empty());
 
-    // A copy whose successor died (no look for minutes) takes over, and is delivered once
-    // the items are.
+    // A copy whose line died (no look for minutes) takes over, and the summary is delivered
+    // once the items are.
     let later = now + chrono::Duration::minutes(5);
     let revived = app.dispatch_at(&[seeded.completed()], later).await;
     assert_eq!(revived.requeued.len(), 1, "it takes over");
+    assert!(!revived.requeued[0].0.standby);
     app.dispatch_at(&seeded.items(), later).await;
     let sent = app.follow(&revived, later).await;
+    let delivered: Vec<_> = sent.iter().flat_map(|r| r.delivered.clone()).collect();
+    assert_eq!(delivered, [seeded.completion.update_id]);
+}
+
+#[tokio::test]
+async fn a_summary_whose_successor_died_unqueued_stands_by_and_takes_over() {
+    let app = spawn_app().await;
+    let seeded = app.seed(1).await;
+    let now = Utc::now();
+
+    // Its look is taken, and then (the invocation died before queueing the successor) SQS
+    // hands the same message in again seconds later.
+    app.dispatch_at(&[seeded.completed()], now).await;
+    let again = app
+        .dispatch_at(&[seeded.completed()], now + chrono::Duration::seconds(10))
+        .await;
+    assert_eq!(again.requeued.len(), 1);
+    let standing = again.requeued[0].0;
+    assert!(standing.standby);
+
+    // No copy renewed the look: standing by, it takes over, and the summary goes.
+    app.dispatch_at(&seeded.items(), now).await;
+    let sent = app
+        .follow(&again, now + chrono::Duration::seconds(10))
+        .await;
     let delivered: Vec<_> = sent.iter().flat_map(|r| r.delivered.clone()).collect();
     assert_eq!(delivered, [seeded.completion.update_id]);
 }
