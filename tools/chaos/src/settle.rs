@@ -12,9 +12,15 @@ use aws_sdk_sqs::types::QueueAttributeName;
 use provision::Provisioned;
 use uuid::Uuid;
 
-use shared::store::Store;
+use shared::{
+    destination::HELD_TOO_LONG,
+    store::{
+        Store,
+        deliveries::{self, DeliveryState},
+    },
+};
 
-use crate::{accounts::Delivery, verify::completion_held};
+use crate::{Result, accounts::Delivery};
 
 /// The queue where the dispatcher parks deliveries it gave up: a silent endpoint's end there,
 /// so it is not empty when a run has settled (`verify` checks what it holds).
@@ -72,6 +78,24 @@ pub(crate) async fn settle(
         tokio::time::sleep(Duration::from_secs(1)).await;
     }
     false
+}
+
+/// Whether a delivery was given up without a request.
+pub(crate) fn was_held(delivery: &deliveries::Delivery) -> bool {
+    delivery.state == DeliveryState::Failed
+        && delivery
+            .log
+            .last()
+            .is_some_and(|attempt| attempt.error.as_deref() == Some(HELD_TOO_LONG))
+}
+
+/// Whether `bulk_id`'s `bulk_completed` was given up without a request.
+pub(crate) async fn completion_held(store: &Store, bulk_id: Uuid) -> Result<bool> {
+    Ok(store
+        .deliveries(bulk_id)
+        .await?
+        .iter()
+        .any(|delivery| delivery.item_index.is_none() && was_held(delivery)))
 }
 
 /// Whether `bulk_id`'s `bulk_completed` has arrived.

@@ -21,8 +21,6 @@ use crate::{
 mod ends;
 mod held;
 
-pub(crate) use held::completion_held;
-
 /// One invariant, and whether it held.
 #[derive(Debug, Clone)]
 pub struct Check {

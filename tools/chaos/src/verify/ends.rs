@@ -10,7 +10,11 @@ use shared::{queue::WebhookTask, store::deliveries::DeliveryState};
 use uuid::Uuid;
 
 use super::{Check, Evidence, Findings};
-use crate::{Error, Result, endpoint::Behaviour, settle::PARKED};
+use crate::{
+    Error, Result,
+    endpoint::Behaviour,
+    settle::{PARKED, was_held},
+};
 
 /// Checks every accepted bulk's deliveries, and the parked ones.
 pub(super) async fn check(evidence: &Evidence<'_>) -> Result<Check> {
@@ -31,7 +35,7 @@ pub(super) async fn check(evidence: &Evidence<'_>) -> Result<Check> {
             // Given up after every attempt of its schedule, or held behind the destination's
             // open circuit until the schedule's time was spent, without a request.
             let exhausted = delivery.state == DeliveryState::Failed
-                && (delivery.attempts == evidence.attempts || super::held::was_held(&delivery));
+                && (delivery.attempts == evidence.attempts || was_held(&delivery));
             let fits = match behaviour {
                 Behaviour::Answers => delivery.state == DeliveryState::Delivered,
                 Behaviour::Silent => exhausted,

@@ -7,17 +7,11 @@
 use std::collections::{HashMap, HashSet};
 
 use serde_json::Value;
-use shared::{
-    destination::HELD_TOO_LONG,
-    store::{
-        Store,
-        deliveries::{Delivery, DeliveryState},
-    },
-};
+use shared::store::deliveries::Delivery;
 use uuid::Uuid;
 
 use super::Evidence;
-use crate::{Result, endpoint::Behaviour};
+use crate::{Result, endpoint::Behaviour, settle::was_held};
 
 /// The held events of a run.
 #[derive(Debug, Default)]
@@ -26,24 +20,6 @@ pub(super) struct Held {
     pub(super) items: HashMap<(Uuid, u64), Value>,
     /// Bulks whose `bulk_completed` was held.
     pub(super) completions: HashSet<Uuid>,
-}
-
-/// Whether a delivery was given up without a request.
-pub(crate) fn was_held(delivery: &Delivery) -> bool {
-    delivery.state == DeliveryState::Failed
-        && delivery
-            .log
-            .last()
-            .is_some_and(|attempt| attempt.error.as_deref() == Some(HELD_TOO_LONG))
-}
-
-/// Whether `bulk_id`'s `bulk_completed` was given up without a request.
-pub(crate) async fn completion_held(store: &Store, bulk_id: Uuid) -> Result<bool> {
-    Ok(store
-        .deliveries(bulk_id)
-        .await?
-        .iter()
-        .any(|delivery| delivery.item_index.is_none() && was_held(delivery)))
 }
 
 /// The held events of every accepted bulk whose endpoint can fail (a well-behaved endpoint's
