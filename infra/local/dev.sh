@@ -38,6 +38,8 @@ say "building the functions and devstack"
 cargo build --locked --quiet --bin submit --bin processor --bin dispatcher --bin poll --bin devstack
 
 mkdir -p "$OUT"
+# Absolute: cargo lambda watch reads functions.env from another directory.
+OUT="$(cd "$OUT" && pwd)"
 rm -f "$OUT/functions.env" "$OUT/dev.env"
 PIDS=()
 stop() {
