@@ -9,7 +9,10 @@
 #      and .local/functions.env, runs the webhook receiver on 127.0.0.1:${RADAR_RECEIVER_PORT}
 #      and moves queue messages into the processor and dispatcher (the event source mapping);
 #   4. cargo lambda watch serves the API on 127.0.0.1:${RADAR_API_PORT}, routed by the
-#      [workspace.metadata.lambda.watch.router] table of Cargo.toml.
+#      [workspace.metadata.lambda.watch.router] table of Cargo.toml, with up to
+#      $RADAR_DEV_CONCURRENCY instances of each function (devstack writes it to dev.env: as
+#      many as the event source mapping invokes at once, from the template's
+#      MaximumConcurrency).
 # Ctrl-C stops everything it started.
 set -euo pipefail
 
@@ -29,13 +32,14 @@ cd "$ROOT"
 export PATH="$VENV/bin:$PATH"
 
 say "building the functions and devstack"
-# One package at a time, as `cargo lambda watch` runs each (`cargo run --bin <function>`), so
-# that each resolves the same features and its first request does not wait for a rebuild.
-for package in submit processor dispatcher poll devstack; do
-  cargo build --locked --quiet -p "$package"
-done
+# As `cargo lambda watch` builds each instance: `cargo run --bin <function>` with no package
+# named resolves features for the whole workspace, not for the function's package alone, so a
+# `-p <function>` build here would leave every function to be rebuilt by its first instance.
+cargo build --locked --quiet --bin submit --bin processor --bin dispatcher --bin poll --bin devstack
 
 mkdir -p "$OUT"
+# Absolute: cargo lambda watch reads functions.env from another directory.
+OUT="$(cd "$OUT" && pwd)"
 rm -f "$OUT/functions.env" "$OUT/dev.env"
 PIDS=()
 stop() {
@@ -56,7 +60,27 @@ for _ in $(seq 1 120); do
 done
 [[ -f "$OUT/functions.env" ]] || die "devstack did not write $OUT/functions.env"
 
-cargo lambda watch -A 127.0.0.1 -P "$RADAR_API_PORT" --env-file "$OUT/functions.env" &
+CONCURRENCY="$(source "$OUT/dev.env" && echo "${RADAR_DEV_CONCURRENCY:-}")"
+[[ "$CONCURRENCY" =~ ^[1-9][0-9]*$ ]] || die "no RADAR_DEV_CONCURRENCY in $OUT/dev.env"
+
+# cargo-lambda watches its working directory, recursively, once for every instance, and restarts
+# every instance (failing the invocations they are running) on any change there that no
+# .gitignore excludes. In the checkout that would mean .local/ and target/ (about 12,000
+# directories, each an inotify watch, per instance: 15 instances took 180,000 of the 192,536 a
+# user may have on the machine this was written on, 66 would need 800,000) and .git/ (any
+# commit would restart the functions). So it runs in a directory that holds only what the
+# functions are built from (about 30 watches an instance).
+WATCHED="$OUT/watched"
+rm -rf "$WATCHED"
+mkdir -p "$WATCHED"
+for path in Cargo.toml Cargo.lock functions shared; do
+  ln -s "$ROOT/$path" "$WATCHED/$path"
+done
+(
+  cd "$WATCHED"
+  exec cargo lambda watch --manifest-path "$ROOT/Cargo.toml" --concurrency "$CONCURRENCY" \
+    -A 127.0.0.1 -P "$RADAR_API_PORT" --env-file "$OUT/functions.env"
+) &
 PIDS+=($!)
 
 # Whichever ends first ends the session.

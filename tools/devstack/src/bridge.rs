@@ -1,6 +1,7 @@
 //! The local event source mapping: what Lambda does between an SQS queue and a function.
 //!
-//! Each [`Source`] is polled by as many workers as its `MaximumConcurrency`. A worker receives
+//! Each [`Source`] is polled by as many workers as its `MaximumConcurrency` ([`Source::workers`]),
+//! so a function is invoked up to [`instances`] times at once. A worker receives
 //! up to `BatchSize` messages, hands them to the function as one `SqsEvent`, and deletes the
 //! ones the function did not name in its partial batch response. If the invocation fails, or
 //! the function does not report partial failures and any failed, nothing is deleted. What is
@@ -36,6 +37,25 @@ pub struct Source {
     pub batch_size: usize,
     pub concurrency: usize,
     pub partial_batch_responses: bool,
+}
+
+impl Source {
+    /// How many workers poll this source: its `MaximumConcurrency`, and at least one.
+    pub fn workers(&self) -> usize {
+        self.concurrency.max(1)
+    }
+}
+
+/// The most invocations of one function that the workers of `sources` can have in flight at
+/// once: the workers of all that function's sources, for the busiest function. `make dev` lets
+/// `cargo lambda watch` run as many instances of each function, so that no worker's invocation
+/// waits for another's to finish, as none does in Lambda.
+pub fn instances(sources: &[Source]) -> usize {
+    let mut per_function: HashMap<&str, usize> = HashMap::new();
+    for source in sources {
+        *per_function.entry(&source.function).or_default() += source.workers();
+    }
+    per_function.into_values().max().unwrap_or(1)
 }
 
 /// Calls a function with an SQS event.
@@ -195,7 +215,7 @@ pub async fn run_with(
     delivery: &Delivery,
 ) {
     let workers = sources.iter().flat_map(|source| {
-        (0..source.concurrency.max(1)).map(move |_| async move {
+        (0..source.workers()).map(move |_| async move {
             loop {
                 match pump_with(sqs, source, function, delivery).await {
                     Ok(pumped) if pumped.batches > 0 => tracing::debug!(
@@ -271,5 +291,39 @@ impl Invoke for HttpInvoker {
             return Err(format!("{status}: {text}"));
         }
         serde_json::from_str(&text).map_err(|e| format!("not a batch response ({e}): {text}"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Source, instances};
+
+    fn source(function: &str, concurrency: usize) -> Source {
+        Source {
+            function: function.into(),
+            queue_url: String::new(),
+            queue_arn: String::new(),
+            batch_size: 10,
+            concurrency,
+            partial_batch_responses: true,
+        }
+    }
+
+    #[test]
+    fn a_function_fed_by_two_queues_is_invoked_by_the_workers_of_both_at_once() {
+        let sources = [
+            source("processor", 20),
+            source("processor", 2),
+            source("dispatcher", 20),
+        ];
+
+        assert_eq!(instances(&sources), 22);
+    }
+
+    #[test]
+    fn a_source_without_concurrency_still_has_a_worker() {
+        assert_eq!(source("worker", 0).workers(), 1);
+        assert_eq!(instances(&[source("worker", 0)]), 1);
+        assert_eq!(instances(&[]), 1);
     }
 }

@@ -56,10 +56,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let sources = stack.sources(&template)?;
     println!(
         "\nradar-bulk is starting on {api}\n  API key:        {}\n  webhook secret: {}\n  \
-         webhook URL:    {webhook}\n  credits:        {}\n  in another terminal: source {}\n",
+         webhook URL:    {webhook}\n  credits:        {}\n  instances:      up to {} of each \
+         function\n  in another terminal: source {}\n",
         stack.account["api_key"].as_str().unwrap_or_default(),
         stack.account["webhook_secret"].as_str().unwrap_or_default(),
         stack.account["credits"],
+        stack.instances,
         args.dir.join("dev.env").display(),
     );
 

@@ -7,7 +7,10 @@ use provision::{Provisioned, Template};
 use radarctl::Deps;
 use serde_json::Value;
 
-use crate::{Error, Result, bridge::Source};
+use crate::{
+    Error, Result,
+    bridge::{self, Source},
+};
 
 /// What `up` made.
 #[derive(Debug)]
@@ -17,6 +20,9 @@ pub struct Stack {
     pub environment: BTreeMap<String, String>,
     /// `radarctl account create`'s answer for the development account.
     pub account: Value,
+    /// How many instances of each function `cargo lambda watch` may run: as many as the event
+    /// source mapping invokes at once ([`bridge::instances`] of the template's sources).
+    pub instances: usize,
 }
 
 /// The variables every AWS client needs to reach the emulators, from the process environment
@@ -53,6 +59,7 @@ pub async fn up(
         credits,
     } = settings;
     let provisioned = template.provision(dynamodb, sqs, &prefix).await?;
+    let instances = bridge::instances(&sources(template, &provisioned)?);
     let mut environment: BTreeMap<String, String> = provisioned
         .environment
         .iter()
@@ -77,6 +84,7 @@ pub async fn up(
         provisioned,
         environment,
         account,
+        instances,
     })
 }
 
@@ -91,16 +99,19 @@ impl Stack {
     }
 
     /// `export` lines for a shell to `source`: the functions' environment, the development
-    /// account, and where the API and the receiver listen.
+    /// account, where the API and the receiver listen, and how many instances of each function
+    /// run (`infra/local/dev.sh` passes it to `cargo lambda watch --concurrency`).
     pub fn dev_env(&self, api: &str, receiver: &str) -> String {
         let mut text =
             String::from("# Written by make dev. In another terminal: source .local/dev.env\n");
+        let instances = self.instances.to_string();
         let extra = [
             ("RADAR_API", api),
             ("RADAR_WEBHOOK_URL", receiver),
             ("RADAR_DEV_ACCOUNT_ID", self.field("account_id")),
             ("RADAR_DEV_API_KEY", self.field("api_key")),
             ("RADAR_DEV_WEBHOOK_SECRET", self.field("webhook_secret")),
+            ("RADAR_DEV_CONCURRENCY", instances.as_str()),
         ];
         let lines = self
             .environment
@@ -169,6 +180,7 @@ pub fn sources(template: &Template, provisioned: &Provisioned) -> Result<Vec<Sou
 
 #[cfg(test)]
 mod tests {
+    use provision::Queue;
     use shared::{config::Config, webhook_url::WebhookUrl};
 
     use super::*;
@@ -192,6 +204,7 @@ mod tests {
             .map(|(name, value)| (name.to_owned(), value.to_owned()))
             .into(),
             account: Value::Null,
+            instances: 1,
         };
         let dir = std::env::temp_dir().join(format!("devstack-{}", uuid::Uuid::new_v4()));
         std::fs::create_dir_all(&dir).unwrap();
@@ -216,5 +229,25 @@ mod tests {
             "Webhook URL must not point to this API"
         );
         assert!(receiver.is_ok());
+    }
+
+    #[test]
+    fn make_dev_runs_as_many_instances_of_a_function_as_the_template_lets_its_queues_invoke() {
+        let template = Template::load(&Template::default_path()).unwrap();
+        let mut provisioned = Provisioned::default();
+        for source in template.event_sources() {
+            let queue = Queue {
+                url: format!("http://127.0.0.1/{}", source.queue),
+                arn: format!("arn:aws:sqs:us-east-1:000000000000:{}", source.queue),
+            };
+            provisioned.queues.insert(source.queue, queue);
+        }
+
+        let sources = sources(&template, &provisioned).unwrap();
+
+        // infra/template.yaml: the processor reads ItemQueue with MaximumConcurrency 20 and its
+        // dead-letter queue with 2 (ReservedConcurrentExecutions 22); the dispatcher reads
+        // WebhookQueue with 20.
+        assert_eq!(bridge::instances(&sources), 22);
     }
 }

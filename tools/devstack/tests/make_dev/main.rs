@@ -4,6 +4,7 @@
 //! this test's own, and a poll must say `completed`.
 
 use std::{
+    collections::HashMap,
     net::TcpListener as StdListener,
     os::unix::process::CommandExt,
     path::PathBuf,
@@ -13,20 +14,77 @@ use std::{
 };
 
 use devstack::receiver::{self, Received};
+use provision::Template;
 use serde_json::{Value, json};
 use tokio::net::TcpListener;
 
 /// Generous: the first run installs cargo-lambda and builds the functions.
 const PATIENCE: Duration = Duration::from_secs(600);
 
-/// `dev.sh` in a process group of its own, interrupted (as Ctrl-C would) when dropped.
-struct DevStack(Child);
+/// `dev.sh` in a process group of its own, interrupted (as Ctrl-C would) when dropped, and what
+/// it wrote to its `dev.env`.
+struct DevStack {
+    child: Child,
+    out: PathBuf,
+    api_port: u16,
+    api_key: String,
+    secret: String,
+    started: Instant,
+}
+
+impl DevStack {
+    /// Starts `dev.sh` on free ports, in a directory of its own, and waits for its `dev.env`.
+    async fn start() -> Self {
+        let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
+        let out = std::env::temp_dir().join(format!("radar-e2e-{}", uuid::Uuid::new_v4().simple()));
+        let (api_port, devstack_receiver_port) = (free_port(), free_port());
+        let child = Command::new(root.join("infra/local/dev.sh"))
+            .env("RADAR_API_PORT", api_port.to_string())
+            .env("RADAR_RECEIVER_PORT", devstack_receiver_port.to_string())
+            .env("RADAR_DEV_DIR", &out)
+            .env("RADAR_DEV_PREFIX", format!("e2e{api_port}"))
+            .process_group(0)
+            .spawn()
+            .expect("infra/local/dev.sh starts");
+        let started = Instant::now();
+        let dev_env = out.join("dev.env");
+        let secret = loop {
+            if let Some(secret) = read_env(&dev_env, "RADAR_DEV_WEBHOOK_SECRET") {
+                break secret;
+            }
+            assert!(
+                started.elapsed() < PATIENCE,
+                "dev.sh never wrote {}",
+                dev_env.display()
+            );
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        };
+        let api_key = read_env(&dev_env, "RADAR_DEV_API_KEY").expect("the dev account's key");
+        Self {
+            child,
+            out,
+            api_port,
+            api_key,
+            secret,
+            started,
+        }
+    }
+
+    fn bulks(&self) -> String {
+        format!("http://127.0.0.1:{}/v1/radars/bulk", self.api_port)
+    }
+
+    fn dev_env(&self, name: &str) -> Option<String> {
+        read_env(&self.out.join("dev.env"), name)
+    }
+}
 
 impl Drop for DevStack {
     fn drop(&mut self) {
-        let group = format!("-{}", self.0.id());
+        let group = format!("-{}", self.child.id());
         let _ = Command::new("kill").args(["-INT", "--", &group]).status();
-        let _ = self.0.wait();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.out);
     }
 }
 
@@ -45,49 +103,27 @@ fn read_env(path: &PathBuf, name: &str) -> Option<String> {
         .map(|value| value.trim_matches('\'').to_owned())
 }
 
-#[tokio::test]
-async fn the_specs_example_goes_through_make_dev_to_a_webhook_receiver_and_a_poll() {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let out = std::env::temp_dir().join(format!("radar-e2e-{}", uuid::Uuid::new_v4().simple()));
-    let (api_port, devstack_receiver_port) = (free_port(), free_port());
-    let stack = DevStack(
-        Command::new(root.join("infra/local/dev.sh"))
-            .env("RADAR_API_PORT", api_port.to_string())
-            .env("RADAR_RECEIVER_PORT", devstack_receiver_port.to_string())
-            .env("RADAR_DEV_DIR", &out)
-            .env("RADAR_DEV_PREFIX", format!("e2e{api_port}"))
-            .process_group(0)
-            .spawn()
-            .expect("infra/local/dev.sh starts"),
-    );
-
-    // This test's own receiver.
+/// A receiver of this test's own, on a free port: its URL and what it has received so far.
+async fn receiver(secret: &str) -> (String, Arc<Mutex<Vec<Received>>>) {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let webhook_url = format!("http://{}/", listener.local_addr().unwrap());
     let received = Arc::new(Mutex::new(Vec::<Received>::new()));
     let seen = Arc::clone(&received);
-    let started = Instant::now();
-    let dev_env = out.join("dev.env");
-    let secret = loop {
-        if let Some(secret) = read_env(&dev_env, "RADAR_DEV_WEBHOOK_SECRET") {
-            break secret;
-        }
-        assert!(
-            started.elapsed() < PATIENCE,
-            "dev.sh never wrote {}",
-            dev_env.display()
-        );
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    };
-    let api_key = read_env(&dev_env, "RADAR_DEV_API_KEY").expect("the dev account's key");
+    let secret = secret.to_owned();
     tokio::spawn(async move {
         receiver::serve(listener, Some(&secret), move |r| {
             seen.lock().unwrap().push(r);
         })
         .await
     });
+    (webhook_url, received)
+}
 
-    let api = format!("http://127.0.0.1:{api_port}/v1/radars/bulk");
+#[tokio::test]
+async fn the_specs_example_goes_through_make_dev_to_a_webhook_receiver_and_a_poll() {
+    let stack = DevStack::start().await;
+    let (webhook_url, received) = receiver(&stack.secret).await;
+
     let client = reqwest::Client::new();
     let body = json!({
         "webhook_url": webhook_url,
@@ -97,13 +133,13 @@ async fn the_specs_example_goes_through_make_dev_to_a_webhook_receiver_and_a_pol
             {"radar_type": "industry_funding_rounds", "custom_fields": {"segment": "fintech"}}
         ]
     });
-    let accepted = submit(&client, &api, &api_key, &body, started).await;
+    let accepted = submit(&client, &stack, &body).await;
     let bulk_id = accepted["bulk_id"].as_str().unwrap().to_owned();
 
-    let events = until_completed(&received, started).await;
+    let events = until_completed(&received, stack.started).await;
     let poll = client
-        .get(format!("{api}/{bulk_id}"))
-        .header("x-api-key", &api_key)
+        .get(format!("{}/{bulk_id}", stack.bulks()))
+        .header("x-api-key", &stack.api_key)
         .send()
         .await
         .unwrap()
@@ -111,8 +147,9 @@ async fn the_specs_example_goes_through_make_dev_to_a_webhook_receiver_and_a_pol
         .await
         .unwrap();
     let poll: Value = serde_json::from_str(&poll).unwrap();
+    let concurrency = stack.dev_env("RADAR_DEV_CONCURRENCY");
+    let watch = watch_command_line(stack.api_port);
     drop(stack);
-    let _ = std::fs::remove_dir_all(&out);
 
     assert!(
         events.iter().all(|e| e.verified),
@@ -136,20 +173,91 @@ async fn the_specs_example_goes_through_make_dev_to_a_webhook_receiver_and_a_pol
     assert_eq!(completed["radars"][0], *items[0]);
     assert_eq!(poll["status"], "completed");
     assert_eq!(poll["radars"], completed["radars"]);
+    // As many instances of a function as the template lets its queues invoke at once.
+    let expected = busiest_functions_concurrency().to_string();
+    assert_eq!(concurrency.as_deref(), Some(expected.as_str()));
+    let watch = watch.expect("cargo lambda watch was running");
+    assert!(
+        watch
+            .windows(2)
+            .any(|w| w == ["--concurrency", expected.as_str()]),
+        "{watch:?}"
+    );
+}
+
+/// cargo-lambda 1.9.2 answers a function's `POST .../invocation/{id}/response` before reading
+/// its body. When the last of that body is read after the answer (likely past hyper's first 8 KB
+/// read), hyper ends the body only when the next request comes on that connection, and if the
+/// function's runtime client closes the connection instead, hyper (1.10 and later) fails the
+/// fully received body with "connection closed before message completed": cargo-lambda then
+/// answers the caller with its own 500 (`{"type":"https://httpstatuses.com/500",...}`) although
+/// the function answered 200. That is one to five in a hundred polls of a bulk of more than
+/// about 20 items. Run it with `--ignored` after changing cargo-lambda.
+#[tokio::test]
+#[ignore = "cargo-lambda 1.9.2 answers some polls of a large bulk with its own 500"]
+async fn every_poll_of_a_large_bulk_through_make_dev_answers_200_with_the_whole_bulk() {
+    let stack = DevStack::start().await;
+    let (webhook_url, received) = receiver(&stack.secret).await;
+    let client = reqwest::Client::new();
+    let radars: Vec<Value> = (0..1000)
+        .map(|i| json!({"radar_type": "company_job_openings", "domain": format!("d{i}.example.com")}))
+        .collect();
+    let accepted = submit(
+        &client,
+        &stack,
+        &json!({"webhook_url": webhook_url, "radars": radars}),
+    )
+    .await;
+    let bulk_id = accepted["bulk_id"].as_str().unwrap().to_owned();
+    until_completed(&received, stack.started).await;
+
+    // One at a time, within the read limits (10 a second, 200 a minute).
+    let mut answers: HashMap<String, usize> = HashMap::new();
+    for _ in 0..150 {
+        let started = Instant::now();
+        let answer = poll(&client, &stack, &bulk_id).await;
+        *answers.entry(answer).or_default() += 1;
+        tokio::time::sleep(Duration::from_millis(350).saturating_sub(started.elapsed())).await;
+    }
+    drop(stack);
+
+    assert_eq!(
+        answers,
+        HashMap::from([("200 with every item".to_owned(), 150)])
+    );
+}
+
+/// What one poll of a 1000-item bulk answered, in a word unless something went wrong.
+async fn poll(client: &reqwest::Client, stack: &DevStack, bulk_id: &str) -> String {
+    let sent = client
+        .get(format!("{}/{bulk_id}", stack.bulks()))
+        .header("x-api-key", &stack.api_key)
+        .timeout(Duration::from_secs(60))
+        .send()
+        .await;
+    let response = match sent {
+        Ok(response) => response,
+        Err(error) => return format!("no answer: {error}"),
+    };
+    let status = response.status();
+    let text = match response.text().await {
+        Ok(text) => text,
+        Err(error) => return format!("{status} and no whole body: {error}"),
+    };
+    match serde_json::from_str::<Value>(&text) {
+        Ok(poll) if status == 200 && poll["radars"].as_array().map(Vec::len) == Some(1000) => {
+            "200 with every item".to_owned()
+        }
+        _ => format!("{status}: {}", text.chars().take(120).collect::<String>()),
+    }
 }
 
 /// Posts `body` once the API answers (the first request waits for the functions to build).
-async fn submit(
-    client: &reqwest::Client,
-    api: &str,
-    api_key: &str,
-    body: &Value,
-    started: Instant,
-) -> Value {
+async fn submit(client: &reqwest::Client, stack: &DevStack, body: &Value) -> Value {
     loop {
         let sent = client
-            .post(api)
-            .header("x-api-key", api_key)
+            .post(stack.bulks())
+            .header("x-api-key", &stack.api_key)
             .header("content-type", "application/json")
             .body(body.to_string())
             .send()
@@ -159,8 +267,9 @@ async fn submit(
             return serde_json::from_str(&response.text().await.unwrap()).unwrap();
         }
         assert!(
-            started.elapsed() < PATIENCE,
-            "the API never answered on {api}"
+            stack.started.elapsed() < PATIENCE,
+            "the API never answered on {}",
+            stack.bulks()
         );
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
@@ -179,4 +288,29 @@ async fn until_completed(received: &Mutex<Vec<Received>>, started: Instant) -> V
         assert!(started.elapsed() < PATIENCE, "events so far: {events:?}");
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
+}
+
+/// The workers the template's busiest function has across its SQS event sources.
+fn busiest_functions_concurrency() -> usize {
+    let template = Template::load(&Template::default_path()).unwrap();
+    let mut per_function: HashMap<String, usize> = HashMap::new();
+    for source in template.event_sources() {
+        *per_function.entry(source.function).or_default() += source.max_concurrency;
+    }
+    per_function.into_values().max().unwrap()
+}
+
+/// The arguments of the `cargo lambda watch` serving on `port`, from `/proc`.
+fn watch_command_line(port: u16) -> Option<Vec<String>> {
+    let port = port.to_string();
+    std::fs::read_dir("/proc").ok()?.find_map(|entry| {
+        let raw = std::fs::read(entry.ok()?.path().join("cmdline")).ok()?;
+        let args: Vec<String> = raw
+            .split(|byte| *byte == 0)
+            .map(|arg| String::from_utf8_lossy(arg).into_owned())
+            .collect();
+        let watching = args.windows(2).any(|w| w == ["lambda", "watch"]);
+        let on_port = args.windows(2).any(|w| w == ["-P", port.as_str()]);
+        (watching && on_port).then_some(args)
+    })
 }
