@@ -60,7 +60,7 @@ pub struct Limits {
     /// Deliveries to one destination in flight at once, across every invocation.
     pub in_flight: u32,
     /// Starts a second, at most. The default, 100, is about Convoy's default of 5,000 a
-    /// minute per endpoint: a 1000-item bulk's events reach a healthy receiver in 10 s.
+    /// minute per endpoint: a 1000-item bulk's events take at least 10 s to deliver.
     pub per_second: u32,
     /// Failures in a row that open the circuit.
     pub failures_to_open: u32,
