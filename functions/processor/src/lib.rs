@@ -39,11 +39,12 @@ use shared::{
     config::Config,
     error::Chain,
     queue::{
-        ItemMessage, Queue, WebhookMessage,
+        ItemMessage, Queue, WebhookMessage, WebhookTask,
         batch::{self, Received, Unreadable},
     },
     store::Store,
 };
+use uuid::Uuid;
 
 pub use faults::{Faults, Step};
 
@@ -164,7 +165,9 @@ async fn hand_on(deps: &Deps, verdicts: Vec<(Record, Verdict)>, report: &mut Bat
     let mut contended = Vec::new();
     for (record, verdict) in verdicts {
         match verdict {
-            Verdict::Done(events) => decided.push((record.message_id, events)),
+            Verdict::Done(events) => {
+                decided.push((record.message_id, record.body.account_id, events));
+            }
             Verdict::Dropped => {}
             Verdict::Defer => deferred.push(record),
             Verdict::Retry => report.response.add_failure(record.message_id),
@@ -197,21 +200,26 @@ async fn defer(deps: &Deps, records: Vec<Record>, response: &mut SqsBatchRespons
     }
 }
 
-/// Hands every decided event to the dispatcher. A message is acknowledged only once its events
-/// are queued: if queueing fails, SQS redelivers it and the same events are handed on again.
+/// Hands every decided event to the dispatcher, in its account's message group. A message is
+/// acknowledged only once its events are queued: if queueing fails, SQS redelivers it and the
+/// same events are handed on again.
 async fn hand_off(
     deps: &Deps,
-    decided: Vec<(String, Vec<WebhookMessage>)>,
+    decided: Vec<(String, Uuid, Vec<WebhookMessage>)>,
     report: &mut BatchReport,
 ) {
-    let events: Vec<WebhookMessage> = decided
+    let tasks: Vec<WebhookTask> = decided
         .iter()
-        .flat_map(|(_, events)| events.iter().copied())
+        .flat_map(|(_, account_id, events)| {
+            events
+                .iter()
+                .map(|event| WebhookTask::of_account(*event, *account_id))
+        })
         .collect();
-    if events.is_empty() {
+    if tasks.is_empty() {
         return;
     }
-    let sent = match deps.webhooks.send_all(&events).await {
+    let sent = match deps.webhooks.send_all(&tasks).await {
         Ok(()) => deps
             .faults
             .check(Step::HandedOff)
@@ -219,10 +227,10 @@ async fn hand_off(
         Err(error) => Err(failure::Failure::from(error)),
     };
     match sent {
-        Ok(()) => report.handed_off = events,
+        Ok(()) => report.handed_off = tasks.iter().map(|task| task.event).collect(),
         Err(failure) => {
             tracing::warn!(error = %Chain(&failure), "could not hand events to the dispatcher");
-            for (message_id, _) in decided {
+            for (message_id, ..) in decided {
                 report.response.add_failure(message_id);
             }
         }

@@ -74,6 +74,11 @@ pub struct WebhookTask {
     /// that copy lives (see `Store::take_completion_look`).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub standby: bool,
+    /// The account whose event it is: its message group, so that the queue shares the
+    /// dispatcher between accounts ([`crate::queue::Grouped`]). Every message queued again for
+    /// the same event keeps it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account_id: Option<Uuid>,
 }
 
 fn first_attempt() -> u32 {
@@ -99,6 +104,17 @@ impl From<WebhookMessage> for WebhookTask {
             waits: 0,
             paced: false,
             standby: false,
+            account_id: None,
+        }
+    }
+}
+
+impl WebhookTask {
+    /// A first attempt at `event`, queued in `account_id`'s message group.
+    pub fn of_account(event: WebhookMessage, account_id: Uuid) -> Self {
+        Self {
+            account_id: Some(account_id),
+            ..Self::from(event)
         }
     }
 }
@@ -155,9 +171,11 @@ mod tests {
             waits: 2,
             paced: true,
             standby: false,
+            account_id: Some(Uuid::nil()),
         };
         let text = serde_json::to_string(&task).unwrap();
         assert!(text.contains(r#""paced":true"#), "{text}");
+        assert!(text.contains(r#""account_id":"00000000-"#), "{text}");
         assert!(text.contains(r#""attempt":4"#), "{text}");
         assert!(
             text.contains(r#""not_before":"2026-05-25T11:17:12Z""#),

@@ -13,6 +13,7 @@ use aws_sdk_sqs::{
 };
 use futures::{StreamExt, stream};
 use serde::Serialize;
+use uuid::Uuid;
 
 use crate::{Error, Result};
 
@@ -29,6 +30,33 @@ const MAX_DELAY_SECONDS: i32 = 900;
 pub const MAX_DELAY: Duration = Duration::from_secs(900);
 /// Attempts at entries SQS fails through no fault of ours, before giving up.
 const ATTEMPTS: u32 = 5;
+
+/// A message that is some account's work. SQS sends it in that account's message group: on a
+/// standard queue that makes it a fair queue, which hands a consumer the messages of accounts
+/// with few in flight before those of an account with a backlog, so that one account's burst
+/// does not hold back everyone else's items and webhooks (README, "Fair queues").
+pub trait Grouped {
+    /// The account, or `None` for a message of no account's (it shares one group with the rest).
+    fn account(&self) -> Option<Uuid>;
+}
+
+impl Grouped for ItemMessage {
+    fn account(&self) -> Option<Uuid> {
+        Some(self.account_id)
+    }
+}
+
+impl Grouped for WebhookTask {
+    fn account(&self) -> Option<Uuid> {
+        self.account_id
+    }
+}
+
+impl<T: Grouped> Grouped for &T {
+    fn account(&self) -> Option<Uuid> {
+        (*self).account()
+    }
+}
 
 /// A queue and the client that reaches it. Cheap to clone.
 #[derive(Debug, Clone)]
@@ -88,12 +116,12 @@ impl Queue {
     /// Queues every message as JSON, in batches that respect SQS's entry and size limits,
     /// several batches at once. Fails if any message could not be queued; the others stay
     /// queued.
-    pub async fn send_all<T: Serialize>(&self, messages: &[T]) -> Result<()> {
+    pub async fn send_all<T: Serialize + Grouped>(&self, messages: &[T]) -> Result<()> {
         self.send_all_after(messages, Duration::ZERO).await
     }
 
     /// [`Queue::send_all`], each message invisible for `delay` first (at most 15 minutes).
-    pub async fn send_all_after<T: Serialize>(
+    pub async fn send_all_after<T: Serialize + Grouped>(
         &self,
         messages: &[T],
         delay: Duration,
@@ -104,7 +132,10 @@ impl Queue {
 
     /// [`Queue::send_all`], each message invisible for its own delay first (at most 15
     /// minutes: longer delays are cut to SQS's limit).
-    pub async fn send_each_after<T: Serialize>(&self, messages: &[(T, Duration)]) -> Result<()> {
+    pub async fn send_each_after<T: Serialize + Grouped>(
+        &self,
+        messages: &[(T, Duration)],
+    ) -> Result<()> {
         let delays: Vec<i32> = messages
             .iter()
             .map(|(_, delay)| {
@@ -113,17 +144,21 @@ impl Queue {
                     .min(MAX_DELAY_SECONDS)
             })
             .collect();
-        let bodies = (0u32..)
+        let outgoing = (0u32..)
             .zip(messages)
             .map(|(position, (message, _))| {
                 let body = serde_json::to_string(message)
                     .map_err(|e| Error::Serialize("a queue message", e))?;
-                Ok((position, body))
+                Ok(Outgoing {
+                    position,
+                    body,
+                    group: message.account().map(|account| account.to_string()),
+                })
             })
             .collect::<Result<Vec<_>>>()?;
         // Every batch runs to its end even when one fails, so a failed submission leaves a
         // known set of messages behind rather than whatever happened to be in flight.
-        let results: Vec<Result<()>> = stream::iter(batches(bodies))
+        let results: Vec<Result<()>> = stream::iter(batches(outgoing))
             .map(|batch| self.send_batch(batch, &delays))
             .buffer_unordered(CONCURRENCY)
             .collect()
@@ -134,14 +169,15 @@ impl Queue {
     /// One SendMessageBatch, retrying the entries SQS failed on its side. Entry ids are the
     /// messages' positions in the slice given to [`Queue::send_each_after`], which also index
     /// `delays`.
-    async fn send_batch(&self, batch: Vec<(u32, String)>, delays: &[i32]) -> Result<()> {
+    async fn send_batch(&self, batch: Vec<Outgoing>, delays: &[i32]) -> Result<()> {
         let mut entries = batch
             .into_iter()
-            .map(|(position, body)| {
+            .map(|outgoing| {
                 SendMessageBatchRequestEntry::builder()
-                    .id(position.to_string())
-                    .message_body(body)
-                    .delay_seconds(delays[position as usize])
+                    .id(outgoing.position.to_string())
+                    .message_body(outgoing.body)
+                    .set_message_group_id(outgoing.group)
+                    .delay_seconds(delays[outgoing.position as usize])
                     .build()
                     .map_err(Error::sqs)
             })
@@ -185,20 +221,26 @@ impl Queue {
     }
 }
 
-/// Groups bodies into batches of at most 10 entries and 256 KiB.
-fn batches(bodies: Vec<(u32, String)>) -> Vec<Vec<(u32, String)>> {
+/// One message on its way: its position among those sent together, its body, its group.
+struct Outgoing {
+    position: u32,
+    body: String,
+    group: Option<String>,
+}
+
+/// Groups messages into batches of at most 10 entries and 256 KiB.
+fn batches(messages: Vec<Outgoing>) -> Vec<Vec<Outgoing>> {
     let mut batches = Vec::new();
-    let mut current: Vec<(u32, String)> = Vec::new();
+    let mut current: Vec<Outgoing> = Vec::new();
     let mut bytes = 0;
-    for (index, body) in bodies {
-        if current.len() == BATCH_ENTRIES
-            || (!current.is_empty() && bytes + body.len() > BATCH_BYTES)
-        {
+    for message in messages {
+        let size = message.body.len();
+        if current.len() == BATCH_ENTRIES || (!current.is_empty() && bytes + size > BATCH_BYTES) {
             batches.push(std::mem::take(&mut current));
             bytes = 0;
         }
-        bytes += body.len();
-        current.push((index, body));
+        bytes += size;
+        current.push(message);
     }
     if !current.is_empty() {
         batches.push(current);
@@ -211,10 +253,15 @@ mod tests {
     use super::*;
 
     fn sizes(bodies: &[usize]) -> Vec<usize> {
-        let bodies = (0u32..)
-            .zip(bodies.iter().map(|len| "x".repeat(*len)))
+        let messages = (0u32..)
+            .zip(bodies)
+            .map(|(position, len)| Outgoing {
+                position,
+                body: "x".repeat(*len),
+                group: None,
+            })
             .collect();
-        batches(bodies).iter().map(Vec::len).collect()
+        batches(messages).iter().map(Vec::len).collect()
     }
 
     #[test]

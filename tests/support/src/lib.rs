@@ -243,8 +243,18 @@ impl TestEnv {
 
     /// Receives every message waiting on a queue (by logical id), leaving them in flight.
     pub async fn drain_queue(&self, logical_id: &str) -> Vec<String> {
+        self.drain_grouped(logical_id)
+            .await
+            .into_iter()
+            .map(|(_, body)| body)
+            .collect()
+    }
+
+    /// [`TestEnv::drain_queue`], each body with the message group it was sent in.
+    pub async fn drain_grouped(&self, logical_id: &str) -> Vec<(Option<String>, String)> {
+        use aws_sdk_sqs::types::MessageSystemAttributeName::MessageGroupId;
         let url = self.queue_url(logical_id);
-        let mut bodies = Vec::new();
+        let mut messages = Vec::new();
         loop {
             let output = self
                 .sqs
@@ -252,14 +262,21 @@ impl TestEnv {
                 .queue_url(&url)
                 .max_number_of_messages(10)
                 .visibility_timeout(300)
+                .message_system_attribute_names(MessageGroupId)
                 .send()
                 .await
                 .expect("receive from the emulator");
-            let messages = output.messages.unwrap_or_default();
-            if messages.is_empty() {
-                return bodies;
+            let received = output.messages.unwrap_or_default();
+            if received.is_empty() {
+                return messages;
             }
-            bodies.extend(messages.into_iter().filter_map(|message| message.body));
+            messages.extend(received.into_iter().filter_map(|message| {
+                let group = message
+                    .attributes()
+                    .and_then(|attributes| attributes.get(&MessageGroupId))
+                    .cloned();
+                Some((group, message.body?))
+            }));
         }
     }
 

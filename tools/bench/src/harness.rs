@@ -270,14 +270,17 @@ impl Stack {
             busy: Mutex::new(BTreeMap::new()),
         });
         let sources = sources(&env, &options)?;
+        // The template's queues are fair queues: every message carries its account's group.
+        let delivery = Arc::new(bridge::Delivery::exact().with_fair_queues());
         for source in &sources {
             let polling = match source.function.as_str() {
                 "processor" => &meters.item_polling,
                 _ => &meters.webhook_polling,
             };
             let (sqs, timed, source) = (polling.sqs.clone(), Arc::clone(&timed), source.clone());
+            let delivery = Arc::clone(&delivery);
             tasks.push(tokio::spawn(async move {
-                bridge::run(&sqs, &[source], timed.as_ref()).await;
+                bridge::run_with(&sqs, &[source], timed.as_ref(), &delivery).await;
             }));
         }
         Ok(Self {

@@ -34,7 +34,8 @@ struct Args {
     #[arg(long, default_value_t = 0.10)]
     kill_rate: f64,
     /// Deliver as a standard SQS queue does, not as moto does: batches shuffled, messages
-    /// held back into later batches, 1 % of them delivered twice.
+    /// held back into later batches, 1 % of them delivered twice, and fair between accounts
+    /// (the template's queues are fair queues).
     #[arg(long)]
     shuffle: bool,
     /// Event source concurrency of the processor and of the dispatcher.

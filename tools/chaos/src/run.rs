@@ -224,8 +224,10 @@ fn start_bridge(
             source
         })
         .collect();
+    // SQS's own delivery: out of order, now and then twice, and fair between accounts (every
+    // message carries its account's group).
     let delivery = Arc::new(if settings.shuffle {
-        bridge::Delivery::shuffled(Shuffle::default())
+        bridge::Delivery::shuffled(Shuffle::default()).with_fair_queues()
     } else {
         bridge::Delivery::exact()
     });

@@ -11,7 +11,9 @@
 //!
 //! By default a batch is what moto returned, in moto's order. With a [`Delivery::shuffled`]
 //! the bridge delivers as a standard queue does, out of order and now and then twice
-//! ([`crate::delivery`]); chaos runs and the benchmarks ask for that.
+//! ([`crate::delivery`]); chaos runs ask for that. With [`Delivery::with_fair_queues`] it
+//! delivers as a fair queue does, the accounts with few messages in flight first
+//! ([`crate::delivery::fair`]); `make dev`, chaos runs and the benchmarks ask for that.
 
 use std::{
     collections::{HashMap, HashSet},
@@ -23,7 +25,10 @@ use std::{
 use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use aws_sdk_sqs::{
     Client,
-    types::{DeleteMessageBatchRequestEntry, Message, MessageSystemAttributeName},
+    types::{
+        ChangeMessageVisibilityBatchRequestEntry, DeleteMessageBatchRequestEntry, Message,
+        MessageSystemAttributeName, QueueAttributeName,
+    },
 };
 
 pub use crate::delivery::{Delivery, Pumped, Shuffle};
@@ -75,6 +80,14 @@ pub enum Error {
 
 /// How long a receive waits for messages before answering empty.
 const WAIT_SECONDS: i32 = 1;
+/// How long a message received into a fair queue's pool stays hidden on the queue: longer
+/// than it may wait there ([`crate::delivery::Pool::AGED`]). Its visibility timeout starts
+/// again when a function gets it.
+const POOLED_SECONDS: i32 = 300;
+/// Receives a worker makes to fill the pool before each batch: enough for the pool to take in
+/// a 1000-message backlog within a round of the workers' turns, few enough that no batch
+/// waits long for its worker's receives.
+const FILLS_PER_TURN: usize = 5;
 
 /// One receive, one invocation, one delete: a single turn of a worker, delivering as moto does.
 pub async fn pump(sqs: &Client, source: &Source, function: &impl Invoke) -> Result<Pumped, Error> {
@@ -91,9 +104,18 @@ pub async fn pump_with(
 ) -> Result<Pumped, Error> {
     let batch_size = source.batch_size.clamp(1, 10);
     let taken = delivery.take(&source.queue_url, batch_size);
+    let wanted = batch_size - taken.len();
     // Messages kept for this turn go now: no long poll keeps them waiting.
-    let wait = if taken.is_empty() { WAIT_SECONDS } else { 0 };
-    let received = match receive(sqs, source, batch_size - taken.len(), wait).await {
+    let may_wait = taken.is_empty();
+    let received = if delivery.is_fair() {
+        receive_fairly(sqs, source, delivery, wanted, may_wait).await
+    } else {
+        let wait = if may_wait { WAIT_SECONDS } else { 0 };
+        receive(sqs, source, wanted, wait, None)
+            .await
+            .map(|received| (received.len(), received))
+    };
+    let (from_sqs, received) = match received {
         Ok(received) => received,
         Err(error) => {
             delivery.put_back(&source.queue_url, taken);
@@ -101,6 +123,7 @@ pub async fn pump_with(
         }
     };
     let (messages, mut pumped) = delivery.batch(&source.queue_url, taken, received);
+    pumped.received = from_sqs;
     if messages.is_empty() {
         delivery.count(&source.function, pumped);
         return Ok(pumped);
@@ -110,8 +133,11 @@ pub async fn pump_with(
         .iter()
         .filter_map(|m| Some((m.message_id.clone()?, m.receipt_handle.clone()?)))
         .collect();
-    let event = event(source, messages);
-    let failed: HashSet<String> = match function.invoke(&source.function, &event).await {
+    delivery.started(&source.queue_url, &messages);
+    let event = event(source, &messages);
+    let invoked = function.invoke(&source.function, &event).await;
+    delivery.finished(&source.queue_url, &messages);
+    let failed: HashSet<String> = match invoked {
         Ok(response) if source.partial_batch_responses => response
             .batch_item_failures
             .into_iter()
@@ -154,12 +180,109 @@ pub async fn pump_with(
     Ok(pumped)
 }
 
-/// Up to `wanted` messages from the source's queue, waiting up to `wait` seconds for any.
+/// Up to `wanted` messages from a fair queue ([`crate::delivery::fair`]), and how many SQS
+/// returned: the worker first receives ahead into the pool, as far as it has room (up to
+/// [`FILLS_PER_TURN`] receives, waiting only when nothing is pooled and `may_wait`), then
+/// chooses from the pool. The chosen messages' visibility timeout starts again, so a function
+/// has the queue's whole timeout, as under Lambda.
+async fn receive_fairly(
+    sqs: &Client,
+    source: &Source,
+    delivery: &Delivery,
+    wanted: usize,
+    may_wait: bool,
+) -> Result<(usize, Vec<Message>), Error> {
+    let queue = &source.queue_url;
+    let mut from_sqs = 0;
+    for _ in 0..FILLS_PER_TURN {
+        let room = delivery.room(queue).min(10);
+        if room == 0 {
+            break;
+        }
+        let wait = if may_wait && delivery.pooled(queue) == 0 {
+            WAIT_SECONDS
+        } else {
+            0
+        };
+        let received = receive(sqs, source, room, wait, Some(POOLED_SECONDS)).await?;
+        let full = received.len() == room;
+        from_sqs += received.len();
+        delivery.pool(queue, received);
+        if !full {
+            break;
+        }
+    }
+    let chosen = delivery.choose(queue, wanted);
+    restart_visibility(sqs, source, delivery, &chosen).await;
+    Ok((from_sqs, chosen))
+}
+
+/// Hides `messages` for the queue's own visibility timeout from now. A message whose change
+/// fails stays hidden for what is left of [`POOLED_SECONDS`], which is no shorter.
+async fn restart_visibility(
+    sqs: &Client,
+    source: &Source,
+    delivery: &Delivery,
+    messages: &[Message],
+) {
+    if messages.is_empty() {
+        return;
+    }
+    let Some(seconds) = visibility(sqs, source, delivery).await else {
+        return;
+    };
+    let entries = (0..)
+        .zip(messages)
+        .filter_map(|(entry, message)| {
+            ChangeMessageVisibilityBatchRequestEntry::builder()
+                .id(format!("m{entry}"))
+                .receipt_handle(message.receipt_handle.as_deref()?)
+                .visibility_timeout(seconds)
+                .build()
+                .ok()
+        })
+        .collect();
+    let changed = sqs
+        .change_message_visibility_batch()
+        .queue_url(&source.queue_url)
+        .set_entries(Some(entries))
+        .send()
+        .await;
+    if let Err(error) = changed {
+        tracing::warn!(function = %source.function, error = %aws_sdk_sqs::Error::from(error), "could not restart the visibility timeout of pooled messages");
+    }
+}
+
+/// The source queue's visibility timeout in seconds, read once.
+async fn visibility(sqs: &Client, source: &Source, delivery: &Delivery) -> Option<i32> {
+    if let Some(seconds) = delivery.visibility(&source.queue_url) {
+        return Some(seconds);
+    }
+    let attributes = sqs
+        .get_queue_attributes()
+        .queue_url(&source.queue_url)
+        .attribute_names(QueueAttributeName::VisibilityTimeout)
+        .send()
+        .await
+        .map_err(|error| tracing::warn!(error = %aws_sdk_sqs::Error::from(error), "could not read the visibility timeout"))
+        .ok()?;
+    let seconds = attributes
+        .attributes()?
+        .get(&QueueAttributeName::VisibilityTimeout)?
+        .parse()
+        .ok()?;
+    delivery.set_visibility(&source.queue_url, seconds);
+    Some(seconds)
+}
+
+/// Up to `wanted` messages from the source's queue, waiting up to `wait` seconds for any, and
+/// hidden for `visibility` seconds (the queue's own timeout when `None`).
 async fn receive(
     sqs: &Client,
     source: &Source,
     wanted: usize,
     wait: i32,
+    visibility: Option<i32>,
 ) -> Result<Vec<Message>, Error> {
     if wanted == 0 {
         return Ok(Vec::new());
@@ -169,6 +292,7 @@ async fn receive(
         .queue_url(&source.queue_url)
         .max_number_of_messages(i32::try_from(wanted).unwrap_or(10))
         .wait_time_seconds(wait)
+        .set_visibility_timeout(visibility)
         .message_system_attribute_names(MessageSystemAttributeName::All)
         .send()
         .await
@@ -177,21 +301,21 @@ async fn receive(
 }
 
 /// The event Lambda would build for these messages.
-fn event(source: &Source, messages: Vec<Message>) -> SqsEvent {
+fn event(source: &Source, messages: &[Message]) -> SqsEvent {
     let mut event = SqsEvent::default();
     event.records = messages
-        .into_iter()
+        .iter()
         .map(|message| {
             let mut record = SqsMessage::default();
-            record.message_id = message.message_id;
-            record.receipt_handle = message.receipt_handle;
-            record.md5_of_body = message.md5_of_body;
-            record.body = message.body;
+            record.message_id.clone_from(&message.message_id);
+            record.receipt_handle.clone_from(&message.receipt_handle);
+            record.md5_of_body.clone_from(&message.md5_of_body);
+            record.body.clone_from(&message.body);
             record.attributes = message
-                .attributes
-                .unwrap_or_default()
+                .attributes()
                 .into_iter()
-                .map(|(name, value)| (name.as_str().to_owned(), value))
+                .flatten()
+                .map(|(name, value)| (name.as_str().to_owned(), value.clone()))
                 .collect();
             record.event_source = Some("aws:sqs".into());
             record.event_source_arn = Some(source.queue_arn.clone());

@@ -76,9 +76,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .await
     };
     let invoker = HttpInvoker::new(api.clone());
+    // The template's queues are fair queues: every message carries its account's group.
+    let delivery = bridge::Delivery::exact().with_fair_queues();
     let bridging = async {
         wait_for(args.api_port).await;
-        bridge::run(&sqs, &sources, &invoker).await;
+        bridge::run_with(&sqs, &sources, &invoker, &delivery).await;
     };
     tokio::select! {
         served = receiving => served?,

@@ -173,7 +173,7 @@ async fn reopen(
     }
     Ok(Ok(WebhookTask {
         attempt: delivery.attempts + 1,
-        ..WebhookTask::from(event)
+        ..WebhookTask::of_account(event, bulk.account_id)
     }))
 }
 

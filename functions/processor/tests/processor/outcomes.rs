@@ -1,5 +1,8 @@
 use serde_json::{Value, json};
-use shared::{queue::WebhookMessage, store::items::ItemState};
+use shared::{
+    queue::{WebhookMessage, WebhookTask},
+    store::{bulks::BulkState, items::ItemState},
+};
 
 use crate::helpers::{
     company, completions, event_of, record, retried, spawn_app, spawn_app_with_credits,
@@ -306,4 +309,39 @@ async fn an_item_whose_transaction_keeps_meeting_others_comes_back_in_seconds() 
     let failed = app.process(event_of([message])).await;
     assert_eq!(retried(&failed), ["message-0"]);
     assert_eq!(failed.hurried, 0);
+}
+
+#[tokio::test]
+async fn events_are_queued_in_the_message_group_of_their_bulks_account() {
+    let app = spawn_app().await;
+    let other = app.env.account().await;
+    let mine = app.submit(&[company("a.com")]).await;
+    let theirs = app
+        .submit_as(
+            other.id,
+            &[company("b.com")],
+            BulkState::Accepted,
+            chrono::Utc::now(),
+        )
+        .await;
+
+    app.process(event_of([
+        record(&mine.messages[0], 0, 1),
+        record(&theirs.messages[0], 1, 1),
+    ]))
+    .await;
+
+    // An item event and a bulk_completed for each bulk, each in its account's group.
+    let queued = app.env.drain_grouped("WebhookQueue").await;
+    assert_eq!(queued.len(), 4, "{queued:?}");
+    for (group, body) in queued {
+        let task: WebhookTask = serde_json::from_str(&body).unwrap();
+        let account = if task.event.bulk_id() == mine.bulk.id {
+            app.account.id
+        } else {
+            other.id
+        };
+        assert_eq!(task.account_id, Some(account));
+        assert_eq!(group, Some(account.to_string()));
+    }
 }

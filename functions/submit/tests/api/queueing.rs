@@ -3,7 +3,7 @@ use serde_json::{Value, json};
 use test_support::response_json;
 use uuid::Uuid;
 
-use crate::helpers::{App, WEBHOOK, assert_envelope, field_errors, spawn_app};
+use crate::helpers::{App, WEBHOOK, assert_envelope, body_with, field_errors, spawn_app};
 
 /// Makes the item queue refuse any message over 1 KiB, as a real queue refuses what breaks its
 /// limits: the batch holding the one large item fails, and every other batch goes through.
@@ -111,4 +111,22 @@ async fn a_missing_queue_is_a_500_that_leaves_the_bulk_aborted() {
         .unwrap();
     assert_eq!(bulks.len(), 1);
     assert_eq!(bulks[0]["state"].as_s().unwrap(), "aborted");
+}
+
+#[tokio::test]
+async fn every_item_is_queued_in_its_accounts_message_group() {
+    let app = spawn_app().await;
+
+    let response = app.post(&body_with(25), &[]).await;
+
+    assert_eq!(response.status(), 202);
+    let queued = app.env.drain_grouped("ItemQueue").await;
+    assert_eq!(queued.len(), 25);
+    let account = app.account.id.to_string();
+    assert!(
+        queued
+            .iter()
+            .all(|(group, _)| group.as_deref() == Some(account.as_str())),
+        "{queued:?}"
+    );
 }

@@ -20,24 +20,32 @@
 //! its twin was acknowledged is not redelivered; a function that acknowledges a message without
 //! having made sure its work gets done is wrong under SQS, and this is how a test finds out.
 //!
-//! The policy ([`plan`], [`Ledger`]) is pure and takes its chances from a [`Random`], so tests
-//! script them; [`Delivery`] is the state a bridge's workers share.
+//! With [`Delivery::with_fair_queues`] the bridge also delivers as a fair queue does: the
+//! messages of accounts with few in flight before those of an account with a backlog
+//! ([`fair`]). The template's queues are fair queues because every message carries its account
+//! as its message group.
+//!
+//! The policy ([`plan`], [`Ledger`], [`Pool`]) is pure and takes its chances from a [`Random`],
+//! so tests script them; [`Delivery`] is the state a bridge's workers share.
 //!
 //! [`bridge`]: crate::bridge
 
 mod batching;
+pub mod fair;
 mod ledger;
 
 use std::{
     collections::{BTreeMap, HashMap},
     ops::AddAssign,
     sync::{Mutex, PoisonError},
+    time::Instant,
 };
 
-use aws_sdk_sqs::types::Message;
+use aws_sdk_sqs::types::{Message, MessageSystemAttributeName};
 
 pub use self::{
     batching::{Letter, Plan, Random, Shuffle, Waiting, plan},
+    fair::{Group, Pool},
     ledger::{Ack, Ledger},
 };
 
@@ -47,7 +55,7 @@ pub use self::{
 /// [`bridge::pump`]: crate::bridge::pump
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Pumped {
-    /// Messages SQS returned.
+    /// Messages SQS returned (into the pool, with fair queues).
     pub received: usize,
     /// Acknowledged: deleted from the queue.
     pub deleted: usize,
@@ -82,12 +90,14 @@ impl AddAssign for Pumped {
 }
 
 /// How a bridge delivers, shared by all of its workers: as moto does ([`Delivery::exact`]), or
-/// as a standard SQS queue does ([`Delivery::shuffled`]). Keeps each queue's waiting messages
-/// and [`Ledger`], and what was pumped, function by function.
+/// as a standard SQS queue does ([`Delivery::shuffled`]); either in sending order or as a fair
+/// queue ([`Delivery::with_fair_queues`]). Keeps each queue's waiting messages, pool and
+/// [`Ledger`], and what was pumped, function by function.
 #[derive(Debug)]
 pub struct Delivery {
     odds: Option<Shuffle>,
     seed: u64,
+    fair: bool,
     state: Mutex<State>,
 }
 
@@ -102,6 +112,11 @@ struct State {
 struct Queue {
     waiting: Vec<Waiting<Message>>,
     ledger: Ledger,
+    pool: Pool<Message>,
+    /// Messages in an invocation, by group.
+    in_flight: HashMap<Group, usize>,
+    /// The queue's visibility timeout, in seconds, once read.
+    visibility: Option<i32>,
 }
 
 impl Default for Delivery {
@@ -121,10 +136,18 @@ impl Delivery {
         Self::new(Some(odds), odds.seed.unwrap_or_else(|| fastrand::u64(..)))
     }
 
+    /// The same, from a fair queue: each batch from the pool of messages received ahead, the
+    /// groups with fewest in flight first ([`fair`]).
+    #[must_use]
+    pub fn with_fair_queues(self) -> Self {
+        Self { fair: true, ..self }
+    }
+
     fn new(odds: Option<Shuffle>, seed: u64) -> Self {
         Self {
             odds,
             seed,
+            fair: false,
             state: Mutex::new(State {
                 random: fastrand::Rng::with_seed(seed),
                 queues: HashMap::new(),
@@ -135,6 +158,10 @@ impl Delivery {
 
     pub fn odds(&self) -> Option<Shuffle> {
         self.odds
+    }
+
+    pub fn is_fair(&self) -> bool {
+        self.fair
     }
 
     /// The seed of every choice (drawn when [`Shuffle::seed`] was `None`).
@@ -164,6 +191,85 @@ impl Delivery {
         };
         let up_to = up_to.min(queue.waiting.len());
         queue.waiting.drain(..up_to).collect()
+    }
+
+    /// How many more messages `queue`'s pool takes.
+    pub fn room(&self, queue: &str) -> usize {
+        self.lock()
+            .queues
+            .get(queue)
+            .map_or(Pool::<Message>::DEPTH, |queue| queue.pool.room())
+    }
+
+    /// How many messages wait in `queue`'s pool.
+    pub fn pooled(&self, queue: &str) -> usize {
+        self.lock()
+            .queues
+            .get(queue)
+            .map_or(0, |queue| queue.pool.len())
+    }
+
+    /// Keeps received messages in `queue`'s pool, each in its group.
+    pub fn pool(&self, queue: &str, received: Vec<Message>) {
+        let now = Instant::now();
+        let mut state = self.lock();
+        let pool = &mut state.queues.entry(queue.to_owned()).or_default().pool;
+        for message in received {
+            pool.add(group_of(&message), message, now);
+        }
+    }
+
+    /// Up to `wanted` messages from `queue`'s pool, as the fair queue hands them out.
+    pub fn choose(&self, queue: &str, wanted: usize) -> Vec<Message> {
+        let mut state = self.lock();
+        let Some(queue) = state.queues.get_mut(queue) else {
+            return Vec::new();
+        };
+        queue
+            .pool
+            .choose(wanted, &queue.in_flight, Instant::now())
+            .into_iter()
+            .map(|(_, message)| message)
+            .collect()
+    }
+
+    /// These messages are in an invocation now.
+    pub fn started(&self, queue: &str, messages: &[Message]) {
+        let mut state = self.lock();
+        let in_flight = &mut state.queues.entry(queue.to_owned()).or_default().in_flight;
+        for message in messages {
+            *in_flight.entry(group_of(message)).or_default() += 1;
+        }
+    }
+
+    /// The invocation of these messages is over.
+    pub fn finished<'a>(&self, queue: &str, messages: impl IntoIterator<Item = &'a Message>) {
+        let mut state = self.lock();
+        let Some(queue) = state.queues.get_mut(queue) else {
+            return;
+        };
+        for message in messages {
+            let group = group_of(message);
+            if let Some(count) = queue.in_flight.get_mut(&group) {
+                *count = count.saturating_sub(1);
+                if *count == 0 {
+                    queue.in_flight.remove(&group);
+                }
+            }
+        }
+    }
+
+    /// `queue`'s visibility timeout in seconds, if read already.
+    pub fn visibility(&self, queue: &str) -> Option<i32> {
+        self.lock().queues.get(queue)?.visibility
+    }
+
+    pub fn set_visibility(&self, queue: &str, seconds: i32) {
+        self.lock()
+            .queues
+            .entry(queue.to_owned())
+            .or_default()
+            .visibility = Some(seconds);
     }
 
     /// Gives back what [`Delivery::take`] took, for a batch that never went out.
@@ -272,10 +378,16 @@ impl Delivery {
     }
 }
 
+/// The message group `message` was sent with.
+pub fn group_of(message: &Message) -> Group {
+    message
+        .attributes()?
+        .get(&MessageSystemAttributeName::MessageGroupId)
+        .cloned()
+}
+
 #[cfg(test)]
 mod tests {
-    use aws_sdk_sqs::types::MessageSystemAttributeName;
-
     use super::*;
 
     fn received(ids: &[&str]) -> Vec<Message> {

@@ -1,6 +1,7 @@
 //! make dev's moving parts against the SQS emulator, DynamoDB Local and real local HTTP servers.
 
 mod delivery;
+mod fair;
 
 use std::{
     collections::HashSet,
@@ -11,7 +12,7 @@ use std::{
 use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};
 use aws_sdk_sqs::types::QueueAttributeName;
 use devstack::{
-    bridge::{self, HttpInvoker, Invoke, Pumped, Source},
+    bridge::{self, Delivery, HttpInvoker, Invoke, Pumped, Source},
     local::{self, Functions},
     receiver::{self, Received},
     stack,
@@ -134,9 +135,16 @@ async fn depth(env: &TestEnv, url: &str) -> usize {
 }
 
 /// Pumps until a batch arrives (a hidden message comes back after its visibility timeout).
-async fn pump_next(env: &TestEnv, source: &Source, function: &Scripted) -> Pumped {
+async fn pump_next(
+    env: &TestEnv,
+    source: &Source,
+    function: &Scripted,
+    delivery: &Delivery,
+) -> Pumped {
     for _ in 0..40 {
-        let pumped = bridge::pump(&env.sqs, source, function).await.unwrap();
+        let pumped = bridge::pump_with(&env.sqs, source, function, delivery)
+            .await
+            .unwrap();
         if pumped.received > 0 {
             return pumped;
         }
@@ -158,13 +166,13 @@ async fn the_bridge_deletes_what_succeeded_and_redrives_what_keeps_failing() {
     let mut first = bridge::pump(&env.sqs, &source, &function).await.unwrap();
     if first.received == 1 {
         // moto may hand the two messages over in two receives.
-        let rest = pump_next(&env, &source, &function).await;
+        let rest = pump_next(&env, &source, &function, &Delivery::exact()).await;
         first.received += rest.received;
         first.deleted += rest.deleted;
         first.retried += rest.retried;
     }
     assert_eq!((first.received, first.deleted, first.retried), (2, 1, 1));
-    let second = pump_next(&env, &source, &function).await;
+    let second = pump_next(&env, &source, &function, &Delivery::exact()).await;
     assert_eq!((second.received, second.retried), (1, 1));
 
     // Its third receive is past maxReceiveCount: SQS moves it to the dead-letter queue.

@@ -153,8 +153,9 @@ fn dispatcher_of(env: &TestEnv) -> dispatcher::Deps {
 
 /// Queues events on the webhook queue, as the processor hands them on.
 async fn hand_off(deps: &Deps, messages: &[WebhookMessage]) {
+    let tasks: Vec<WebhookTask> = messages.iter().copied().map(WebhookTask::from).collect();
     Queue::new(deps.sqs.clone(), &deps.config.webhook_queue_url)
-        .send_all(messages)
+        .send_all(&tasks)
         .await
         .unwrap();
 }
