@@ -46,6 +46,9 @@ pub const LONGEST_COOL_DOWN: Duration = Duration::from_secs(600);
 pub const PROBE_WAIT: Duration = Duration::from_secs(5);
 /// The shortest wait: SQS delays by whole seconds.
 const SHORTEST_WAIT: Duration = Duration::from_secs(1);
+/// The answered attempts' latency up to which a destination counts as quick
+/// ([`Destination::frees_slots_quickly`]).
+const QUICK: Duration = Duration::from_millis(500);
 /// How far ahead of now the pace may run: a second's worth of starts may go at once.
 const BURST: Duration = Duration::from_secs(1);
 /// The error recorded on a delivery given up because its destination's circuit held it back
@@ -241,7 +244,7 @@ impl Destination {
                 }
                 decisions
             }
-            Circuit::Closed => self.pace(asks, now, limits, interval),
+            Circuit::Closed => self.pace(asks, now, limits, interval, lease),
         };
         let going = decisions.iter().filter(|d| **d == Decision::Go).count();
         if going > 0 {
@@ -263,11 +266,13 @@ impl Destination {
         now: DateTime<Utc>,
         limits: &Limits,
         interval: chrono::Duration,
+        lease: Duration,
     ) -> Vec<Decision> {
         let mut free = limits.in_flight.saturating_sub(self.in_flight(now));
         let mut next = self.paced_until.map_or(now, |at| at.max(now));
         let burst = chrono_duration(BURST);
         let soonest = now + chrono_duration(SHORTEST_WAIT);
+        let slot_free = soonest.max(now + self.slot_wait(now, lease));
         let decisions = asks
             .iter()
             .map(|ask| {
@@ -279,23 +284,57 @@ impl Destination {
                     }
                     return Decision::Go;
                 }
+                if ask.paced {
+                    // It has its place in the pace already, and waits for a slot only.
+                    return Decision::Wait(Wait {
+                        until: slot_free,
+                        reason: WaitReason::InFlight,
+                        paced: true,
+                    });
+                }
                 // Its place in the pace: a second ahead of the pace's next start, as a fresh
-                // ask would have found it.
-                let until = (next - burst).max(soonest);
+                // ask would have found it; and no sooner than a slot is likely to be free.
+                let (until, reason) = if free == 0 {
+                    ((next - burst).max(slot_free), WaitReason::InFlight)
+                } else {
+                    ((next - burst).max(soonest), WaitReason::Paced)
+                };
                 next += interval;
                 Decision::Wait(Wait {
                     until,
-                    reason: if free == 0 {
-                        WaitReason::InFlight
-                    } else {
-                        WaitReason::Paced
-                    },
+                    reason,
                     paced: true,
                 })
             })
             .collect();
         self.paced_until = Some(next);
         decisions
+    }
+
+    /// How long its slots are likely to stay taken: as long as its answered attempts take; or,
+    /// when its oldest attempt in flight has run longer than that, as long again as that one has
+    /// run. So messages wait for a destination that does not answer ever longer (1 s, 2 s, 4 s,
+    /// ...) rather than look again every second until its attempts time out. Lease starts are
+    /// their ends less `lease`, the length every lease is taken for.
+    fn slot_wait(&self, now: DateTime<Utc>, lease: Duration) -> Duration {
+        let oldest = self
+            .leases
+            .values()
+            .map(|held| held.until)
+            .min()
+            .and_then(|until| (now - (until - chrono_duration(lease))).to_std().ok())
+            .unwrap_or_default();
+        Duration::from_millis(u64::from(self.latency_ms)).max(oldest)
+    }
+
+    /// Whether its slots come back quickly enough for a batch to wait for one in its
+    /// invocation rather than on the queue: the circuit is closed, no failure is being
+    /// counted, and its answered attempts are known to be quick.
+    pub fn frees_slots_quickly(&self) -> bool {
+        self.circuit == Circuit::Closed
+            && self.failures == 0
+            && self.latency_ms > 0
+            && Duration::from_millis(u64::from(self.latency_ms)) <= QUICK
     }
 
     /// The pace's interval: the longer of `1 / per_second` and `latency / in_flight`.
@@ -478,6 +517,13 @@ mod tests {
         decisions.iter().filter(|d| **d == Decision::Go).count()
     }
 
+    fn wait_of(decision: &Decision) -> Wait {
+        match decision {
+            Decision::Wait(wait) => *wait,
+            Decision::Go => panic!("it went"),
+        }
+    }
+
     fn failed() -> Health {
         Health::Failed {
             what: "timed out".into(),
@@ -562,6 +608,82 @@ mod tests {
             LEASE,
         );
         assert_eq!(back, [Decision::Go]);
+    }
+
+    #[test]
+    fn a_paced_ask_that_waits_for_a_slot_books_no_second_place() {
+        let limits = Limits::default();
+        let mut destination = Destination::default();
+        destination.admit(Uuid::new_v4(), &fresh(10), at(0), &limits, LEASE);
+        let pace = destination.paced_until;
+
+        let back = destination.admit(
+            Uuid::new_v4(),
+            &[Ask { paced: true }; 5],
+            at(0),
+            &limits,
+            LEASE,
+        );
+
+        assert!(back.iter().all(|d| matches!(
+            d,
+            Decision::Wait(Wait {
+                reason: WaitReason::InFlight,
+                paced: true,
+                ..
+            })
+        )));
+        assert_eq!(destination.paced_until, pace, "the pace did not move");
+    }
+
+    #[test]
+    fn messages_wait_for_slots_held_by_unanswered_attempts_as_long_again_as_they_ran() {
+        let limits = Limits::default();
+        let mut destination = Destination::default();
+        destination.admit(Uuid::new_v4(), &fresh(10), at(0), &limits, LEASE);
+
+        // Just taken: the next look is the soonest one.
+        let early = destination.admit(Uuid::new_v4(), &fresh(1), at(0), &limits, LEASE);
+        assert_eq!(wait_of(&early[0]).until, at(1));
+        // Four seconds without an answer: another four before looking again.
+        let late = destination.admit(
+            Uuid::new_v4(),
+            &[Ask { paced: true }],
+            at(4),
+            &limits,
+            LEASE,
+        );
+        let wait = wait_of(&late[0]);
+        assert_eq!((wait.until, wait.reason), (at(8), WaitReason::InFlight));
+    }
+
+    #[test]
+    fn only_a_healthy_destination_known_to_answer_quickly_frees_its_slots_quickly() {
+        let quick = Destination {
+            latency_ms: 40,
+            ..Destination::default()
+        };
+        assert!(quick.frees_slots_quickly());
+        // Not yet answered: it may be one that never answers.
+        assert!(!Destination::default().frees_slots_quickly());
+        let slow = Destination {
+            latency_ms: 2_000,
+            ..Destination::default()
+        };
+        assert!(!slow.frees_slots_quickly());
+        let failing = Destination {
+            failures: 1,
+            ..quick.clone()
+        };
+        assert!(!failing.frees_slots_quickly());
+        let open = Destination {
+            circuit: Circuit::Open {
+                until: at(30),
+                trips: 1,
+            },
+            ..quick
+        };
+        assert!(!open.frees_slots_quickly());
     }
 
     #[test]

@@ -1,7 +1,8 @@
 //! A batch's messages for one destination pass its gate together ([`shared::destination`]):
 //! one change of the destination's record decides which go now (each in a slot) and when the
 //! others look again; the ones that go run at once; a second change gives the slots back with
-//! what the attempts met, which is what moves the circuit breaker.
+//! what the requests met (which is what moves the circuit breaker) as soon as every request is
+//! answered, while the attempts are being recorded.
 //!
 //! A message that waits is queued again with the wait as its delay and keeps its attempt
 //! number: waiting spends nothing. One that has waited behind an open circuit for longer than
@@ -12,10 +13,10 @@
 //! back in [`UNDECIDED_WAIT`]. Sending without the gate would let a DynamoDB outage undo
 //! every limit at once.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
-use futures::{StreamExt, stream};
+use futures::{StreamExt, channel::oneshot, future::join_all, stream};
 use shared::{
     destination::{Ask, Circuit, Decision, Destination, Health, Wait, WaitReason},
     error::Chain,
@@ -36,6 +37,10 @@ pub(crate) const UNDECIDED_WAIT: Duration = Duration::from_secs(5);
 /// How long past its attempt's timeout a slot is held, for the claim and the record around
 /// the request; a crashed invocation's slots come back after that.
 const SLOT_MARGIN: Duration = Duration::from_secs(15);
+/// How long messages may wait in the invocation for a quick destination's slot.
+const IN_PLACE: Duration = Duration::from_secs(2);
+/// How soon messages that got no slot ask again, while they wait in place.
+const ASK_AGAIN: Duration = Duration::from_millis(100);
 
 /// One message at the gate, with its span and what its bulk's context gave it.
 pub(crate) struct Member<'a> {
@@ -55,6 +60,14 @@ pub(crate) struct Passed {
 }
 
 /// Passes `members` (all for `destination`) through its gate.
+///
+/// Those that wait only for a slot of a destination that gives its slots back quickly
+/// ([`Destination::frees_slots_quickly`]) wait here rather than on the queue, for up to
+/// [`IN_PLACE`]: SQS delays by whole seconds, and a healthy destination's slots come back in
+/// milliseconds, so a round trip through the queue would cost more than the wait. Each ask
+/// again comes once this invocation's own attempts gave their slots back, or after
+/// [`ASK_AGAIN`] when it had none. The others wait on the queue at once: a slow, silent or
+/// failing destination never holds an invocation (and the accounts queued behind it) in place.
 pub(crate) async fn pass(
     deps: &Deps,
     destination: &str,
@@ -63,6 +76,40 @@ pub(crate) async fn pass(
 ) -> Vec<Passed> {
     // Paced messages first (they have waited longest), then first attempts before retries.
     members.sort_by_key(|member| (!member.task.paced, member.task.attempt));
+    let waiting_ends = Instant::now() + IN_PLACE;
+    let mut passed = Vec::new();
+    while !members.is_empty() {
+        let (went, waiting) = wave(deps, destination, members, clock, &mut passed).await;
+        if waiting.is_empty() || Instant::now() >= waiting_ends {
+            for (member, wait) in waiting {
+                passed.push(wait_for(deps, member, wait, clock).await);
+            }
+            break;
+        }
+        if !went {
+            tokio::time::sleep(ASK_AGAIN).await;
+        }
+        members = waiting
+            .into_iter()
+            .map(|(mut member, wait)| {
+                member.task.paced = wait.paced;
+                member
+            })
+            .collect();
+    }
+    passed
+}
+
+/// One ask of the gate for `members`: those that may go run (their steps added to `passed`)
+/// and give their slots back; those that wait elsewhere are queued again (also in `passed`).
+/// Answers whether any went, and those that may wait here for a slot, with their waits.
+async fn wave<'a>(
+    deps: &Deps,
+    destination: &str,
+    members: Vec<Member<'a>>,
+    clock: Clock,
+    passed: &mut Vec<Passed>,
+) -> (bool, Vec<(Member<'a>, Wait)>) {
     let asks: Vec<Ask> = members
         .iter()
         .map(|member| Ask {
@@ -84,62 +131,82 @@ pub(crate) async fn pass(
         Ok(decided) => decided,
         Err(error) => {
             tracing::warn!(destination, error = %Chain(&error), "the destination's gate could not decide; waiting");
-            return members
-                .into_iter()
-                .map(|member| Passed {
-                    message_id: member.message_id,
-                    task: member.task,
-                    step: Step::Requeue(member.task, UNDECIDED_WAIT),
-                    waited: None,
-                })
-                .collect();
+            passed.extend(members.into_iter().map(|member| Passed {
+                message_id: member.message_id,
+                task: member.task,
+                step: Step::Requeue(member.task, UNDECIDED_WAIT),
+                waited: None,
+            }));
+            return (false, Vec::new());
         }
     };
 
+    let quick = admitted.frees_slots_quickly();
     let mut going = Vec::new();
-    let mut passed = Vec::new();
+    let mut waiting = Vec::new();
     for (member, decision) in members.into_iter().zip(decisions) {
         match decision {
             Decision::Go => going.push(member),
+            Decision::Wait(wait) if quick && wait.reason == WaitReason::InFlight => {
+                waiting.push((member, wait));
+            }
             Decision::Wait(wait) => passed.push(wait_for(deps, member, wait, clock).await),
         }
     }
     if going.is_empty() {
-        return passed;
+        return (false, waiting);
     }
 
     // The futures are made first so that the stream holds no closure over a member's
     // lifetime (a closure there keeps the whole future from being provably `Send`).
-    let runs: Vec<_> = going
+    let (runs, answers): (Vec<_>, Vec<_>) = going
         .into_iter()
-        .map(|member| run(deps, member, clock))
-        .collect();
-    let ran: Vec<(Passed, Option<Health>)> = stream::iter(runs)
+        .map(|member| {
+            let (answered, answer) = oneshot::channel();
+            (run(deps, member, clock, answered), answer)
+        })
+        .unzip();
+    let running = stream::iter(runs)
         .buffer_unordered(deps.config.dispatch.concurrency)
-        .collect()
-        .await;
-    let healths: Vec<Health> = ran.iter().filter_map(|(_, h)| h.clone()).collect();
-    release(deps, destination, token, &admitted, &healths, clock.now()).await;
-    passed.extend(ran.into_iter().map(|(passed, _)| passed));
-    passed
+        .collect::<Vec<Passed>>();
+    // The slots go back once every request is answered (or was never made), while the
+    // attempts are still being recorded: a slot is a request in flight to the destination.
+    let releasing = async {
+        let healths: Vec<Health> = join_all(answers)
+            .await
+            .into_iter()
+            .filter_map(Result::ok)
+            .collect();
+        release(deps, destination, token, &admitted, &healths, clock.now()).await;
+    };
+    let (ran, ()) = futures::join!(running, releasing);
+    passed.extend(ran);
+    (true, waiting)
 }
 
-/// A message that goes now: its step, and what its attempt says of the destination.
-async fn run(deps: &Deps, member: Member<'_>, clock: Clock) -> (Passed, Option<Health>) {
+/// A message that goes now: its step. What its request says of the destination goes to
+/// `answered` ([`task::run`]).
+async fn run(
+    deps: &Deps,
+    member: Member<'_>,
+    clock: Clock,
+    answered: oneshot::Sender<Health>,
+) -> Passed {
     let Member {
         message_id,
         task,
         scope,
         span,
     } = member;
-    let (step, health) = task::run(deps, &scope, task, clock).instrument(span).await;
-    let passed = Passed {
+    let step = task::run(deps, &scope, task, clock, answered)
+        .instrument(span)
+        .await;
+    Passed {
         message_id,
         task,
         step,
         waited: None,
-    };
-    (passed, health)
+    }
 }
 
 /// A message that may not go now: queued again for when it may, or given up if it has

@@ -27,6 +27,7 @@
 use std::{collections::HashMap, ops::ControlFlow, time::Duration};
 
 use chrono::{DateTime, Utc};
+use futures::channel::oneshot;
 use shared::{
     credentials::WebhookSecret,
     destination::{self, Health},
@@ -143,26 +144,29 @@ pub(crate) async fn prepare(
     ControlFlow::Continue(task)
 }
 
-/// Steps 3 to 5, for a message its destination let through: the step, and what the attempt
-/// (if one was made) says of the destination.
+/// Steps 3 to 5, for a message its destination let through: the step. What the request (if
+/// one was made) says of the destination goes to `answered` as soon as it is answered, before
+/// the attempt is recorded: the destination's slot is free from then on. `answered` is dropped
+/// unsent if no request was made.
 pub(crate) async fn run(
     deps: &Deps,
     scope: &Scope<'_>,
     mut task: WebhookTask,
     clock: Clock,
-) -> (Step, Option<Health>) {
+    answered: oneshot::Sender<Health>,
+) -> Step {
     let now = clock.now();
     let key = delivery_key(scope.bulk, task);
     // Twice at most: a spent message that finds its successor missing becomes it.
     for _ in 0..2 {
         let claim = match claim(deps, &key, &mut task, now).await {
             ControlFlow::Continue(claim) => claim,
-            ControlFlow::Break(Some(step)) => return (step, None),
+            ControlFlow::Break(Some(step)) => return step,
             ControlFlow::Break(None) => continue,
         };
-        return attempt(deps, scope, task, &claim, clock).await;
+        return attempt(deps, scope, task, &claim, clock, answered).await;
     }
-    (Step::Done, None)
+    Step::Done
 }
 
 /// Gives up a delivery whose destination's circuit stayed open longer than its whole
@@ -273,12 +277,13 @@ async fn attempt(
     task: WebhookTask,
     claim: &Claim,
     clock: Clock,
-) -> (Step, Option<Health>) {
+    answered: oneshot::Sender<Health>,
+) -> Step {
     let body = match body(deps, scope, task.event).await {
         Ok(Some(body)) => body,
-        Ok(None) => return (Step::Done, None),
+        Ok(None) => return Step::Done,
         // The lease lapses and SQS redelivers.
-        Err(()) => return (Step::Retry, None),
+        Err(()) => return Step::Retry,
     };
     let now = clock.now();
     let update_id = task.event.update_id().to_string();
@@ -287,6 +292,10 @@ async fn attempt(
         .sender
         .post(scope.bulk.webhook_url.as_str(), &headers, body, now)
         .await;
+    if let Some(health) = sent.reply.health(sent.latency) {
+        // The gate may be gone (its invocation ending); the attempt is recorded all the same.
+        let _ = answered.send(health);
+    }
     let record = record_of(claim.attempt(), now, &sent);
     metrics::attempt(&sent.reply);
     tracing::info!(
@@ -312,11 +321,7 @@ async fn attempt(
             }
         }
     };
-    let health = sent.reply.health(sent.latency);
-    (
-        settle(deps, task, claim, &record, outcome, now).await,
-        health,
-    )
+    settle(deps, task, claim, &record, outcome, now).await
 }
 
 /// What an attempt leads to.

@@ -260,3 +260,44 @@ async fn a_host_that_does_not_accept_connections_fails_at_the_connect_timeout() 
         "a connect timeout, not the attempt's"
     );
 }
+
+#[tokio::test]
+async fn a_batch_waits_in_its_invocation_for_a_quick_destinations_slots() {
+    let app = app_with(&[("RADAR_WEBHOOK_HOST_IN_FLIGHT", "2")]).await;
+    app.receiver
+        .always(Reply::status(200).after(Duration::from_millis(50)));
+    let seeded = app.seed(9).await;
+    let items = seeded.items();
+    // The first answer tells the gate the destination is quick.
+    app.dispatch(&items[..1]).await;
+
+    let report = app.dispatch(&items[1..]).await;
+
+    assert_eq!(report.delivered.len(), 8, "all in this invocation");
+    assert!(report.requeued.is_empty(), "{:?}", report.requeued);
+    assert!(report.waited.is_empty());
+    assert_eq!(app.receiver.most_at_once(), 2, "two at once, never more");
+    assert_eq!(app.receiver.count(), 9);
+}
+
+#[tokio::test]
+async fn a_batch_for_a_slow_destination_waits_on_the_queue_for_its_slots() {
+    let app = app_with(&[("RADAR_WEBHOOK_HOST_IN_FLIGHT", "2")]).await;
+    app.receiver
+        .always(Reply::status(200).after(Duration::from_millis(700)));
+    let seeded = app.seed(5).await;
+    let items = seeded.items();
+    app.dispatch(&items[..1]).await;
+
+    let report = app.dispatch(&items[1..]).await;
+
+    // Two go; the other two would hold the invocation for most of a second each.
+    assert_eq!(report.delivered.len(), 2);
+    assert_eq!(report.requeued.len(), 2);
+    assert!(
+        report
+            .waited
+            .iter()
+            .all(|(_, reason)| *reason == WaitReason::InFlight)
+    );
+}
