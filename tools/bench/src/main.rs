@@ -54,6 +54,9 @@ struct Args {
     /// Items of B's bulk.
     #[arg(long, default_value_t = 100)]
     noisy_b_items: usize,
+    /// Runs of each noisy-neighbour case: the report gives their medians.
+    #[arg(long, default_value_t = 3)]
+    noisy_repeats: usize,
     /// `NAME=VALUE`: a variable of the functions' environment beyond the template's, in the
     /// noisy-neighbour runs (repeat for more): a dispatcher setting the template gives that
     /// function alone, or one to try.
@@ -263,6 +266,7 @@ fn noisy_settings(args: &Args) -> noisy::Settings {
         b_items: args.noisy_b_items,
         deadline: Duration::from_secs(args.noisy_deadline),
         environment: args.function_env.clone(),
+        repeats: args.noisy_repeats,
     }
 }
 

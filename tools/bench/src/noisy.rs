@@ -15,7 +15,7 @@ use chaos::endpoint::{Behaviour, Endpoint};
 use shared::rate_limit::LimitOverrides;
 
 use crate::{
-    Result,
+    Error, Result,
     harness::{Options, Stack},
     workload,
 };
@@ -75,14 +75,22 @@ pub struct Settings {
     pub deadline: Duration,
     /// The functions' environment beyond the template's (`NAME=VALUE`).
     pub environment: Vec<(String, String)>,
+    /// Runs of each case, each on a fresh stack: the report gives their medians, since one
+    /// run on a shared machine is as much the machine's figure as the code's.
+    pub repeats: usize,
 }
 
-/// What one run saw.
+/// What the runs of one case saw: each figure the median over the runs.
 #[derive(Debug, Clone)]
 pub struct Run {
     pub neighbour: Neighbour,
-    /// From B's submit to its `bulk_completed`; `None`: not within the deadline.
+    /// From B's submit to its `bulk_completed`; `None`: not within the deadline (in any run).
     pub took: Option<Duration>,
+    /// [`Run::took`] of each run, in the order they ran.
+    pub each: Vec<Option<Duration>>,
+    /// From B's submit to the first sight of its bulk complete (every item decided, looked
+    /// for every 100 ms): what the item queue cost, before any webhook.
+    pub decided: Option<Duration>,
     /// From B's submit to the last of B's webhooks before its `bulk_completed` (or before
     /// the deadline).
     pub last_item_event: Option<Duration>,
@@ -129,21 +137,50 @@ impl Noisy {
     }
 }
 
-/// Every run of [`Neighbour::ALL`], each on a fresh stack.
+/// [`Settings::repeats`] runs of each case of [`Neighbour::ALL`], each on a fresh stack, the
+/// cases taking turns so that a slow spell of the machine does not fall on one case only.
 pub async fn measure(settings: Settings) -> Result<Noisy> {
-    let mut runs = Vec::new();
+    let mut seen: Vec<Vec<Run>> = vec![Vec::new(); Neighbour::ALL.len()];
     let mut setup = Setup::default();
-    for neighbour in Neighbour::ALL {
-        eprintln!("bench: noisy neighbour: B's bulk {}", neighbour.describe());
-        let (run, stack_setup) = run(neighbour, &settings).await?;
-        eprintln!("bench: noisy neighbour: {}", line(&run, &settings));
-        runs.push(run);
-        setup = stack_setup;
+    for round in 1..=settings.repeats.max(1) {
+        for (neighbour, runs) in Neighbour::ALL.into_iter().zip(&mut seen) {
+            eprintln!(
+                "bench: noisy neighbour: B's bulk {} (run {round})",
+                neighbour.describe()
+            );
+            let (run, stack_setup) = run(neighbour, &settings).await?;
+            eprintln!("bench: noisy neighbour: {}", line(&run, &settings));
+            runs.push(run);
+            setup = stack_setup;
+        }
     }
     Ok(Noisy {
         settings,
         setup,
-        runs,
+        runs: seen.into_iter().filter_map(medians).collect(),
+    })
+}
+
+/// One case's runs in one: the median of each figure (of the smaller middle one for an even
+/// count), none for a time if a run did not complete.
+fn medians(runs: Vec<Run>) -> Option<Run> {
+    fn middle<T: Ord + Copy>(mut values: Vec<T>) -> Option<T> {
+        values.sort_unstable();
+        values.get(values.len().saturating_sub(1) / 2).copied()
+    }
+    fn time(runs: &[Run], figure: impl Fn(&Run) -> Option<Duration>) -> Option<Duration> {
+        let values: Option<Vec<Duration>> = runs.iter().map(figure).collect();
+        middle(values?)
+    }
+    let first = runs.first()?;
+    Some(Run {
+        neighbour: first.neighbour,
+        took: time(&runs, |run| run.took),
+        each: runs.iter().map(|run| run.took).collect(),
+        decided: time(&runs, |run| run.decided),
+        last_item_event: time(&runs, |run| run.last_item_event),
+        b_deliveries: runs.iter().map(|run| run.b_deliveries).min()?,
+        attempts_on_a: middle(runs.iter().map(|run| run.attempts_on_a).collect())?,
     })
 }
 
@@ -204,8 +241,22 @@ async fn run(neighbour: Neighbour, settings: &Settings) -> Result<(Run, Setup)> 
         workload::small_item,
     );
     let (bulk, _) = stack.submit(body).await?;
+    let bulk_id = bulk
+        .parse()
+        .map_err(|_| Error::Failed(format!("{bulk} is not a bulk id")))?;
+    let store = stack.env.store();
+    let mut decided = None;
     let mut said = started;
     let done = loop {
+        // The bulk's completed_at has whole seconds only: its first sight is what counts.
+        if decided.is_none()
+            && store
+                .get_bulk(bulk_id)
+                .await?
+                .is_some_and(|bulk| bulk.completion.is_some())
+        {
+            decided = Some(started.elapsed());
+        }
         if let Some(at) = stack.completed_at(&bulk) {
             break Some(at);
         }
@@ -223,9 +274,12 @@ async fn run(neighbour: Neighbour, settings: &Settings) -> Result<(Run, Setup)> 
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
+    let took = done.map(|at| at - started);
     let run = Run {
         neighbour,
-        took: done.map(|at| at - started),
+        took,
+        each: vec![took],
+        decided,
         last_item_event: stack.last_item_event().map(|at| at - started),
         b_deliveries: stack.deliveries(),
         attempts_on_a: attempts() - before,

@@ -48,6 +48,15 @@ fn measured(noisy: &Noisy, run: &Run) -> String {
     }
 }
 
+/// Every run's time to `bulk_completed`, in the order they ran.
+fn each(run: &Run) -> String {
+    run.each
+        .iter()
+        .map(|took| took.map_or_else(|| "–".into(), |took| format!("{:.1}", took.as_secs_f64())))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 fn seconds(duration: Duration) -> String {
     format!("{:.1} s", duration.as_secs_f64())
 }
@@ -89,13 +98,16 @@ pub fn render(label: &str, when: &str, noisy: &Noisy) -> String {
          account A's {a}-item submit returns; each run on a fresh stack, B's endpoint answering \
          200 at once, A's a server of the bench's. Timed from B's submit to its \
          `bulk_completed`, within {deadline}. Attempts on A are its endpoint's own count of \
-         requests while B's bulk was running.\n\n\
+         requests while B's bulk was running. Each case ran {repeats} times, the cases taking \
+         turns: the table gives each figure's median, and every run's time.\n\n\
          The stack ran the template's event source mappings ({sources}), the dispatcher with \
          a {timeout} webhook timeout, {per_batch} deliveries of a batch in flight, and retry \
          schedule {schedule}; environment beyond the template's: {environment}.\n\n\
-         | B's bulk | submit to bulk_completed | × alone | to B's last item event | B's \
-         webhooks received | attempts on A's endpoint meanwhile | target |\n\
-         |---|---:|---:|---:|---:|---:|---|",
+         | B's bulk | submit to bulk_completed | × alone | each run | to B's items all decided \
+         | to B's last item event | B's webhooks received | attempts on A's endpoint meanwhile \
+         | target |\n\
+         |---|---:|---:|---|---:|---:|---:|---:|---|",
+        repeats = settings.repeats,
         b = settings.b_items,
         a = settings.a_items,
         deadline = seconds(settings.deadline),
@@ -115,7 +127,7 @@ pub fn render(label: &str, when: &str, noisy: &Noisy) -> String {
         };
         let _ = writeln!(
             out,
-            "| {} | {} | {} | {} | {} of {} | {} | {target} |",
+            "| {} | {} | {} | {} | {} | {} | {} of {} | {} | {target} |",
             run.neighbour.describe(),
             run.took.map_or_else(
                 || format!("did not complete within {}", seconds(settings.deadline)),
@@ -124,6 +136,8 @@ pub fn render(label: &str, when: &str, noisy: &Noisy) -> String {
             noisy
                 .ratio(run)
                 .map_or_else(|| "–".into(), |ratio| format!("{ratio:.2}")),
+            each(run),
+            run.decided.map_or_else(|| "–".into(), seconds),
             run.last_item_event.map_or_else(|| "–".into(), seconds),
             run.b_deliveries,
             settings.b_items + 1,
