@@ -80,14 +80,16 @@ pub enum Error {
 
 /// How long a receive waits for messages before answering empty.
 const WAIT_SECONDS: i32 = 1;
-/// How long a message received into a fair queue's pool stays hidden on the queue: longer
-/// than it may wait there ([`crate::delivery::Pool::AGED`]). Its visibility timeout starts
-/// again when a function gets it.
-const POOLED_SECONDS: i32 = 300;
 /// Receives a worker makes to fill the pool before each batch: enough for the pool to take in
 /// a 1000-message backlog within a round of the workers' turns, few enough that no batch
 /// waits long for its worker's receives.
 const FILLS_PER_TURN: usize = 5;
+/// How long after a receive found the queue empty the workers of a pool that still holds
+/// messages take from it without receiving: moto scans its whole queue on every receive.
+const DRAINED_FOR: Duration = Duration::from_millis(200);
+/// The share of its visibility timeout a message may spend in the pool before a function
+/// gets it, past which its timeout starts again.
+const POOLED_SHARE: u32 = 10;
 
 /// One receive, one invocation, one delete: a single turn of a worker, delivering as moto does.
 pub async fn pump(sqs: &Client, source: &Source, function: &impl Invoke) -> Result<Pumped, Error> {
@@ -182,9 +184,11 @@ pub async fn pump_with(
 
 /// Up to `wanted` messages from a fair queue ([`crate::delivery::fair`]), and how many SQS
 /// returned: the worker first receives ahead into the pool, as far as it has room (up to
-/// [`FILLS_PER_TURN`] receives, waiting only when nothing is pooled and `may_wait`), then
-/// chooses from the pool. The chosen messages' visibility timeout starts again, so a function
-/// has the queue's whole timeout, as under Lambda.
+/// [`FILLS_PER_TURN`] receives, waiting only when nothing is pooled and `may_wait`; none while
+/// the pool holds messages and the queue was found empty within [`DRAINED_FOR`]), then
+/// chooses from the pool. A message that waited in the pool for more than a tenth of the
+/// queue's visibility timeout has its timeout started again, so a function has (nearly) the
+/// whole of it, as under Lambda.
 async fn receive_fairly(
     sqs: &Client,
     source: &Source,
@@ -193,44 +197,50 @@ async fn receive_fairly(
     may_wait: bool,
 ) -> Result<(usize, Vec<Message>), Error> {
     let queue = &source.queue_url;
+    let visibility = visibility(sqs, source, delivery).await?;
     let mut from_sqs = 0;
-    for _ in 0..FILLS_PER_TURN {
-        let room = delivery.room(queue).min(10);
-        if room == 0 {
-            break;
-        }
-        let wait = if may_wait && delivery.pooled(queue) == 0 {
-            WAIT_SECONDS
-        } else {
-            0
-        };
-        let received = receive(sqs, source, room, wait, Some(POOLED_SECONDS)).await?;
-        let full = received.len() == room;
-        from_sqs += received.len();
-        delivery.pool(queue, received);
-        if !full {
-            break;
+    let pooled = delivery.pooled(queue);
+    if pooled == 0 || !delivery.drained_within(queue, DRAINED_FOR) {
+        for _ in 0..FILLS_PER_TURN {
+            let room = delivery.room(queue).min(10);
+            if room == 0 {
+                break;
+            }
+            let wait = if may_wait && delivery.pooled(queue) == 0 {
+                WAIT_SECONDS
+            } else {
+                0
+            };
+            let received = receive(sqs, source, room, wait, None).await?;
+            let full = received.len() == room;
+            from_sqs += received.len();
+            delivery.pool(queue, received);
+            if !full {
+                delivery.drained(queue);
+                break;
+            }
         }
     }
     let chosen = delivery.choose(queue, wanted);
-    restart_visibility(sqs, source, delivery, &chosen).await;
-    Ok((from_sqs, chosen))
+    let share = Duration::from_secs(u64::try_from(visibility).unwrap_or(0)) / POOLED_SHARE;
+    let stale: Vec<&Message> = chosen
+        .iter()
+        .filter(|chosen| chosen.received.elapsed() > share)
+        .map(|chosen| &chosen.letter)
+        .collect();
+    restart_visibility(sqs, source, &stale, visibility).await;
+    Ok((
+        from_sqs,
+        chosen.into_iter().map(|chosen| chosen.letter).collect(),
+    ))
 }
 
-/// Hides `messages` for the queue's own visibility timeout from now. A message whose change
-/// fails stays hidden for what is left of [`POOLED_SECONDS`], which is no shorter.
-async fn restart_visibility(
-    sqs: &Client,
-    source: &Source,
-    delivery: &Delivery,
-    messages: &[Message],
-) {
+/// Hides `messages` for `seconds` from now. A message whose change fails keeps what is left of
+/// its timeout.
+async fn restart_visibility(sqs: &Client, source: &Source, messages: &[&Message], seconds: i32) {
     if messages.is_empty() {
         return;
     }
-    let Some(seconds) = visibility(sqs, source, delivery).await else {
-        return;
-    };
     let entries = (0..)
         .zip(messages)
         .filter_map(|(entry, message)| {
@@ -254,9 +264,9 @@ async fn restart_visibility(
 }
 
 /// The source queue's visibility timeout in seconds, read once.
-async fn visibility(sqs: &Client, source: &Source, delivery: &Delivery) -> Option<i32> {
+async fn visibility(sqs: &Client, source: &Source, delivery: &Delivery) -> Result<i32, Error> {
     if let Some(seconds) = delivery.visibility(&source.queue_url) {
-        return Some(seconds);
+        return Ok(seconds);
     }
     let attributes = sqs
         .get_queue_attributes()
@@ -264,15 +274,14 @@ async fn visibility(sqs: &Client, source: &Source, delivery: &Delivery) -> Optio
         .attribute_names(QueueAttributeName::VisibilityTimeout)
         .send()
         .await
-        .map_err(|error| tracing::warn!(error = %aws_sdk_sqs::Error::from(error), "could not read the visibility timeout"))
-        .ok()?;
+        .map_err(|e| Error::Sqs(aws_sdk_sqs::Error::from(e).to_string()))?;
     let seconds = attributes
-        .attributes()?
-        .get(&QueueAttributeName::VisibilityTimeout)?
-        .parse()
-        .ok()?;
+        .attributes()
+        .and_then(|attributes| attributes.get(&QueueAttributeName::VisibilityTimeout))
+        .and_then(|seconds| seconds.parse().ok())
+        .ok_or_else(|| Error::Sqs(format!("{} has no visibility timeout", source.queue_url)))?;
     delivery.set_visibility(&source.queue_url, seconds);
-    Some(seconds)
+    Ok(seconds)
 }
 
 /// Up to `wanted` messages from the source's queue, waiting up to `wait` seconds for any, and

@@ -10,8 +10,9 @@
 //! from the group with the fewest in flight. With one group that is the queue's own order.
 //!
 //! A message waits in the pool at most [`Pool::AGED`]: after that it goes before any fairness,
-//! so that the busy group is slowed, never starved, and no pooled message outlives the time
-//! it is hidden for on the queue.
+//! so that the busy group is slowed, never starved. It stays hidden on the queue for the
+//! queue's own visibility timeout meanwhile (the template's are longer than [`Pool::AGED`]);
+//! one that outlives it there is received again and keeps its place with its new receipt.
 
 use std::{
     collections::{BTreeMap, HashMap, VecDeque},
@@ -34,7 +35,19 @@ pub struct Pool<L> {
 #[derive(Debug)]
 struct Pooled<L> {
     letter: L,
+    /// When it came into the pool: its place.
     since: Instant,
+    /// When its newest receipt was received: its visibility timeout runs from then.
+    received: Instant,
+}
+
+/// A message chosen from the pool.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Chosen<L> {
+    pub group: Group,
+    pub letter: L,
+    /// When its receipt was received.
+    pub received: Instant,
 }
 
 impl<L> Default for Pool<L> {
@@ -73,9 +86,14 @@ impl<L: Letter> Pool<L> {
         let waiting = self.groups.entry(group).or_default();
         if let Some(older) = waiting.iter_mut().find(|p| p.letter.id() == letter.id()) {
             older.letter = letter;
+            older.received = now;
             return;
         }
-        waiting.push_back(Pooled { letter, since: now });
+        waiting.push_back(Pooled {
+            letter,
+            since: now,
+            received: now,
+        });
         self.len += 1;
     }
 
@@ -88,8 +106,8 @@ impl<L: Letter> Pool<L> {
         wanted: usize,
         in_flight: &HashMap<Group, usize>,
         now: Instant,
-    ) -> Vec<(Group, L)> {
-        let mut chosen: Vec<(Group, L)> = Vec::with_capacity(wanted);
+    ) -> Vec<Chosen<L>> {
+        let mut chosen: Vec<Chosen<L>> = Vec::with_capacity(wanted);
         let mut counts: HashMap<Group, usize> = in_flight.clone();
         while chosen.len() < wanted {
             let Some(group) = self.next_group(&counts, now) else {
@@ -106,7 +124,11 @@ impl<L: Letter> Pool<L> {
             }
             self.len -= 1;
             *counts.entry(group.clone()).or_default() += 1;
-            chosen.push((group, pooled.letter));
+            chosen.push(Chosen {
+                group,
+                letter: pooled.letter,
+                received: pooled.received,
+            });
         }
         chosen
     }
@@ -156,8 +178,11 @@ mod tests {
         }
     }
 
-    fn ids(chosen: &[(Group, Note)]) -> Vec<&str> {
-        chosen.iter().map(|(_, note)| note.0.as_str()).collect()
+    fn ids(chosen: &[Chosen<Note>]) -> Vec<&str> {
+        chosen
+            .iter()
+            .map(|chosen| chosen.letter.0.as_str())
+            .collect()
     }
 
     #[test]
@@ -222,17 +247,18 @@ mod tests {
         let first = Note("m".into(), 1);
         pool.add(group("a"), first.clone(), start);
         pool.add(group("a"), Note("n".into(), 1), start);
-        pool.add(
-            group("a"),
-            first.received_again(),
-            start + Duration::from_secs(1),
-        );
+        let again = start + Duration::from_secs(1);
+        pool.add(group("a"), first.received_again(), again);
 
         assert_eq!(pool.len(), 2);
         assert_eq!(pool.room(), Pool::<Note>::DEPTH - 2);
         let chosen = pool.choose(5, &HashMap::new(), start);
         assert_eq!(ids(&chosen), ["m", "n"]);
-        assert_eq!(chosen[0].1, Note("m".into(), 2));
+        assert_eq!(chosen[0].letter, Note("m".into(), 2));
+        assert_eq!(
+            chosen[0].received, again,
+            "its timeout runs from the newest receipt"
+        );
         assert!(pool.is_empty());
     }
 }

@@ -45,7 +45,7 @@ use aws_sdk_sqs::types::{Message, MessageSystemAttributeName};
 
 pub use self::{
     batching::{Letter, Plan, Random, Shuffle, Waiting, plan},
-    fair::{Group, Pool},
+    fair::{Chosen, Group, Pool},
     ledger::{Ack, Ledger},
 };
 
@@ -117,6 +117,8 @@ struct Queue {
     in_flight: HashMap<Group, usize>,
     /// The queue's visibility timeout, in seconds, once read.
     visibility: Option<i32>,
+    /// When a receive into the pool last found the queue empty.
+    drained: Option<Instant>,
 }
 
 impl Default for Delivery {
@@ -220,17 +222,30 @@ impl Delivery {
     }
 
     /// Up to `wanted` messages from `queue`'s pool, as the fair queue hands them out.
-    pub fn choose(&self, queue: &str, wanted: usize) -> Vec<Message> {
+    pub fn choose(&self, queue: &str, wanted: usize) -> Vec<Chosen<Message>> {
         let mut state = self.lock();
         let Some(queue) = state.queues.get_mut(queue) else {
             return Vec::new();
         };
-        queue
-            .pool
-            .choose(wanted, &queue.in_flight, Instant::now())
-            .into_iter()
-            .map(|(_, message)| message)
-            .collect()
+        queue.pool.choose(wanted, &queue.in_flight, Instant::now())
+    }
+
+    /// A receive into `queue`'s pool found nothing more.
+    pub fn drained(&self, queue: &str) {
+        self.lock()
+            .queues
+            .entry(queue.to_owned())
+            .or_default()
+            .drained = Some(Instant::now());
+    }
+
+    /// Whether a receive into `queue`'s pool found nothing more within `recently`.
+    pub fn drained_within(&self, queue: &str, recently: std::time::Duration) -> bool {
+        self.lock()
+            .queues
+            .get(queue)
+            .and_then(|queue| queue.drained)
+            .is_some_and(|at| at.elapsed() < recently)
     }
 
     /// These messages are in an invocation now.
