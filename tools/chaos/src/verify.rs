@@ -254,7 +254,8 @@ async fn radars(
 
 /// 4: one `bulk_completed` per bulk, after its items, equal to them and counting them.
 /// A `bulk_completed` held back and given up without a request never arrives: its delivery
-/// record, failed and parked, is checked by [`ends`].
+/// record, failed and parked, is checked by [`ends`]. An item held back so stands in with its
+/// stored event ([`held`]), as in [`items`].
 fn completions(
     evidence: &Evidence<'_>,
     seen: &Seen<'_>,
@@ -275,18 +276,29 @@ fn completions(
         stable.check(event.bodies.iter().all(|b| *b == body), || {
             format!("bulk_completed {} changed between deliveries", event.id)
         });
-        let items: Vec<&Event<'_>> = (0..evidence.workload.bulks[planned].radars.len())
+        let planned_items = evidence.workload.bulks[planned].radars.len();
+        let arrived: Vec<&Event<'_>> = (0..planned_items)
             .filter_map(|index| seen.item(id, index))
             .collect();
-        let last_item = items.iter().map(|e| e.first_seq).max().unwrap_or(0);
+        let last_item = arrived.iter().map(|e| e.first_seq).max().unwrap_or(0);
         completed.check(event.first_seq > last_item, || {
             format!("{id}: bulk_completed arrived before an item's event")
         });
+        // Each item's event as it arrived or, held back and given up unsent, as stored.
+        let items: Vec<Option<&Value>> = (0..planned_items)
+            .map(|index| {
+                seen.item(id, index)
+                    .map(|event| event.bodies[0])
+                    .or_else(|| held.items.get(&(id, index as u64)))
+            })
+            .collect();
         let radars = body["radars"].as_array().cloned().unwrap_or_default();
         completed.check(
-            radars.len() == evidence.workload.bulks[planned].radars.len()
-                && radars.len() == items.len()
-                && radars.iter().zip(&items).all(|(a, b)| a == b.bodies[0]),
+            radars.len() == planned_items
+                && radars
+                    .iter()
+                    .zip(&items)
+                    .all(|(radar, item)| Some(radar) == *item),
             || format!("{id}: radars[] differs from the item events"),
         );
         let created = radars

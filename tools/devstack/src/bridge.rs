@@ -87,9 +87,12 @@ const FILLS_PER_TURN: usize = 5;
 /// How long after a receive found the queue empty the workers of a pool that still holds
 /// messages take from it without receiving: moto scans its whole queue on every receive.
 const DRAINED_FOR: Duration = Duration::from_millis(200);
-/// The share of its visibility timeout a message may spend in the pool before a function
-/// gets it, past which its timeout starts again.
-const POOLED_SHARE: u32 = 10;
+/// How long a message received into the pool stays hidden on the queue: longer than it may
+/// wait there ([`crate::delivery::Pool::AGED`]), whatever the queue's own timeout. A message
+/// that came back while it waited would be received again, and its receive count would
+/// climb towards the queue's redrive as no real receive's does: a fair queue does not
+/// deliver a message until a consumer gets it.
+const POOLED_SECONDS: i32 = 600;
 
 /// One receive, one invocation, one delete: a single turn of a worker, delivering as moto does.
 pub async fn pump(sqs: &Client, source: &Source, function: &impl Invoke) -> Result<Pumped, Error> {
@@ -186,9 +189,8 @@ pub async fn pump_with(
 /// returned: the worker first receives ahead into the pool, as far as it has room (up to
 /// [`FILLS_PER_TURN`] receives, waiting only when nothing is pooled and `may_wait`; none while
 /// the pool holds messages and the queue was found empty within [`DRAINED_FOR`]), then
-/// chooses from the pool. A message that waited in the pool for more than a tenth of the
-/// queue's visibility timeout has its timeout started again, so a function has (nearly) the
-/// whole of it, as under Lambda.
+/// chooses from the pool. The chosen messages' visibility timeout starts again, so that a
+/// function has the queue's whole timeout, as under Lambda.
 async fn receive_fairly(
     sqs: &Client,
     source: &Source,
@@ -211,7 +213,7 @@ async fn receive_fairly(
             } else {
                 0
             };
-            let received = receive(sqs, source, room, wait, None).await?;
+            let received = receive(sqs, source, room, wait, Some(POOLED_SECONDS)).await?;
             let full = received.len() == room;
             from_sqs += received.len();
             delivery.pool(queue, received);
@@ -222,22 +224,13 @@ async fn receive_fairly(
         }
     }
     let chosen = delivery.choose(queue, wanted);
-    let share = Duration::from_secs(u64::try_from(visibility).unwrap_or(0)) / POOLED_SHARE;
-    let stale: Vec<&Message> = chosen
-        .iter()
-        .filter(|chosen| chosen.received.elapsed() > share)
-        .map(|chosen| &chosen.letter)
-        .collect();
-    restart_visibility(sqs, source, &stale, visibility).await;
-    Ok((
-        from_sqs,
-        chosen.into_iter().map(|chosen| chosen.letter).collect(),
-    ))
+    restart_visibility(sqs, source, &chosen, visibility).await;
+    Ok((from_sqs, chosen))
 }
 
 /// Hides `messages` for `seconds` from now. A message whose change fails keeps what is left of
-/// its timeout.
-async fn restart_visibility(sqs: &Client, source: &Source, messages: &[&Message], seconds: i32) {
+/// its [`POOLED_SECONDS`].
+async fn restart_visibility(sqs: &Client, source: &Source, messages: &[Message], seconds: i32) {
     if messages.is_empty() {
         return;
     }

@@ -10,9 +10,10 @@
 //! from the group with the fewest in flight. With one group that is the queue's own order.
 //!
 //! A message waits in the pool at most [`Pool::AGED`]: after that it goes before any fairness,
-//! so that the busy group is slowed, never starved. It stays hidden on the queue for the
-//! queue's own visibility timeout meanwhile (the template's are longer than [`Pool::AGED`]);
-//! one that outlives it there is received again and keeps its place with its new receipt.
+//! so that the busy group is slowed, never starved. The bridge keeps it hidden on the queue
+//! for longer than that, so that waiting here never counts as a receive towards the queue's
+//! redrive; one that outlives it all the same is received again and keeps its place with its
+//! new receipt.
 
 use std::{
     collections::{BTreeMap, HashMap, VecDeque},
@@ -37,17 +38,6 @@ struct Pooled<L> {
     letter: L,
     /// When it came into the pool: its place.
     since: Instant,
-    /// When its newest receipt was received: its visibility timeout runs from then.
-    received: Instant,
-}
-
-/// A message chosen from the pool.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Chosen<L> {
-    pub group: Group,
-    pub letter: L,
-    /// When its receipt was received.
-    pub received: Instant,
 }
 
 impl<L> Default for Pool<L> {
@@ -86,14 +76,9 @@ impl<L: Letter> Pool<L> {
         let waiting = self.groups.entry(group).or_default();
         if let Some(older) = waiting.iter_mut().find(|p| p.letter.id() == letter.id()) {
             older.letter = letter;
-            older.received = now;
             return;
         }
-        waiting.push_back(Pooled {
-            letter,
-            since: now,
-            received: now,
-        });
+        waiting.push_back(Pooled { letter, since: now });
         self.len += 1;
     }
 
@@ -106,8 +91,8 @@ impl<L: Letter> Pool<L> {
         wanted: usize,
         in_flight: &HashMap<Group, usize>,
         now: Instant,
-    ) -> Vec<Chosen<L>> {
-        let mut chosen: Vec<Chosen<L>> = Vec::with_capacity(wanted);
+    ) -> Vec<L> {
+        let mut chosen: Vec<L> = Vec::with_capacity(wanted);
         let mut counts: HashMap<Group, usize> = in_flight.clone();
         while chosen.len() < wanted {
             let Some(group) = self.next_group(&counts, now) else {
@@ -123,12 +108,8 @@ impl<L: Letter> Pool<L> {
                 self.groups.remove(&group);
             }
             self.len -= 1;
-            *counts.entry(group.clone()).or_default() += 1;
-            chosen.push(Chosen {
-                group,
-                letter: pooled.letter,
-                received: pooled.received,
-            });
+            *counts.entry(group).or_default() += 1;
+            chosen.push(pooled.letter);
         }
         chosen
     }
@@ -178,11 +159,8 @@ mod tests {
         }
     }
 
-    fn ids(chosen: &[Chosen<Note>]) -> Vec<&str> {
-        chosen
-            .iter()
-            .map(|chosen| chosen.letter.0.as_str())
-            .collect()
+    fn ids(chosen: &[Note]) -> Vec<&str> {
+        chosen.iter().map(|note| note.0.as_str()).collect()
     }
 
     #[test]
@@ -247,18 +225,17 @@ mod tests {
         let first = Note("m".into(), 1);
         pool.add(group("a"), first.clone(), start);
         pool.add(group("a"), Note("n".into(), 1), start);
-        let again = start + Duration::from_secs(1);
-        pool.add(group("a"), first.received_again(), again);
+        pool.add(
+            group("a"),
+            first.received_again(),
+            start + Duration::from_secs(1),
+        );
 
         assert_eq!(pool.len(), 2);
         assert_eq!(pool.room(), Pool::<Note>::DEPTH - 2);
         let chosen = pool.choose(5, &HashMap::new(), start);
         assert_eq!(ids(&chosen), ["m", "n"]);
-        assert_eq!(chosen[0].letter, Note("m".into(), 2));
-        assert_eq!(
-            chosen[0].received, again,
-            "its timeout runs from the newest receipt"
-        );
+        assert_eq!(chosen[0], Note("m".into(), 2));
         assert!(pool.is_empty());
     }
 }

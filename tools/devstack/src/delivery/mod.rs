@@ -45,7 +45,7 @@ use aws_sdk_sqs::types::{Message, MessageSystemAttributeName};
 
 pub use self::{
     batching::{Letter, Plan, Random, Shuffle, Waiting, plan},
-    fair::{Chosen, Group, Pool},
+    fair::{Group, Pool},
     ledger::{Ack, Ledger},
 };
 
@@ -222,7 +222,7 @@ impl Delivery {
     }
 
     /// Up to `wanted` messages from `queue`'s pool, as the fair queue hands them out.
-    pub fn choose(&self, queue: &str, wanted: usize) -> Vec<Chosen<Message>> {
+    pub fn choose(&self, queue: &str, wanted: usize) -> Vec<Message> {
         let mut state = self.lock();
         let Some(queue) = state.queues.get_mut(queue) else {
             return Vec::new();

@@ -112,3 +112,37 @@ async fn a_message_received_ahead_still_comes_back_after_the_queues_visibility_t
         "the function sees the group"
     );
 }
+
+#[tokio::test]
+async fn waiting_in_the_pool_longer_than_the_visibility_timeout_is_not_another_receive() {
+    let env = TestEnv::new().await;
+    // Hidden for 1 s once received; batches of one, so the second message waits in the pool.
+    let (mut source, _) = queue_pair(&env).await;
+    source.batch_size = 1;
+    send_grouped(&env, &source.queue_url, "a", 2).await;
+    let function = Scripted::default();
+    let delivery = Delivery::exact().with_fair_queues();
+
+    let first = bridge::pump_with(&env.sqs, &source, &function, &delivery)
+        .await
+        .unwrap();
+    assert_eq!(
+        (first.received, first.deleted),
+        (2, 1),
+        "both received, one sent"
+    );
+    tokio::time::sleep(std::time::Duration::from_millis(2_500)).await;
+    let second = bridge::pump_with(&env.sqs, &source, &function, &delivery)
+        .await
+        .unwrap();
+
+    assert_eq!((second.received, second.deleted), (0, 1), "from the pool");
+    let events = function.events.lock().unwrap();
+    let counts: Vec<&str> = events
+        .iter()
+        .map(|event| event.records[0].attributes["ApproximateReceiveCount"].as_str())
+        .collect();
+    assert_eq!(counts, ["1", "1"], "waiting in the pool is not a receive");
+    drop(events);
+    assert_eq!(depth(&env, &source.queue_url).await, 0);
+}
