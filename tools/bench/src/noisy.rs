@@ -157,13 +157,13 @@ pub async fn measure(settings: Settings) -> Result<Noisy> {
     Ok(Noisy {
         settings,
         setup,
-        runs: seen.into_iter().filter_map(medians).collect(),
+        runs: seen.iter().map(Vec::as_slice).filter_map(medians).collect(),
     })
 }
 
 /// One case's runs in one: the median of each figure (of the smaller middle one for an even
 /// count), none for a time if a run did not complete.
-fn medians(runs: Vec<Run>) -> Option<Run> {
+fn medians(runs: &[Run]) -> Option<Run> {
     fn middle<T: Ord + Copy>(mut values: Vec<T>) -> Option<T> {
         values.sort_unstable();
         values.get(values.len().saturating_sub(1) / 2).copied()
@@ -175,10 +175,10 @@ fn medians(runs: Vec<Run>) -> Option<Run> {
     let first = runs.first()?;
     Some(Run {
         neighbour: first.neighbour,
-        took: time(&runs, |run| run.took),
+        took: time(runs, |run| run.took),
         each: runs.iter().map(|run| run.took).collect(),
-        decided: time(&runs, |run| run.decided),
-        last_item_event: time(&runs, |run| run.last_item_event),
+        decided: time(runs, |run| run.decided),
+        last_item_event: time(runs, |run| run.last_item_event),
         b_deliveries: runs.iter().map(|run| run.b_deliveries).min()?,
         attempts_on_a: middle(runs.iter().map(|run| run.attempts_on_a).collect())?,
     })

@@ -147,8 +147,9 @@ mod tests {
         }
     }
 
+    /// The group `name`, as a message sent with `MessageGroupId` `name` has it.
     fn group(name: &str) -> Group {
-        Some(name.to_owned())
+        Group::from(name.to_owned())
     }
 
     /// A pool holding `count` messages of `name` (`a0`, `a1`, ...), each a millisecond apart.

@@ -137,12 +137,13 @@ async fn waiting_in_the_pool_longer_than_the_visibility_timeout_is_not_another_r
         .unwrap();
 
     assert_eq!((second.received, second.deleted), (0, 1), "from the pool");
-    let events = function.events.lock().unwrap();
-    let counts: Vec<&str> = events
+    let counts: Vec<String> = function
+        .events
+        .lock()
+        .unwrap()
         .iter()
-        .map(|event| event.records[0].attributes["ApproximateReceiveCount"].as_str())
+        .map(|event| event.records[0].attributes["ApproximateReceiveCount"].clone())
         .collect();
     assert_eq!(counts, ["1", "1"], "waiting in the pool is not a receive");
-    drop(events);
     assert_eq!(depth(&env, &source.queue_url).await, 0);
 }
