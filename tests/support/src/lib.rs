@@ -1,6 +1,7 @@
 //! The test harness: every test gets its own tables and queues on the local emulators, made
 //! from `infra/template.yaml`, AWS clients that count the requests they send and the DynamoDB
-//! capacity they consume, and helpers to seed accounts, build API Gateway events and read queues.
+//! capacity they consume, helpers to seed accounts, build API Gateway events and read queues,
+//! and a webhook [`receiver`] whose answers a test scripts.
 //!
 //! The emulators are started by `make test` (or `infra/local/services.sh start`), which exports
 //! `AWS_ENDPOINT_URL_DYNAMODB` and `AWS_ENDPOINT_URL_SQS`, and also writes them to
@@ -11,6 +12,7 @@ mod capacity;
 mod counter;
 mod endpoints;
 mod events;
+pub mod receiver;
 mod responses;
 
 use std::collections::HashMap;

@@ -2,7 +2,9 @@ use chrono::Utc;
 use serde_json::Value;
 use shared::store::deliveries::DeliveryState;
 
-use crate::{helpers::spawn_app, receiver::Reply};
+use test_support::receiver::Reply;
+
+use crate::helpers::spawn_app;
 
 #[tokio::test]
 async fn bulk_completed_waits_until_every_item_event_is_delivered_or_given_up() {

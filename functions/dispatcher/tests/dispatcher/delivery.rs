@@ -6,12 +6,10 @@ use shared::{
     store::{accounts::Account, deliveries::DeliveryState},
 };
 use standardwebhooks::Webhook;
+use test_support::receiver::{Received, Reply};
 use uuid::Uuid;
 
-use crate::{
-    helpers::spawn_app,
-    receiver::{Received, Reply},
-};
+use crate::helpers::spawn_app;
 
 fn verify(secret: &str, received: &Received) -> Result<(), standardwebhooks::WebhookError> {
     let headers: HeaderMap = received.headers.clone();

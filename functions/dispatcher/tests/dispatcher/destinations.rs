@@ -10,12 +10,10 @@ use dispatcher::{
     signature::SignedHeaders,
 };
 use shared::{destination::WaitReason, queue::WebhookTask, store::deliveries::DeliveryState};
+use test_support::receiver::{Reply, Silent};
 use tokio::net::{TcpSocket, TcpStream};
 
-use crate::{
-    helpers::{App, Seeded, spawn_app_with},
-    receiver::{Reply, Silent},
-};
+use crate::helpers::{App, Seeded, spawn_app_with};
 
 async fn app_with(overrides: &[(&str, &str)]) -> App {
     spawn_app_with(overrides, Arc::new(SystemLookup)).await

@@ -3,7 +3,9 @@ use std::time::Duration;
 use chrono::Utc;
 use shared::{queue::WebhookTask, store::deliveries::DeliveryState};
 
-use crate::{helpers::spawn_app, receiver::Reply};
+use test_support::receiver::Reply;
+
+use crate::helpers::spawn_app;
 
 #[tokio::test]
 async fn a_message_delivered_twice_is_sent_once() {

@@ -1,7 +1,9 @@
 use chrono::Utc;
 use shared::store::deliveries::DeliveryState;
 
-use crate::{helpers::spawn_app, receiver::Reply};
+use test_support::receiver::Reply;
+
+use crate::helpers::spawn_app;
 
 #[tokio::test]
 async fn a_receiver_that_always_fails_exhausts_the_schedule_and_the_delivery_is_parked() {

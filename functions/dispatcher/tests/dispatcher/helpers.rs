@@ -27,7 +27,7 @@ use shared::{
 use test_support::TestEnv;
 use uuid::Uuid;
 
-use crate::receiver::Receiver;
+use test_support::receiver::Receiver;
 
 pub struct App {
     pub env: TestEnv,

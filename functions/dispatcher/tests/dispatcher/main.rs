@@ -8,6 +8,5 @@ mod destinations;
 mod duplicates;
 mod exhaustion;
 mod helpers;
-mod receiver;
 mod scale;
 mod ssrf;

@@ -21,14 +21,13 @@ use shared::{
     webhook_url::WebhookUrl,
 };
 use standardwebhooks::Webhook;
-use test_support::TestEnv;
+use test_support::{
+    TestEnv,
+    receiver::{Receiver, Reply},
+};
 use uuid::Uuid;
 
-use crate::{
-    deps, radarctl,
-    receiver::{Received, Receiver},
-    text,
-};
+use crate::{deps, radarctl, text};
 
 /// A bulk whose items are all decided, as the processor leaves it.
 struct Seeded {
@@ -214,7 +213,8 @@ fn entries(answer: &Value, field: &str) -> Vec<Value> {
 async fn failed_deliveries_resent_by_radarctl_arrive_again_as_they_first_did() {
     let (env, deps) = deps().await;
     let dispatcher = dispatcher_of(&env);
-    let receiver = Receiver::start(503).await;
+    let receiver = Receiver::start().await;
+    receiver.always(Reply::status(503));
     let (account_id, _) = account(&deps).await;
     let seeded = seed(&deps, account_id, &receiver.url, 2, true).await;
     hand_off(&deps, &seeded.items()).await;
@@ -233,7 +233,7 @@ async fn failed_deliveries_resent_by_radarctl_arrive_again_as_they_first_did() {
     let rotated = radarctl(&deps, &["secret", "rotate", &account_id.to_string()])
         .await
         .unwrap();
-    receiver.answer_with(200);
+    receiver.always(Reply::status(200));
 
     let resent = radarctl(&deps, &["delivery", "resend", &seeded.id(), "--failed"])
         .await
@@ -254,14 +254,17 @@ async fn failed_deliveries_resent_by_radarctl_arrive_again_as_they_first_did() {
     for again in agains {
         let first = firsts
             .iter()
-            .find(|first| first.webhook_id() == again.webhook_id())
+            .find(|first| first.header("webhook-id") == again.header("webhook-id"))
             .expect("the webhook-id of a first attempt");
         assert_eq!(again.body, first.body, "the same bytes");
         verifier
             .verify(&again.body, &again.headers)
             .expect("signed with the account's current secret");
     }
-    let ids: Vec<&str> = agains.iter().map(Received::webhook_id).collect();
+    let ids: Vec<&str> = agains
+        .iter()
+        .map(|again| again.header("webhook-id"))
+        .collect();
     assert!(
         ids.contains(&completed.to_string().as_str()),
         "bulk_completed too"
@@ -286,7 +289,8 @@ async fn failed_deliveries_resent_by_radarctl_arrive_again_as_they_first_did() {
 async fn a_resent_attempt_that_fails_again_is_given_up_at_once() {
     let (env, deps) = deps().await;
     let dispatcher = dispatcher_of(&env);
-    let receiver = Receiver::start(503).await;
+    let receiver = Receiver::start().await;
+    receiver.always(Reply::status(503));
     let (account_id, _) = account(&deps).await;
     let seeded = seed(&deps, account_id, &receiver.url, 1, true).await;
     hand_off(&deps, &seeded.items()).await;
@@ -337,7 +341,7 @@ async fn give_up_items(deps: &Deps, seeded: &Seeded) {
 async fn a_resend_to_an_endpoint_whose_circuit_is_open_makes_every_attempt() {
     let (env, deps) = deps().await;
     let dispatcher = dispatcher_of(&env);
-    let receiver = Receiver::start(200).await;
+    let receiver = Receiver::start().await;
     let (account_id, _) = account(&deps).await;
     // Accepted long ago: past the patience after which the dispatcher gives up, unsent, what
     // waits behind an open circuit.

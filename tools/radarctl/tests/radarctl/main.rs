@@ -2,7 +2,6 @@
 
 mod deliveries;
 mod destinations;
-mod receiver;
 
 use clap::Parser;
 use radarctl::{Cli, Deps, Error, run};

@@ -36,11 +36,13 @@ impl Reply {
         }
     }
 
+    #[must_use]
     pub fn with_header(mut self, name: &'static str, value: impl Into<String>) -> Self {
         self.headers.push((name, value.into()));
         self
     }
 
+    #[must_use]
     pub fn after(mut self, delay: Duration) -> Self {
         self.delay = Some(delay);
         self
