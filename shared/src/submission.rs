@@ -9,6 +9,7 @@ use sha2::{Digest, Sha256};
 
 use crate::{
     FieldError,
+    radar::Radar,
     webhook_url::{self, WebhookPolicy, WebhookUrl},
 };
 
@@ -83,6 +84,18 @@ impl Submission {
         }
         hex::encode(hash.finalize())
     }
+}
+
+/// What the valid items of a submission cost, in credits: what accepting it reserves. An item
+/// the processor will refuse as invalid costs nothing; it is priced by the very parse that
+/// validates it there.
+pub fn price(items: &[SubmittedItem]) -> i64 {
+    items
+        .iter()
+        .filter_map(|item| serde_json::from_str::<Value>(item.radar.get()).ok())
+        .filter_map(|json| Radar::parse(&json).ok())
+        .map(|radar| radar.cost())
+        .sum()
 }
 
 fn parse_webhook_url(

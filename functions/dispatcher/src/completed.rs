@@ -151,6 +151,7 @@ mod tests {
                     update_id: completion,
                     completed_at: "2026-05-25T11:17:33Z".parse().unwrap(),
                 }),
+                funding: shared::store::bulks::Funding::Metered,
             },
             items,
         }

@@ -79,6 +79,7 @@ mod tests {
                 created_at: Utc::now(),
                 expires_at: i64::MAX,
                 completion: None,
+                funding: shared::store::bulks::Funding::Metered,
             },
             items,
         }

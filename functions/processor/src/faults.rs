@@ -7,6 +7,8 @@
 pub enum Step {
     /// The creating write is about to be sent: failing here is DynamoDB refusing it.
     Creating,
+    /// A prepaid item's radar is stored; its outcome is not yet.
+    RadarStored,
     /// The item's outcome is stored (created, charged and recorded; or recorded as a failure).
     Decided,
     /// The item is tallied towards its bulk.

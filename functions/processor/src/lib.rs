@@ -151,7 +151,7 @@ pub async fn process_batch(deps: &Deps, event: SqsEvent, now: DateTime<Utc>) -> 
         .into_iter()
         .map(|item| decide::decide(item, dead_letters, now))
         .collect();
-    let tried = create::create_all(deps, decided).await;
+    let tried = create::create_all(deps, decided, now).await;
     verdicts.extend(settle::settle_all(deps, tried, dead_letters, now).await);
     hand_on(deps, verdicts, &mut report).await;
     report

@@ -10,13 +10,15 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 use futures::{StreamExt, future::join_all, stream};
+use serde_json::Value;
 use shared::{
     api::Refusal,
     error::Chain,
     queue::WebhookMessage,
+    radar::Radar,
     store::{
-        bulks::{Bulk, Completion},
-        items::{Marked, Outcome},
+        bulks::{Bulk, Completion, Funding},
+        items::{ItemState, Marked, Outcome},
     },
 };
 use tracing::Instrument;
@@ -139,13 +141,45 @@ async fn record(
         .store
         .mark_item_terminal(&item.bulk, message.item_index, &outcome)
         .await?;
-    Ok(match marked {
+    let outcome = match marked {
         Marked::Now => {
             metrics::failed(refusal);
             outcome
         }
         Marked::Already(earlier) => earlier,
-    })
+    };
+    if matches!(refusal, Refusal::Exhausted { .. }) && outcome.state == ItemState::Failed {
+        drop_orphan(deps, item).await?;
+    }
+    Ok(outcome)
+}
+
+/// A prepaid item creates its radar before its outcome, so an item that ends in a 500 may
+/// have left its radar behind (a delivery stopped between the two writes, and none came
+/// after). Whoever records the 500 deletes it; if that fails, the item's dead letter does.
+async fn drop_orphan(deps: &Deps, item: &Item) -> Result<(), Failure> {
+    if !matches!(item.bulk.funding, Funding::Reserved(_)) {
+        return Ok(());
+    }
+    let json = serde_json::from_str(item.record.body.radar.get()).unwrap_or(Value::Null);
+    let Ok(radar) = Radar::parse(&json) else {
+        return Ok(());
+    };
+    let message = &item.record.body;
+    if deps
+        .store
+        .drop_radar(
+            message.account_id,
+            &radar.identity(),
+            message.bulk_id,
+            message.item_index,
+            None,
+        )
+        .await?
+    {
+        tracing::warn!("deleted the radar of an item that ended in a 500");
+    }
+    Ok(())
 }
 
 /// Tallies the decided items of one bulk at once, completes the bulk if they were its last,
@@ -223,6 +257,7 @@ async fn complete_bulk(
     let fixed = async {
         let completion = deps.store.complete_bulk(bulk.id, &proposed).await?;
         tracing::info!(completion_id = %completion.update_id, "bulk complete");
+        deps.store.refund_unspent(bulk).await?;
         deps.faults.check(Step::Completed)?;
         Ok::<_, Failure>(completion)
     };

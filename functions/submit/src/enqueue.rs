@@ -11,12 +11,13 @@ use shared::{
 use crate::Deps;
 
 /// Stores every item and queues one message per item, concurrently, then marks the bulk
-/// `accepted`. If anything fails the bulk is marked `aborted`, so that the processor drops
+/// `accepted`, reserving `price` from the account if its balance covers it. If anything fails the bulk is marked `aborted`, so that the processor drops
 /// whatever was queued, and the caller gets [`Error::QueueingFailed`].
 pub(crate) async fn store_and_queue(
     deps: &Deps,
     bulk: &Bulk,
     items: &[SubmittedItem],
+    price: i64,
 ) -> Result<()> {
     let messages: Vec<ItemMessage> = items
         .iter()
@@ -33,7 +34,9 @@ pub(crate) async fn store_and_queue(
             deps.queue.send_all(&messages),
         );
         stored.and(queued)?;
-        deps.store.accept_bulk(bulk.id).await
+        let funding = deps.store.accept_bulk(bulk, price).await?;
+        tracing::info!(?funding, "bulk funded");
+        Ok::<_, Error>(())
     };
     let Err(cause) = attempt.await else {
         return Ok(());

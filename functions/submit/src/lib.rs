@@ -20,10 +20,10 @@ use shared::{
     rate_limit::{Admission, Bucket},
     store::{
         Store,
-        bulks::{Bulk, BulkState},
+        bulks::{Bulk, BulkState, Funding},
         idempotency::ClaimRequest,
     },
-    submission::Submission,
+    submission::{self, Submission},
     webhook_url::{self, ApiHost, WebhookUrl},
 };
 use tracing::{Instrument, field};
@@ -161,13 +161,16 @@ async fn submit(deps: &Deps, request: &Request, now: DateTime<Utc>) -> Result<An
             now + Duration::days(i64::from(deps.config.bulk_retention_days)),
         ),
         completion: None,
+        // Fixed when the bulk is accepted.
+        funding: Funding::Metered,
     };
     tracing::Span::current().record("bulk_id", field::display(bulk.id));
     if let Some(first) = replay::begin(&deps.store, &bulk, claim, now).await? {
         return Ok(Answer::Replayed(first));
     }
 
-    enqueue::store_and_queue(deps, &bulk, &submission.items).await?;
+    let price = submission::price(&submission.items);
+    enqueue::store_and_queue(deps, &bulk, &submission.items, price).await?;
     tracing::info!(total = bulk.total, "bulk accepted");
     Ok(Answer::Accepted {
         body: SubmitAccepted::new(bulk.id, submission.items.len(), now),

@@ -9,12 +9,14 @@
 
 use std::{fmt, str::FromStr};
 
-use aws_sdk_dynamodb::types::{Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem};
+use aws_sdk_dynamodb::types::{
+    Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update, builders::UpdateBuilder,
+};
 use chrono::{DateTime, Duration, Utc};
 use uuid::Uuid;
 
 use super::{
-    EXPIRES_AT, Fields, Item, NEW_RECORD, Read, Store,
+    Cancelled, EXPIRES_AT, Fields, Item, NEW_RECORD, Read, Store, credits,
     idempotency::{Claim, ClaimRequest},
     key, n, s, unless_condition_failed,
 };
@@ -23,6 +25,8 @@ use crate::{Error, Result, clock, webhook_url::WebhookUrl};
 /// How long a submit request may keep a bulk `submitting`. Submit answers within API Gateway's
 /// 30 s, so a bulk older than this in that state was abandoned.
 pub const ABANDONED_AFTER: Duration = Duration::minutes(2);
+/// Tries again at an acceptance whose account record another transaction holds.
+const ACCEPT_TRIES: u32 = 5;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BulkState {
@@ -76,6 +80,25 @@ pub struct Bulk {
     pub expires_at: i64,
     /// Set once, by whichever processor finds the bulk's last item terminal.
     pub completion: Option<Completion>,
+    /// How its radars are paid for; fixed when the bulk is accepted.
+    pub funding: Funding,
+}
+
+/// How a bulk's radars are paid for.
+///
+/// Normally the whole bulk is paid for up front: when the bulk is accepted, the cost of its
+/// valid items is taken from the account in the same write ([`Store::accept_bulk`]), its items
+/// are created without touching the account, and the cost of those that did not become radars
+/// is given back once, when the bulk completes ([`Store::refund_unspent`]). So an account's
+/// record is written twice a bulk rather than once a batch, and one account's items never
+/// contend for it. A bulk whose account cannot cover it all is metered instead: each batch pays
+/// for its radars as it creates them, and the items that find the balance spent get a 402.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Funding {
+    /// Paid for per batch, in the transaction that creates its radars.
+    Metered,
+    /// This many credits were taken from the account when the bulk was accepted.
+    Reserved(i64),
 }
 
 /// The bulk's `bulk_completed`: its `update_id` and `completed_at` are fixed when the bulk is
@@ -139,6 +162,9 @@ impl From<&Bulk> for Item {
         item.insert("state".into(), s(bulk.state.as_str()));
         item.insert("created_at".into(), s(clock::rfc3339(bulk.created_at)));
         item.insert(EXPIRES_AT.into(), n(bulk.expires_at));
+        if let Funding::Reserved(credits) = bulk.funding {
+            item.insert(RESERVED.into(), n(credits));
+        }
         if let Some(completion) = &bulk.completion {
             item.insert(COMPLETION_ID.into(), s(completion.update_id.to_string()));
             item.insert(
@@ -152,6 +178,8 @@ impl From<&Bulk> for Item {
 
 pub(super) const COMPLETION_ID: &str = "completion_id";
 pub(super) const COMPLETED_AT: &str = "completed_at";
+/// Credits taken when the bulk was accepted; absent on a metered bulk.
+pub(super) const RESERVED: &str = "reserved";
 
 impl TryFrom<&Item> for Bulk {
     type Error = Error;
@@ -173,6 +201,9 @@ impl TryFrom<&Item> for Bulk {
                     completed_at: fields.parsed(COMPLETED_AT)?,
                 }),
             },
+            funding: fields
+                .optional_number(RESERVED)?
+                .map_or(Funding::Metered, Funding::Reserved),
         })
     }
 }
@@ -228,15 +259,57 @@ impl Store {
         }
     }
 
-    /// `submitting` → `accepted`: every item is stored and queued.
-    pub async fn accept_bulk(&self, id: Uuid) -> Result<()> {
+    /// `submitting` → `accepted`: every item is stored and queued. In the same transaction the
+    /// account pays `price` (the cost of the bulk's valid items) up front; when its balance
+    /// cannot, the bulk is accepted as [`Funding::Metered`] instead. Paying at acceptance
+    /// rather than when the bulk is stored means a submission that fails or is abandoned
+    /// before it is accepted has taken nothing, so it has nothing to give back.
+    pub async fn accept_bulk(&self, bulk: &Bulk, price: i64) -> Result<Funding> {
+        if price > 0 {
+            let mut tries = 0;
+            loop {
+                let accept = self
+                    .move_update(bulk.id, BulkState::Submitting, BulkState::Accepted)
+                    .update_expression("SET #state = :to, #reserved = :price")
+                    .expression_attribute_names("#reserved", RESERVED)
+                    .expression_attribute_values(":price", n(price))
+                    .build()
+                    .map_err(Error::dynamo)?;
+                let pay = credits::charge(self.table(), bulk.account_id, price)?;
+                let paid = self
+                    .client()
+                    .transact_write_items()
+                    .transact_items(TransactWriteItem::builder().update(accept).build())
+                    .transact_items(TransactWriteItem::builder().update(pay).build())
+                    .send()
+                    .await;
+                let Err(error) = paid else {
+                    return Ok(Funding::Reserved(price));
+                };
+                match Cancelled::of(&error) {
+                    // The balance cannot cover the bulk: it is metered.
+                    Cancelled::Condition(1) => break,
+                    Cancelled::Condition(_) => return Err(Error::BulkStateChanged(bulk.id)),
+                    // The account's record is busy (a metered bulk's batch, a refund): again.
+                    Cancelled::Contended if tries < ACCEPT_TRIES => {
+                        tries += 1;
+                        tokio::time::sleep(super::radars::backoff(tries)).await;
+                    }
+                    Cancelled::Contended | Cancelled::Other => return Err(Error::dynamo(error)),
+                }
+            }
+        }
         if self
-            .move_bulk(id, BulkState::Submitting, BulkState::Accepted)
+            .move_bulk(bulk.id, BulkState::Submitting, BulkState::Accepted)
             .await?
         {
-            Ok(())
+            Ok(if price > 0 {
+                Funding::Metered
+            } else {
+                Funding::Reserved(0)
+            })
         } else {
-            Err(Error::BulkStateChanged(id))
+            Err(Error::BulkStateChanged(bulk.id))
         }
     }
 
@@ -262,6 +335,17 @@ impl Store {
         Ok(unless_condition_failed(result)?.is_some())
     }
 
+    /// [`Self::move_bulk`]'s update, for a transaction.
+    fn move_update(&self, id: Uuid, from: BulkState, to: BulkState) -> UpdateBuilder {
+        Update::builder()
+            .table_name(self.table())
+            .set_key(Some(bulk_key(id)))
+            .condition_expression("#state = :from")
+            .expression_attribute_names("#state", "state")
+            .expression_attribute_values(":from", s(from.as_str()))
+            .expression_attribute_values(":to", s(to.as_str()))
+    }
+
     /// The bulk as it is now (a strongly consistent read).
     pub async fn get_bulk(&self, id: Uuid) -> Result<Option<Bulk>> {
         let item = self.get(bulk_key(id), Read::Strong).await?;
@@ -283,6 +367,7 @@ mod tests {
             created_at,
             expires_at: 0,
             completion: None,
+            funding: Funding::Metered,
         }
     }
 

@@ -33,6 +33,7 @@
 pub mod accounts;
 pub mod bulks;
 pub mod completion;
+pub mod credits;
 pub mod deliveries;
 pub mod destinations;
 pub mod idempotency;
@@ -47,7 +48,10 @@ use std::{collections::HashMap, str::FromStr};
 use aws_sdk_dynamodb::{
     Client,
     error::SdkError,
-    operation::update_item::{UpdateItemError, UpdateItemOutput},
+    operation::{
+        transact_write_items::TransactWriteItemsError,
+        update_item::{UpdateItemError, UpdateItemOutput},
+    },
     types::AttributeValue,
 };
 
@@ -194,6 +198,52 @@ where
             Ok(None)
         }
         Err(error) => Err(Error::dynamo(error)),
+    }
+}
+
+/// Why a small transaction did not commit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Cancelled {
+    /// The condition of the write at this position failed.
+    Condition(usize),
+    /// Another transaction held one of its records, or a key was throttled: nothing was
+    /// written, and the same transaction may go again after a pause.
+    Contended,
+    /// Anything else.
+    Other,
+}
+
+impl Cancelled {
+    fn of<R>(error: &SdkError<TransactWriteItemsError, R>) -> Self {
+        match error.as_service_error() {
+            Some(TransactWriteItemsError::TransactionCanceledException(cancelled)) => {
+                let codes: Vec<Option<&str>> = cancelled
+                    .cancellation_reasons()
+                    .iter()
+                    .map(|reason| reason.code())
+                    .collect();
+                if let Some(at) = codes
+                    .iter()
+                    .position(|&code| code == Some("ConditionalCheckFailed"))
+                {
+                    Self::Condition(at)
+                } else if codes
+                    .iter()
+                    .any(|&code| matches!(code, Some("TransactionConflict" | "ThrottlingError")))
+                {
+                    Self::Contended
+                } else {
+                    Self::Other
+                }
+            }
+            Some(
+                TransactWriteItemsError::TransactionInProgressException(_)
+                | TransactWriteItemsError::ProvisionedThroughputExceededException(_)
+                | TransactWriteItemsError::ThrottlingException(_)
+                | TransactWriteItemsError::RequestLimitExceeded(_),
+            ) => Self::Contended,
+            _ => Self::Other,
+        }
     }
 }
 

@@ -21,17 +21,17 @@
 use std::time::Duration;
 
 use aws_sdk_dynamodb::{
-    operation::transact_write_items::TransactWriteItemsError,
-    types::{
-        CancellationReason, Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update,
+    operation::{
+        delete_item::DeleteItemError, put_item::PutItemError,
+        transact_write_items::TransactWriteItemsError,
     },
+    types::{CancellationReason, Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem},
 };
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 use super::{
     Fields, Item, NEW_RECORD, Store,
-    accounts::account_key,
     items::{Outcome, UNDECIDED, decided, outcome_record, undecided_names, undecided_values},
     key, n, s,
 };
@@ -147,15 +147,7 @@ impl Store {
             let (mark, put) = self.writes(account_id, &radars[at])?;
             request = request.transact_items(mark).transact_items(put);
         }
-        let charge = Update::builder()
-            .table_name(self.table())
-            .set_key(Some(account_key(account_id)))
-            .update_expression("SET credits = credits - :cost")
-            .condition_expression("credits >= :cost")
-            .expression_attribute_values(":cost", n(cost))
-            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
-            .build()
-            .map_err(Error::dynamo)?;
+        let charge = super::credits::charge(self.table(), account_id, cost)?;
         let result = request
             .transact_items(TransactWriteItem::builder().update(charge).build())
             // A retry of this very request by the SDK is answered as the first one was. Each try
@@ -230,6 +222,94 @@ impl Store {
                 .put(put.build().map_err(Error::dynamo)?)
                 .build(),
         ))
+    }
+}
+
+/// What [`Store::put_radar`] found at the radar's identity.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Claimed {
+    /// The radar is stored now.
+    New,
+    /// An earlier delivery of the same item stored its radar: this one, as `radar_created`
+    /// shows it.
+    Earlier { radar_id: Uuid, data: String },
+    /// Another radar holds the identity.
+    Taken { radar_id: Uuid },
+}
+
+impl Store {
+    /// Stores a radar of a prepaid bulk on its own, only if its identity is free: the first of
+    /// the two plain writes that create a prepaid item (the second records its outcome). A
+    /// radar names its item, so a redelivery finds its own radar rather than a conflict.
+    pub async fn put_radar(&self, account_id: Uuid, radar: &NewRadar<'_>) -> Result<Claimed> {
+        let result = self
+            .client()
+            .put_item()
+            .table_name(self.table())
+            .set_item(Some(radar_record(account_id, radar)))
+            .condition_expression(NEW_RECORD)
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .send()
+            .await;
+        let Err(error) = result else {
+            return Ok(Claimed::New);
+        };
+        let Some(PutItemError::ConditionalCheckFailedException(failed)) = error.as_service_error()
+        else {
+            return Err(Error::dynamo(error));
+        };
+        let Some(holder) = failed.item() else {
+            return Err(Error::dynamo(error));
+        };
+        let fields = Fields(holder);
+        let radar_id = fields.parsed("radar_id")?;
+        let same_item = fields.parsed::<Uuid>("bulk_id").ok() == Some(radar.bulk_id)
+            && fields.optional_number::<u32>("item_index")? == Some(radar.item_index);
+        Ok(if same_item {
+            Claimed::Earlier {
+                radar_id,
+                data: fields.string("data")?.to_owned(),
+            }
+        } else {
+            Claimed::Taken { radar_id }
+        })
+    }
+
+    /// Deletes the radar at `identity` if it is the one item `item_index` of `bulk_id` stored
+    /// (and, when given, has id `radar_id`): a radar whose item ended otherwise, which must
+    /// not stand. True when one was deleted.
+    pub async fn drop_radar(
+        &self,
+        account_id: Uuid,
+        identity: &Identity,
+        bulk_id: Uuid,
+        item_index: u32,
+        radar_id: Option<Uuid>,
+    ) -> Result<bool> {
+        let mut condition = "bulk_id = :bulk AND item_index = :index".to_owned();
+        let mut delete = self
+            .client()
+            .delete_item()
+            .table_name(self.table())
+            .set_key(Some(radar_key(account_id, identity)))
+            .expression_attribute_values(":bulk", s(bulk_id.to_string()))
+            .expression_attribute_values(":index", n(item_index));
+        if let Some(radar_id) = radar_id {
+            condition.push_str(" AND radar_id = :radar");
+            delete = delete.expression_attribute_values(":radar", s(radar_id.to_string()));
+        }
+        match delete.condition_expression(condition).send().await {
+            Ok(_) => Ok(true),
+            Err(error)
+                if matches!(
+                    error.as_service_error(),
+                    Some(DeleteItemError::ConditionalCheckFailedException(_))
+                ) =>
+            {
+                Ok(false)
+            }
+            Err(error) => Err(Error::dynamo(error)),
+        }
     }
 }
 
@@ -351,7 +431,7 @@ fn token(update_ids: impl Iterator<Item = Uuid>, tried: u32) -> String {
 /// The pause after the `tries`th contended try: anything from nothing to a ceiling that
 /// doubles each try, capped ("full jitter"), so that contenders spread out instead of meeting
 /// again in step.
-fn backoff(tries: u32) -> Duration {
+pub(super) fn backoff(tries: u32) -> Duration {
     let mut bytes = [0u8; 4];
     let random = getrandom::fill(&mut bytes).map_or(u32::MAX, |()| u32::from_le_bytes(bytes));
     full_jitter(tries, f64::from(random) / f64::from(u32::MAX))

@@ -62,7 +62,7 @@ pub fn into_minute(seconds: i64) -> DateTime<Utc> {
 }
 
 /// Stores `bulk` (written as `submitting`) and its `items` as submit does, then moves the bulk to
-/// `state`.
+/// `state`; an accepted bulk is paid for up front when its account's balance covers it.
 pub async fn store_bulk(store: &Store, bulk: &Bulk, items: &[SubmittedItem], state: BulkState) {
     assert_eq!(
         bulk.state,
@@ -75,7 +75,10 @@ pub async fn store_bulk(store: &Store, bulk: &Bulk, items: &[SubmittedItem], sta
         .await
         .expect("items stored");
     match state {
-        BulkState::Accepted => store.accept_bulk(bulk.id).await.expect("bulk accepted"),
+        BulkState::Accepted => {
+            let price = shared::submission::price(items);
+            store.accept_bulk(bulk, price).await.expect("bulk accepted");
+        }
         BulkState::Aborted => assert!(store.abort_bulk(bulk.id).await.expect("bulk aborted")),
         BulkState::Submitting => {}
     }

@@ -120,6 +120,7 @@ impl App {
             created_at: now,
             expires_at: (now + Duration::days(1)).timestamp(),
             completion: None,
+            funding: shared::store::bulks::Funding::Metered,
         };
         let items: Vec<SubmittedItem> = (0..total)
             .map(|index| SubmittedItem {

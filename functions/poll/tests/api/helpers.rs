@@ -63,8 +63,15 @@ impl App {
     /// leaves it: every item queued.
     pub async fn accepted_bulk(&self, account: Uuid, custom_fields: &[Value]) -> Uuid {
         let id = self.begun_bulk(account, custom_fields).await;
-        self.deps.store.accept_bulk(id).await.expect("accepted");
+        self.accept(id).await;
         id
+    }
+
+    /// Accepts a begun bulk, paying nothing: what poll shows does not depend on it.
+    pub async fn accept(&self, id: Uuid) {
+        let store = &self.deps.store;
+        let bulk = store.get_bulk(id).await.unwrap().expect("begun");
+        store.accept_bulk(&bulk, 0).await.expect("accepted");
     }
 
     /// A bulk whose items are stored but which is still `submitting`.
@@ -92,6 +99,7 @@ impl App {
             created_at: self.now - Duration::seconds(30),
             expires_at,
             completion: None,
+            funding: shared::store::bulks::Funding::Metered,
         };
         let items: Vec<SubmittedItem> = custom_fields
             .iter()

@@ -104,7 +104,7 @@ async fn a_bulk_past_its_retention_is_the_same_404_even_before_ttl_removes_it() 
     let expired = app
         .begun_bulk_expiring(app.account.id, &empty_fields(2), expired_at)
         .await;
-    app.deps.store.accept_bulk(expired).await.unwrap();
+    app.accept(expired).await;
 
     let answer = not_found(&app, expired).await;
 

@@ -101,6 +101,7 @@ impl App {
             created_at,
             expires_at: (Utc::now() + Duration::days(1)).timestamp(),
             completion: None,
+            funding: shared::store::bulks::Funding::Metered,
         };
         let items: Vec<SubmittedItem> = (0u32..)
             .zip(radars)

@@ -2,6 +2,7 @@
 //! the SQS events Lambda would deliver.
 
 mod conflicts;
+mod funding;
 mod gating;
 mod helpers;
 mod outcomes;

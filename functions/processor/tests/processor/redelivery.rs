@@ -60,6 +60,7 @@ async fn a_message_delivered_to_two_workers_at_once_creates_one_radar() {
 async fn a_crash_after_any_step_leaves_every_invariant_holding_after_redelivery() {
     for step in [
         Step::Creating,
+        Step::RadarStored,
         Step::Decided,
         Step::Tallied,
         Step::Completed,

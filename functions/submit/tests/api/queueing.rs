@@ -57,6 +57,56 @@ async fn queueing_that_fails_part_way_is_a_500_and_the_bulk_is_aborted() {
         "aborted",
         "the processor drops every item of an aborted bulk"
     );
+    assert_eq!(
+        balance(&app).await,
+        100,
+        "a failed submission takes nothing"
+    );
+}
+
+async fn balance(app: &App) -> i64 {
+    let account = app.deps.store.get_account(app.account.id).await.unwrap();
+    account.unwrap().credits
+}
+
+#[tokio::test]
+async fn an_accepted_bulk_is_paid_for_up_front_when_the_balance_covers_its_valid_items() {
+    let app = spawn_app().await;
+    let body = json!({"webhook_url": WEBHOOK, "radars": [
+        {"radar_type": "company_reviews", "domain": "a.com"},
+        {"radar_type": "company_reviews", "domain": "not a domain"},
+        {"radar_type": "industry_new_companies"},
+        {"radar_type": "no_such_type"},
+    ]});
+
+    let response = app.post(&body.to_string(), &[]).await;
+
+    let (status, answer) = response_json(&response);
+    assert_eq!(status, 202, "{answer}");
+    assert_eq!(balance(&app).await, 98, "the two valid items, reserved");
+    let records = app
+        .env
+        .partition(&format!("BULK#{}", answer["bulk_id"].as_str().unwrap()))
+        .await;
+    assert_eq!(records[0].1["reserved"].as_n().unwrap(), "2");
+}
+
+#[tokio::test]
+async fn a_bulk_the_balance_cannot_cover_is_accepted_metered_and_takes_nothing_yet() {
+    let app = spawn_app().await;
+    app.deps.store.set_credits(app.account.id, 2).await.unwrap();
+
+    let response = app.post(&body_with(3), &[]).await;
+
+    let (status, answer) = response_json(&response);
+    assert_eq!(status, 202, "{answer}");
+    assert_eq!(balance(&app).await, 2);
+    let records = app
+        .env
+        .partition(&format!("BULK#{}", answer["bulk_id"].as_str().unwrap()))
+        .await;
+    assert_eq!(records[0].1["state"].as_s().unwrap(), "accepted");
+    assert!(!records[0].1.contains_key("reserved"), "metered");
 }
 
 #[tokio::test]

@@ -237,7 +237,7 @@ impl Workload {
         let dead_lettered = self.seed(env, BulkState::Accepted).await;
         self.queue(env, "ItemDeadLetterQueue", &dead_lettered).await;
         tokio::time::sleep(Duration::from_secs(2)).await;
-        env.store().accept_bulk(early.id).await.unwrap();
+        env.store().accept_bulk(&early, 1).await.unwrap();
 
         let completed = [a, early.id.to_string(), dead_lettered.id.to_string()];
         // Two items and the bulk's summary, each given up after its tries.
@@ -288,6 +288,7 @@ impl Workload {
             created_at: now,
             expires_at: (now + chrono::Duration::days(1)).timestamp(),
             completion: None,
+            funding: shared::store::bulks::Funding::Metered,
         };
         let item = SubmittedItem {
             index: 0,

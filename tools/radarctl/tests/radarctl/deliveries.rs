@@ -91,6 +91,7 @@ async fn seed_accepted(
         created_at: now,
         expires_at: Utc::now().timestamp() + 86_400,
         completion: None,
+        funding: shared::store::bulks::Funding::Metered,
     };
     let items: Vec<SubmittedItem> = (0..total)
         .map(|index| SubmittedItem {

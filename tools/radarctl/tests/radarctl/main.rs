@@ -155,6 +155,7 @@ async fn bulk_show_reports_the_state_of_every_item() {
         created_at: chrono::Utc::now(),
         expires_at: chrono::Utc::now().timestamp() + 3600,
         completion: None,
+        funding: shared::store::bulks::Funding::Metered,
     };
     let items: Vec<SubmittedItem> = (0..3)
         .map(|index| SubmittedItem {

@@ -1,0 +1,139 @@
+//! Paying for a bulk: up front when the balance covers it, per batch when it does not, and the
+//! two plain writes that create a prepaid item, raced and cut short.
+
+use serde_json::json;
+use shared::store::{
+    bulks::Funding,
+    items::{ItemState, Outcome},
+};
+use uuid::Uuid;
+
+use crate::helpers::{company, completions, retried, spawn_app, spawn_app_with_credits};
+
+#[tokio::test]
+async fn a_prepaid_bulk_gives_back_once_what_its_failed_items_did_not_spend() {
+    let app = spawn_app().await;
+    // Two valid items (one a duplicate of the other, so a 409) and one invalid.
+    let seeded = app
+        .submit(&[
+            company("a.com"),
+            json!({"radar_type": "company_reviews"}),
+            company("a.com"),
+        ])
+        .await;
+    assert_eq!(seeded.bulk.funding, Funding::Reserved(2));
+    assert_eq!(
+        app.balance().await,
+        98,
+        "both valid items paid for on acceptance"
+    );
+
+    let report = app.process(seeded.all(1)).await;
+
+    assert!(retried(&report).is_empty());
+    let codes: Vec<_> = app
+        .events(&seeded.bulk)
+        .await
+        .into_iter()
+        .map(|event| event.unwrap()["code"].clone())
+        .collect();
+    assert_eq!(codes, [json!(null), json!(400), json!(409)]);
+    assert_eq!(completions([&report]).len(), 1);
+    assert_eq!(app.balance().await, 99, "the 409's credit came back");
+
+    // The item that completed the bulk, delivered again, finds the refund made.
+    app.process(seeded.event([2], 2)).await;
+    assert_eq!(app.balance().await, 99, "given back once");
+}
+
+#[tokio::test]
+async fn a_bulk_the_balance_cannot_cover_is_metered_and_creates_what_the_balance_covers() {
+    let app = spawn_app_with_credits(2).await;
+    let seeded = app
+        .submit(&[company("a.com"), company("b.com"), company("c.com")])
+        .await;
+    assert_eq!(seeded.bulk.funding, Funding::Metered);
+    assert_eq!(app.balance().await, 2, "nothing taken on acceptance");
+
+    app.process(seeded.all(1)).await;
+
+    let states = app.states(&seeded.bulk).await;
+    assert_eq!(
+        states,
+        [
+            Some(ItemState::Created),
+            Some(ItemState::Created),
+            Some(ItemState::Failed)
+        ]
+    );
+    assert_eq!(
+        app.events(&seeded.bulk).await[2].as_ref().unwrap()["code"],
+        402
+    );
+    assert_eq!(app.balance().await, 0);
+}
+
+#[tokio::test]
+async fn a_creator_that_finds_its_item_ended_in_a_500_deletes_its_radar() {
+    let app = spawn_app().await;
+    let seeded = app.submit(&[company("a.com")]).await;
+    // A last try recorded a 500 while this delivery was on its way.
+    let failed = Outcome {
+        state: ItemState::Failed,
+        update_id: Uuid::new_v4(),
+        event: json!({"update_id": "x", "code": 500}).to_string(),
+    };
+    app.deps
+        .store
+        .mark_item_terminal(&seeded.bulk, 0, &failed)
+        .await
+        .unwrap();
+
+    let report = app.process(seeded.all(1)).await;
+
+    assert!(retried(&report).is_empty());
+    assert_eq!(app.states(&seeded.bulk).await, [Some(ItemState::Failed)]);
+    assert!(app.radars().await.is_empty(), "no radar beside a 500");
+    assert_eq!(app.balance().await, 100, "the reserve came back");
+}
+
+#[tokio::test]
+async fn a_500_recorded_after_a_delivery_stopped_between_the_two_writes_deletes_the_radar() {
+    let mut app = spawn_app().await;
+    let seeded = app.submit(&[company("a.com")]).await;
+    app.deps.faults = processor::Faults::crash_after(processor::Step::RadarStored);
+    app.process(seeded.all(1)).await;
+    assert_eq!(app.radars().await.len(), 1, "stored, its outcome not");
+    assert_eq!(app.states(&seeded.bulk).await, [None]);
+
+    // Every later delivery failed before creating; the dead letter is finalised.
+    app.deps.faults = processor::Faults::default();
+    let mut dead = seeded.all(6);
+    dead.records[0].event_source_arn = app.deps.config.item_dead_letter_queue_arn.clone();
+    let report = app.process(dead).await;
+
+    assert!(retried(&report).is_empty());
+    let event = app.events(&seeded.bulk).await[0].clone().unwrap();
+    assert_eq!(event["code"], 500);
+    assert!(app.radars().await.is_empty(), "no radar beside a 500");
+    assert_eq!(app.balance().await, 100, "the reserve came back");
+    assert_eq!(completions([&report]).len(), 1);
+}
+
+#[tokio::test]
+async fn a_second_worker_on_a_prepaid_item_reports_the_first_ones_radar() {
+    let mut app = spawn_app().await;
+    let seeded = app.submit(&[company("a.com")]).await;
+    app.deps.faults = processor::Faults::crash_after(processor::Step::RadarStored);
+    app.process(seeded.all(1)).await;
+    let (_, stored) = app.radars().await.remove(0);
+
+    app.deps.faults = processor::Faults::default();
+    app.process(seeded.all(2)).await;
+
+    let event = app.events(&seeded.bulk).await[0].clone().unwrap();
+    assert_eq!(event["update_type"], "radar_created");
+    assert_eq!(event["data"], stored, "the radar the first delivery stored");
+    assert_eq!(app.radars().await.len(), 1);
+    assert_eq!(app.balance().await, 99);
+}
