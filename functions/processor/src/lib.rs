@@ -8,11 +8,13 @@
 //!    aborted, abandoned or vanished bulks are acknowledged and dropped; items that arrive
 //!    before their submission finished are sent back to the queue for a few seconds.
 //! 3. [`decide`]: from each item alone, a radar to create or a refusal (400).
-//! 4. [`create`]: the valid radars of each account created and charged in one transaction;
-//!    conflicts (409) and short balances (402) become refusals.
-//! 5. [`settle`]: every refusal recorded, transient failures classified (a 500 on the last
-//!    delivery), the items tallied towards their bulk, one update per shard, and if they were
-//!    its last, the bulk's completion fixed.
+//! 4. [`create`]: a prepaid bulk's radars by two plain puts each (radar, then outcome); a
+//!    metered bulk's created and charged in one transaction per account; conflicts (409) and
+//!    short balances (402) become refusals.
+//! 5. [`settle`]: every refusal recorded (a 500 also deletes a radar its item left behind),
+//!    transient failures classified (a 500 on the last delivery), the items tallied towards
+//!    their bulk, one update per shard, and if they were its last, the bulk's completion fixed
+//!    and a prepaid bulk's unspent credits given back.
 //! 6. hand on: every decided event to the webhook queue in batches, deferred items back to the
 //!    item queue, and the messages that must be retried reported; SQS redelivers those and
 //!    only those.

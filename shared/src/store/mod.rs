@@ -19,7 +19,9 @@
 //! | radar (and its identity claim) | `RADAR#<account_id>#<sha256 of identity>` | `RADAR` | [`radars`] |
 //! | webhook destination (slots, pace, circuit) | `DEST#<host>:<port>` | `DEST` | [`destinations`] |
 //!
-//! A bulk and its items share a partition, with the bulk sorting first, so that one `Query`
+//! The bulk record also holds how it is paid for (`reserved`: the credits taken when it was
+//! accepted, absent on a metered bulk; `refunded`: what its completion gave back, written once,
+//! [`credits`]). A bulk and its items share a partition, with the bulk sorting first, so that one `Query`
 //! reads a whole bulk in `item_index` order ([`snapshot`]). A submitted item itself travels in
 //! its queue message; the table keeps what a poll shows of it until it has an outcome (its
 //! `custom_fields`, many items to a record), then its outcome. The deliveries of the bulk's

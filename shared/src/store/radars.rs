@@ -5,7 +5,13 @@
 //! taken" is a conditional put, and the record that refuses the put names the radar holding
 //! it. The digest keeps keys short whatever the user's text; the identity itself is kept too.
 //!
-//! [`Store::create_radars`] creates up to a batch of one account's radars in one transaction:
+//! A prepaid bulk's radar is put on its own ([`Store::put_radar`]): it was paid for when its
+//! bulk was accepted, and its item's outcome is the next, separate write. The record names its
+//! item (`bulk_id`, `item_index`), so a redelivery recognises its own radar, and a radar whose
+//! item ended otherwise is deleted by that name ([`Store::drop_radar`]).
+//!
+//! [`Store::create_radars`] creates up to a batch of a metered bulk's radars (one account) in one
+//! transaction:
 //! for each radar, its item's outcome is recorded (only if it has none yet) and the radar is
 //! put (only if its identity is free); and the account pays for all of them at once (only if its balance
 //! covers the sum). All or nothing: a radar never exists without its charge and its recorded

@@ -41,15 +41,36 @@ pub struct ContentionRun {
     /// would have written.
     pub write_units: f64,
     pub cancelled_write_units: f64,
+    /// Write units let through to the bulks' partitions (`BULK#…`).
+    pub bulk_write_units: f64,
+    /// The item written most often (its key) and its writes.
+    pub most_written: Option<(String, u64)>,
     pub elapsed: Duration,
 }
 
 impl ContentionRun {
     /// Write units per created item, cancelled attempts billed as if they were written.
     pub fn units_per_created_item(&self) -> f64 {
+        (self.write_units + self.cancelled_write_units) / self.created()
+    }
+
+    fn created(&self) -> f64 {
         #[allow(clippy::cast_precision_loss)]
         let created = (self.items as u64 - self.failed).max(1) as f64;
-        (self.write_units + self.cancelled_write_units) / created
+        created
+    }
+
+    /// Write units in the bulks' partitions per created item.
+    pub fn bulk_units_per_created_item(&self) -> f64 {
+        self.bulk_write_units / self.created()
+    }
+
+    /// Writes to the most-written item per 1000 created items.
+    #[allow(clippy::cast_precision_loss)]
+    pub fn hottest_per_thousand(&self) -> Option<f64> {
+        self.most_written
+            .as_ref()
+            .map(|(_, writes)| *writes as f64 * 1000.0 / self.created())
     }
 }
 
@@ -100,6 +121,13 @@ async fn run(bulks: usize, processors: usize) -> Result<ContentionRun> {
         failed: stack.failed(),
         write_units: counts.total().write_units,
         cancelled_write_units: counts.cancelled_write_units,
+        bulk_write_units: counts
+            .by_kind
+            .get("BULK")
+            .map_or(0.0, |kind| kind.write_units),
+        most_written: counts
+            .most_written()
+            .map(|(key, writes)| (format!("{} / {}", key.pk, key.sk), writes)),
         elapsed: last - started,
     })
 }

@@ -137,18 +137,23 @@ async fn one_bulk(stack: &Stack, item: fn(usize, usize) -> serde_json::Value) ->
         .completed(std::slice::from_ref(&bulk_id), PATIENCE)
         .await?;
     let processor = Usage::of(&stack.meters.processor);
-    let transactions = processor
-        .requests
-        .get("DynamoDB.TransactWriteItems")
-        .copied()
-        .unwrap_or(0);
-    let transaction_write_units = if transactions == 0 {
-        0.0
-    } else {
-        transaction_units(stack, &bulk_id, transactions).await?
+    let submit = Usage::of(&stack.meters.submit);
+    let transactions = |usage: &Usage| {
+        usage
+            .requests
+            .get("DynamoDB.TransactWriteItems")
+            .copied()
+            .unwrap_or(0)
     };
+    let transaction_write_units = transaction_units(
+        stack,
+        &bulk_id,
+        transactions(&submit),
+        transactions(&processor),
+    )
+    .await?;
     Ok(BulkUsage {
-        submit: Usage::of(&stack.meters.submit),
+        submit,
         processor,
         dispatcher: Usage::of(&stack.meters.dispatcher),
         item_polling: Usage::of(&stack.meters.item_polling),
@@ -161,12 +166,40 @@ async fn one_bulk(stack: &Stack, item: fn(usize, usize) -> serde_json::Value) ->
     })
 }
 
-/// What DynamoDB bills the processor's transactions of a bulk whose items were all created:
-/// each writes its item's outcome and its radar, and charges the account once, every write at
-/// twice the units of its record's size (the larger of before and after, which is after).
-async fn transaction_units(stack: &Stack, bulk_id: &str, transactions: usize) -> Result<f64> {
-    let items = stack.env.partition(&format!("BULK#{bulk_id}")).await;
-    let item_units: f64 = items
+/// What DynamoDB bills the transactions of a bulk, which DynamoDB Local cannot meter: every
+/// write at twice the units of its record's size (the larger of before and after, which is
+/// after). A prepaid bulk's (its record holds `reserved`) are its acceptance in submit and its
+/// refund in the processor, each writing the bulk's record and the account's. A metered
+/// bulk's are the processor's creating transactions, each writing its items' outcomes and
+/// radars and charging the account once.
+async fn transaction_units(
+    stack: &Stack,
+    bulk_id: &str,
+    submit: usize,
+    processor: usize,
+) -> Result<f64> {
+    if submit + processor == 0 {
+        return Ok(0.0);
+    }
+    let account = stack
+        .env
+        .partition(&format!("ACCOUNT#{}", stack.account.id))
+        .await;
+    let account_units = account
+        .first()
+        .map_or(1.0, |(_, record)| size::write_units(record));
+    let records = stack.env.partition(&format!("BULK#{bulk_id}")).await;
+    let bulk = records.iter().find(|(sk, _)| sk == "BULK");
+    if let Some((_, record)) = bulk.filter(|(_, record)| record.contains_key("reserved")) {
+        #[allow(clippy::cast_precision_loss)]
+        let both = (submit + processor) as f64;
+        return Ok(both * 2.0 * (size::write_units(record) + account_units));
+    }
+    let transactions = processor;
+    if transactions == 0 {
+        return Ok(0.0);
+    }
+    let item_units: f64 = records
         .iter()
         .filter(|(sk, _)| sk.starts_with("ITEM#"))
         .map(|(_, item)| 2.0 * size::write_units(item))
@@ -188,13 +221,6 @@ async fn transaction_units(stack: &Stack, bulk_id: &str, transactions: usize) ->
         .iter()
         .map(|radar| 2.0 * size::write_units(radar))
         .sum();
-    let account = stack
-        .env
-        .partition(&format!("ACCOUNT#{}", stack.account.id))
-        .await;
-    let account_units = account
-        .first()
-        .map_or(1.0, |(_, record)| size::write_units(record));
     #[allow(clippy::cast_precision_loss)]
     let charges = 2.0 * account_units * transactions as f64;
     Ok(item_units + radar_units + charges)

@@ -143,9 +143,10 @@ pub fn render_contention(label: &str, bulks: usize, rows: &[ContentionRun]) -> S
          counts are the result. DynamoDB Local runs one transaction at a time, so times are \
          the emulator's and shown only relative to N = 1. Write units are the proxy's bill for \
          every write of every function, a cancelled transaction's writes billed as if they \
-         were written.\n\n\
-         | N | transaction attempts cancelled | batches deferred to SQS (messages) | items ending 500 | write units per created item | time to the last bulk_completed, vs N = 1 |\n\
-         |---|---:|---:|---:|---:|---:|"
+         were written. The bulks' partitions' share of the units, and the writes to the item \
+         written most often, are counted by the proxy too.\n\n\
+         | N | transaction attempts cancelled | batches deferred to SQS (messages) | items ending 500 | write units per created item | of which in the bulks' partitions | writes to the most-written item per 1000 created items (the item) | time to the last bulk_completed, vs N = 1 |\n\
+         |---|---:|---:|---:|---:|---:|---:|---:|"
     );
     let base = rows.first().map(|row| row.elapsed.as_secs_f64());
     for row in rows {
@@ -154,7 +155,7 @@ pub fn render_contention(label: &str, bulks: usize, rows: &[ContentionRun]) -> S
         let relative = base.map_or(1.0, |base| row.elapsed.as_secs_f64() / base.max(1e-9));
         let _ = writeln!(
             out,
-            "| {} | {} of {} ({share:.1} %) | {} ({}) | {} | {:.2} | {relative:.2} |",
+            "| {} | {} of {} ({share:.1} %) | {} ({}) | {} | {:.2} | {:.2} | {} | {relative:.2} |",
             row.processors,
             row.cancelled,
             row.transactions,
@@ -162,10 +163,20 @@ pub fn render_contention(label: &str, bulks: usize, rows: &[ContentionRun]) -> S
             row.retried_messages,
             row.failed,
             row.units_per_created_item(),
+            row.bulk_units_per_created_item(),
+            hottest(row),
         );
     }
     out.push('\n');
     out
+}
+
+/// The most-written item's writes per 1000 created items, and its key.
+fn hottest(row: &ContentionRun) -> String {
+    match (&row.most_written, row.hottest_per_thousand()) {
+        (Some((key, _)), Some(per_thousand)) => format!("{per_thousand:.1} (`{key}`)"),
+        _ => "–".into(),
+    }
 }
 
 /// `existing` with the contention table labelled `label` replaced by `table` (or added at

@@ -92,8 +92,9 @@ pub(super) fn per_item(out: &mut String, figures: &Figures) {
         "## Per item\n\nOne bulk of 1000 typical items (a company radar with a CRM id) that are \
          all created, then one of 1000 that all fail validation (400), each function metered \
          apart. DynamoDB units are what DynamoDB Local reports through \
-         `ReturnConsumedCapacity`, except the creating transactions, which it under-reports \
-         (it returns only a transaction's last write): those are priced from the size of the \
+         `ReturnConsumedCapacity`, except transactions, which it under-reports \
+         (it returns only a transaction's last write): those (a prepaid bulk's acceptance and \
+         refund, a metered bulk's creating transactions) are priced from the size of the \
          records they write, twice each as DynamoDB bills transactional writes ({:.0} units \
          for this bulk).\n\n\
          | per | AWS requests | DynamoDB write units | read units | SQS requests | requests by operation (whole bulk) |\n\
@@ -240,6 +241,6 @@ pub(super) const METHOD: &str = "## How it is measured\n\n\
   runs only these, on a debug build, and writes their section below.\n\
 - The counts that are targets are also asserted by tests that `make test` runs \
   (`a_1000_item_submission_costs_at_most_150_aws_requests`, \
-  `a_created_item_costs_the_processor_under_one_aws_request`, \
-  `a_created_item_reads_only_through_its_batch_and_writes_little_beside_its_transaction`, \
+  `a_created_item_costs_the_processor_its_two_writes_and_a_share_of_its_batch`, \
+  `a_created_item_reads_only_through_its_batch_and_writes_its_two_records_and_little_else`, \
   `tools/bench/tests/lean.rs`).\n";

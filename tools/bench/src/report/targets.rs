@@ -40,8 +40,15 @@ fn count_targets(table: &mut Table, figures: &Figures) {
         table.row(
             "DynamoDB write units per created item (all functions)",
             format!("{:.2}", item.write_units),
-            "≤ 4",
-            Some(item.write_units <= 4.0),
+            "≤ 2.5",
+            Some(item.write_units <= 2.5),
+        );
+        let failed = cost::per_item(&per_item.failed);
+        table.row(
+            "DynamoDB write units per failed item (all functions)",
+            format!("{:.2}", failed.write_units),
+            "≤ 1.5",
+            Some(failed.write_units <= 1.5),
         );
         let reads = created.processor.read_units / 1000.0;
         table.row(

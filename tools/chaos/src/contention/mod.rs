@@ -107,11 +107,26 @@ pub struct Counts {
     /// bill that charges cancelled attempts as written would add to the kinds' `write_units`.
     pub cancelled_write_units: f64,
     pub by_kind: BTreeMap<String, KindCounts>,
+    /// Writes DynamoDB bills, by item: single writes let through and every write of a
+    /// transaction, committed or cancelled. Batch writes are counted by partition only.
+    pub writes: BTreeMap<ItemKey, u64>,
 }
 
 impl Counts {
     fn kind(&mut self, partition: &Partition) -> &mut KindCounts {
         self.by_kind.entry(partition.kind().to_owned()).or_default()
+    }
+
+    /// The item written most often, and how often.
+    pub fn most_written(&self) -> Option<(&ItemKey, u64)> {
+        self.writes
+            .iter()
+            .max_by_key(|(_, count)| **count)
+            .map(|(key, count)| (key, *count))
+    }
+
+    fn wrote(&mut self, key: &ItemKey) {
+        *self.writes.entry(key.clone()).or_default() += 1;
     }
 
     /// The sum over every kind.
@@ -260,6 +275,7 @@ impl Model {
                     return Verdict::Refuse(answer::throughput_exceeded(true));
                 }
                 self.spend_writes(&partition, *units, now);
+                self.counts.wrote(key);
                 Verdict::Pass(Pending(Waiting::Nothing))
             }
             Call::BatchWrite { units } => {
@@ -319,6 +335,9 @@ impl Model {
                 }
             })
             .collect();
+        for action in actions.iter().filter(|action| action.writes) {
+            self.counts.wrote(&action.key);
+        }
         if reasons.iter().any(|reason| *reason != Reason::None) {
             self.counts.cancelled += 1;
             self.counts.cancelled_write_units += needs.values().sum::<f64>();
