@@ -1,12 +1,18 @@
 //! What the deliveries of a bulk need, read once per bulk per batch: where its events go, the
-//! secrets that sign them, and the batch's item events (one BatchGetItem, not a read each).
+//! secrets that sign them, the batch's item events, and whether their first attempts were
+//! recorded already (one BatchGetItem for both, not a read each).
 
-use std::{collections::HashMap, time::Instant};
+use std::{
+    collections::{HashMap, HashSet},
+    time::Instant,
+};
 
 use chrono::{DateTime, Utc};
+use futures::future::join_all;
 use shared::{
     credentials::WebhookSecret,
     error::Chain,
+    queue::{WebhookMessage, WebhookTask},
     store::{Store, bulks::Bulk, items::ItemRecord},
 };
 use uuid::Uuid;
@@ -22,6 +28,9 @@ pub(crate) enum Context {
         /// The items whose events this batch delivers, by `item_index`; an item that no
         /// longer exists is missing.
         items: HashMap<u32, ItemRecord>,
+        /// Of the first attempts the batch holds, the events whose delivery has a record: an
+        /// attempt was made or claimed already.
+        begun: HashSet<Uuid>,
     },
     /// The bulk or its account no longer exists (retention ended, account deleted): its
     /// events cannot be delivered, ever.
@@ -30,9 +39,49 @@ pub(crate) enum Context {
     Unknown,
 }
 
-/// Reads the bulk, its account's secrets, and the items at `indices`. Never the account
-/// record: signing needs the secrets only.
-pub(crate) async fn load(store: &Store, bulk_id: Uuid, indices: &[u32]) -> Context {
+/// The context of every bulk the batch's `tasks` name, each read once: with the items whose
+/// events are due at `now`, and the deliveries of the items' first attempts.
+pub(crate) async fn load_all<'a>(
+    store: &Store,
+    tasks: impl Iterator<Item = &'a WebhookTask>,
+    now: DateTime<Utc>,
+) -> HashMap<Uuid, Context> {
+    let mut wanted: HashMap<Uuid, (Vec<u32>, Vec<Uuid>)> = HashMap::new();
+    for task in tasks {
+        let (indices, first_attempts) = wanted.entry(task.event.bulk_id()).or_default();
+        if let WebhookMessage::Item {
+            item_index,
+            update_id,
+            ..
+        } = task.event
+        {
+            if task.not_before.is_none_or(|due| due <= now) {
+                indices.push(item_index);
+            }
+            if task.attempt == 1 {
+                first_attempts.push(update_id);
+            }
+        }
+    }
+    join_all(
+        wanted
+            .into_iter()
+            .map(|(id, (mut indices, mut first_attempts))| async move {
+                indices.sort_unstable();
+                indices.dedup();
+                first_attempts.sort_unstable();
+                first_attempts.dedup();
+                (id, load(store, id, &indices, &first_attempts).await)
+            }),
+    )
+    .await
+    .into_iter()
+    .collect()
+}
+
+/// Reads the bulk, its account's secrets, the items at `indices` and the deliveries of the
+/// events `first_attempts`. Never the account record: signing needs the secrets only.
+async fn load(store: &Store, bulk_id: Uuid, indices: &[u32], first_attempts: &[Uuid]) -> Context {
     let bulk = match store.get_bulk(bulk_id).await {
         Ok(Some(bulk)) => bulk,
         Ok(None) => return Context::Gone("no such bulk (expired)"),
@@ -41,15 +90,20 @@ pub(crate) async fn load(store: &Store, bulk_id: Uuid, indices: &[u32]) -> Conte
             return Context::Unknown;
         }
     };
-    let (secrets, items) = tokio::join!(store.get_secrets(bulk.account_id), async {
-        if indices.is_empty() {
-            Ok(Vec::new())
+    let (secrets, read) = tokio::join!(store.get_secrets(bulk.account_id), async {
+        if indices.is_empty() && first_attempts.is_empty() {
+            Ok((Vec::new(), Vec::new()))
         } else {
-            store.get_items(bulk_id, indices).await
+            store
+                .get_items_and_deliveries(bulk_id, indices, first_attempts)
+                .await
         }
     });
-    let items = match items {
-        Ok(items) => items.into_iter().map(|item| (item.index, item)).collect(),
+    let (items, begun) = match read {
+        Ok((items, deliveries)) => (
+            items.into_iter().map(|item| (item.index, item)).collect(),
+            deliveries.into_iter().map(|d| d.update_id).collect(),
+        ),
         Err(error) => {
             tracing::warn!(%bulk_id, error = %Chain(&error), "could not read the items");
             return Context::Unknown;
@@ -62,6 +116,7 @@ pub(crate) async fn load(store: &Store, bulk_id: Uuid, indices: &[u32]) -> Conte
                 .chain(secrets.previous)
                 .collect(),
             items,
+            begun,
         },
         // An account's secrets are made with it: no secrets, no account.
         Ok(None) => Context::Gone("the bulk's account no longer exists"),

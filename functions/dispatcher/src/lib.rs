@@ -120,25 +120,7 @@ pub async fn process_batch(deps: &Deps, event: SqsEvent, now: DateTime<Utc>) -> 
     .map(|received| (received.message_id, received.body))
     .collect();
 
-    // Each bulk once, with the items whose events are due now.
-    let mut wanted: HashMap<Uuid, Vec<u32>> = HashMap::new();
-    for (_, task) in &records {
-        let indices = wanted.entry(task.event.bulk_id()).or_default();
-        if let WebhookMessage::Item { item_index, .. } = task.event
-            && task.not_before.is_none_or(|due| due <= now)
-        {
-            indices.push(item_index);
-        }
-    }
-    let contexts: HashMap<Uuid, Context> =
-        join_all(wanted.into_iter().map(|(id, mut indices)| async move {
-            indices.sort_unstable();
-            indices.dedup();
-            (id, context::load(&deps.store, id, &indices).await)
-        }))
-        .await
-        .into_iter()
-        .collect();
+    let contexts = context::load_all(&deps.store, records.iter().map(|(_, task)| task), now).await;
 
     // Steps 1 and 2 of each message; the ones that may try go to their destination's gate.
     let prepared: Vec<Prepared> = stream::iter(records)
@@ -151,6 +133,7 @@ pub async fn process_batch(deps: &Deps, event: SqsEvent, now: DateTime<Utc>) -> 
                         bulk,
                         secrets,
                         items,
+                        begun,
                     } => match task::prepare(deps, bulk, task, clock).await {
                         ControlFlow::Continue(task) => Prepared::Ready(gate::Member {
                             message_id,
@@ -159,6 +142,7 @@ pub async fn process_batch(deps: &Deps, event: SqsEvent, now: DateTime<Utc>) -> 
                                 bulk: bulk.as_ref(),
                                 secrets,
                                 items,
+                                begun,
                             },
                             span: tracing::Span::current(),
                         }),

@@ -13,7 +13,10 @@
 //!
 //! 3. Claim the attempt ([`Store::claim_attempt`]). Only the winner goes on; a message whose
 //!    attempt is settled or spent is done, one whose delivery is leased to someone else comes
-//!    back after the lease.
+//!    back after the lease. An item event's first attempt whose delivery has no record (the
+//!    batch read it) is made without a claim ([`Claim::first`]): one write a delivered event,
+//!    at the price of a rare second send of the same `webhook-id` and body by a worker
+//!    holding the same message at once.
 //! 4. Read the body (the item's stored event, or `bulk_completed` assembled), sign it, POST it.
 //! 5. Record the result and decide: delivered; retry later (the next attempt's message is
 //!    queued by the batch after the record is written); or give up (410, a refused
@@ -24,7 +27,11 @@
 //! original message, which SQS redelivers: it finds its attempt spent and the next one not
 //! begun, waits until the next one should have begun, and then becomes it.
 
-use std::{collections::HashMap, ops::ControlFlow, time::Duration};
+use std::{
+    collections::{HashMap, HashSet},
+    ops::ControlFlow,
+    time::Duration,
+};
 
 use chrono::{DateTime, Utc};
 use futures::channel::oneshot;
@@ -73,6 +80,8 @@ pub(crate) struct Scope<'a> {
     pub secrets: &'a [WebhookSecret],
     /// The batch's items of this bulk, by `item_index`.
     pub items: &'a HashMap<u32, ItemRecord>,
+    /// Of the batch's first attempts, the events whose delivery has a record already.
+    pub begun: &'a HashSet<Uuid>,
 }
 
 /// How long after its next attempt was due a spent message checks that it was made.
@@ -157,6 +166,9 @@ pub(crate) async fn run(
 ) -> Step {
     let now = clock.now();
     let key = delivery_key(scope.bulk, task);
+    if task.attempt == 1 && key.item_index.is_some() && !scope.begun.contains(&key.update_id) {
+        return attempt(deps, scope, task, &Claim::first(key), clock, answered).await;
+    }
     // Twice at most: a spent message that finds its successor missing becomes it.
     for _ in 0..2 {
         let claim = match claim(deps, &key, &mut task, now).await {

@@ -6,7 +6,17 @@
 //!
 //! # Claims
 //!
-//! Every attempt starts with [`Store::claim_attempt`], a conditional write that succeeds for
+//! An item event's first attempt is made without a claim: the dispatcher reads the delivery
+//! with its batch's items ([`Store::get_items_and_deliveries`]), and if there is none, sends,
+//! then writes the delivery once with the attempt's result, only if no attempt was recorded
+//! meanwhile ([`Claim::first`]). That is one write a delivered event instead of two. The price:
+//! two workers holding the same message at once (SQS delivering it twice, or a redelivery
+//! while the first worker still sends) may both send it, with the same `webhook-id` and body,
+//! and the second one's record is refused. Receivers deduplicate on `webhook-id`, as the
+//! Standard Webhooks convention asks.
+//!
+//! Every later attempt, and every attempt at `bulk_completed`, starts with
+//! [`Store::claim_attempt`], a conditional write that succeeds for
 //! one caller only: the delivery must be `pending`, must not have counted this attempt yet,
 //! and must not be leased to someone else. The winner holds a lease until a deadline; it sends,
 //! then records the result with [`Store::mark_delivered`], [`Store::schedule_retry`] or
@@ -29,7 +39,10 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use uuid::Uuid;
 
 use super::{
-    EXPIRES_AT, Fields, Item, Read, Store, bulks::bulk_pk, key, n, s, unless_condition_failed,
+    EXPIRES_AT, Fields, Item, Read, SK, Store,
+    bulks::bulk_pk,
+    items::{ItemRecord, item_key},
+    key, n, s, unless_condition_failed,
 };
 use crate::{Error, Result};
 
@@ -190,16 +203,28 @@ const NEXT_AT: &str = "next_attempt_at";
 const LEASE_OWNER: &str = "lease_owner";
 const LEASE_UNTIL: &str = "lease_until";
 
-/// The right to make one attempt, until the lease's deadline.
+/// The right to make one attempt: until the lease's deadline, or, for a first attempt made
+/// without a claim, as long as nobody records that attempt first.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Claim {
-    bulk_id: Uuid,
-    update_id: Uuid,
+    key: DeliveryKey,
     attempt: u32,
-    token: Uuid,
+    /// The lease's owner; `None` for a first attempt made without a claim.
+    token: Option<Uuid>,
 }
 
 impl Claim {
+    /// The first attempt at a delivery that has no record yet, made without claiming it: its
+    /// record is written once, with its result, unless another worker recorded the attempt
+    /// first.
+    pub fn first(key: DeliveryKey) -> Self {
+        Self {
+            key,
+            attempt: 1,
+            token: None,
+        }
+    }
+
     pub fn attempt(&self) -> u32 {
         self.attempt
     }
@@ -271,10 +296,9 @@ impl Store {
         }
         match update.update_expression(format!("SET {set}")).send().await {
             Ok(_) => Ok(Claimed::Now(Claim {
-                bulk_id: delivery.bulk_id,
-                update_id: delivery.update_id,
+                key: *delivery,
                 attempt,
-                token,
+                token: Some(token),
             })),
             Err(error) => match error.as_service_error() {
                 Some(UpdateItemError::ConditionalCheckFailedException(failed)) => {
@@ -335,6 +359,8 @@ impl Store {
     }
 
     /// Counts the claimed attempt, logs it and releases the lease, if the lease is still ours.
+    /// An unclaimed first attempt writes the delivery whole, if no attempt was recorded (and
+    /// no lease taken) before it.
     async fn settle(
         &self,
         claim: &Claim,
@@ -342,25 +368,50 @@ impl Store {
         state: DeliveryState,
         next_at: Option<DateTime<Utc>>,
     ) -> Result<bool> {
+        let key = &claim.key;
+        let mut set = "#state = :state, #attempts = :attempt, \
+                       #log = list_append(if_not_exists(#log, :empty), :entry)"
+            .to_owned();
         let mut update = self
             .client()
             .update_item()
             .table_name(self.table())
-            .set_key(Some(delivery_key(claim.bulk_id, claim.update_id)))
-            .condition_expression("#owner = :token")
+            .set_key(Some(delivery_key(key.bulk_id, key.update_id)))
             .expression_attribute_names("#state", STATE)
             .expression_attribute_names("#attempts", ATTEMPTS)
             .expression_attribute_names("#log", LOG)
             .expression_attribute_names("#next", NEXT_AT)
             .expression_attribute_names("#owner", LEASE_OWNER)
             .expression_attribute_names("#until", LEASE_UNTIL)
-            .expression_attribute_values(":token", s(claim.token.to_string()))
             .expression_attribute_values(":state", s(state.as_str()))
             .expression_attribute_values(":attempt", n(claim.attempt))
             .expression_attribute_values(":entry", AttributeValue::L(vec![record.into()]))
             .expression_attribute_values(":empty", AttributeValue::L(Vec::new()));
-        let set = "#state = :state, #attempts = :attempt, \
-                   #log = list_append(if_not_exists(#log, :empty), :entry)";
+        if let Some(token) = claim.token {
+            update = update
+                .condition_expression("#owner = :token")
+                .expression_attribute_values(":token", s(token.to_string()));
+        } else {
+            set.push_str(
+                ", bulk_id = :bulk, update_id = :update, \
+                 #expires = if_not_exists(#expires, :expires)",
+            );
+            if let Some(index) = key.item_index {
+                set.push_str(", item_index = :index");
+                update = update.expression_attribute_values(":index", n(index));
+            }
+            update = update
+                .condition_expression(
+                    "attribute_not_exists(pk) OR (#state = :pending AND #attempts < :attempt \
+                     AND (attribute_not_exists(#until) OR #until <= :at))",
+                )
+                .expression_attribute_names("#expires", EXPIRES_AT)
+                .expression_attribute_values(":pending", s(DeliveryState::Pending.as_str()))
+                .expression_attribute_values(":bulk", s(key.bulk_id.to_string()))
+                .expression_attribute_values(":update", s(key.update_id.to_string()))
+                .expression_attribute_values(":expires", n(key.expires_at))
+                .expression_attribute_values(":at", n(record.at.timestamp_millis()));
+        }
         update = match next_at {
             Some(at) => update
                 .expression_attribute_values(":next", n(at.timestamp_millis()))
@@ -368,6 +419,36 @@ impl Store {
             None => update.update_expression(format!("SET {set} REMOVE #owner, #until, #next")),
         };
         Ok(unless_condition_failed(update.send().await)?.is_some())
+    }
+
+    /// The items at `indices` of one bulk and the deliveries of the events `update_ids`, in one
+    /// read (a BatchGetItem per 100 keys): what a dispatcher batch needs of a bulk. Records
+    /// that do not exist are left out.
+    pub async fn get_items_and_deliveries(
+        &self,
+        bulk_id: Uuid,
+        indices: &[u32],
+        update_ids: &[Uuid],
+    ) -> Result<(Vec<ItemRecord>, Vec<Delivery>)> {
+        let keys = indices
+            .iter()
+            .map(|&index| item_key(bulk_id, index))
+            .chain(update_ids.iter().map(|&id| delivery_key(bulk_id, id)))
+            .collect();
+        let mut items = Vec::new();
+        let mut deliveries = Vec::new();
+        for record in self.batch_get(keys).await? {
+            let is_delivery = record
+                .get(SK)
+                .and_then(|sk| sk.as_s().ok())
+                .is_some_and(|sk| sk.starts_with(PREFIX));
+            if is_delivery {
+                deliveries.push(Delivery::try_from(&record)?);
+            } else {
+                items.push(ItemRecord::try_from(&record)?);
+            }
+        }
+        Ok((items, deliveries))
     }
 
     /// One delivery, as it stands now.

@@ -273,13 +273,23 @@ impl Store {
         }
     }
 
-    /// Several items of one bulk, strongly consistent, in one BatchGetItem per 100 (the rest
-    /// of a page DynamoDB leaves unprocessed is asked for again). Items that do not exist are
-    /// left out.
+    /// Several items of one bulk, strongly consistent, in one BatchGetItem per 100. Items that
+    /// do not exist are left out.
     pub async fn get_items(&self, bulk_id: Uuid, indices: &[u32]) -> Result<Vec<ItemRecord>> {
-        let mut records = Vec::with_capacity(indices.len());
-        for chunk in indices.chunks(GET_BATCH) {
-            let mut keys: Vec<Item> = chunk.iter().map(|i| item_key(bulk_id, *i)).collect();
+        let keys = indices.iter().map(|i| item_key(bulk_id, *i)).collect();
+        self.batch_get(keys)
+            .await?
+            .iter()
+            .map(ItemRecord::try_from)
+            .collect()
+    }
+
+    /// Records by key, strongly consistent, in one BatchGetItem per 100 (the rest of a page
+    /// DynamoDB leaves unprocessed is asked for again). Keys that name nothing are left out.
+    pub(super) async fn batch_get(&self, keys: Vec<Item>) -> Result<Vec<Item>> {
+        let mut records = Vec::with_capacity(keys.len());
+        for chunk in keys.chunks(GET_BATCH) {
+            let mut keys = chunk.to_vec();
             for attempt in 0..ATTEMPTS {
                 if keys.is_empty() {
                     break;
@@ -299,13 +309,12 @@ impl Store {
                     .send()
                     .await
                     .map_err(Error::dynamo)?;
-                for item in output
-                    .responses
-                    .and_then(|mut found| found.remove(self.table()))
-                    .unwrap_or_default()
-                {
-                    records.push(ItemRecord::try_from(&item)?);
-                }
+                records.extend(
+                    output
+                        .responses
+                        .and_then(|mut found| found.remove(self.table()))
+                        .unwrap_or_default(),
+                );
                 keys = output
                     .unprocessed_keys
                     .and_then(|mut left| left.remove(self.table()))

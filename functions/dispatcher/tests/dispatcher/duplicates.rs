@@ -22,7 +22,7 @@ async fn a_message_delivered_twice_is_sent_once() {
 }
 
 #[tokio::test]
-async fn the_same_message_at_two_workers_at_once_reaches_the_receiver_once() {
+async fn a_first_attempt_at_two_workers_at_once_may_reach_the_receiver_twice_as_one_event() {
     let app = spawn_app().await;
     let seeded = app.seed(1).await;
     // A slow receiver keeps the first worker's attempt open while the second one arrives.
@@ -38,14 +38,57 @@ async fn the_same_message_at_two_workers_at_once_reaches_the_receiver_once() {
     let mut later = app.follow(&one, now).await;
     later.extend(app.follow(&two, now).await);
 
-    assert_eq!(app.receiver.count(), 1);
-    let delivered = one.delivered.len() + two.delivered.len();
-    assert_eq!(delivered, 1, "one worker sent; the other came back later");
+    // A first attempt is made without a claim: both workers send, the same event, and one
+    // record counts one attempt.
+    let received = app.receiver.received();
+    assert_eq!(received.len(), 2);
+    assert_eq!(
+        received[0].header("webhook-id"),
+        received[1].header("webhook-id")
+    );
+    assert_eq!(received[0].text(), received[1].text());
+    assert!(later.iter().all(|r| r.delivered.is_empty()));
+    let delivery = app.delivery(&seeded, seeded.update_ids[0]).await;
+    assert_eq!(
+        (delivery.state, delivery.attempts, delivery.log.len()),
+        (DeliveryState::Delivered, 1, 1)
+    );
+    // Once recorded, the message is never sent again.
+    app.dispatch_at(&message, now).await;
+    assert_eq!(app.receiver.count(), 2);
+}
+
+#[tokio::test]
+async fn a_retry_at_two_workers_at_once_reaches_the_receiver_once() {
+    let app = spawn_app().await;
+    let seeded = app.seed(1).await;
+    app.receiver.script([Reply::status(500)]);
+    let now = Utc::now();
+    let first = app.dispatch_at(&[seeded.item(0)], now).await;
+    let (retry, _): (WebhookTask, _) = first.requeued[0];
+    let due = retry.not_before.unwrap();
+    app.receiver
+        .always(Reply::status(200).after(Duration::from_millis(500)));
+
+    let message = [retry];
+    let (one, two) = tokio::join!(
+        app.dispatch_at(&message, due),
+        app.dispatch_at(&message, due)
+    );
+    let mut later = app.follow(&one, due).await;
+    later.extend(app.follow(&two, due).await);
+
+    assert_eq!(app.receiver.count(), 2, "the first attempt and one retry");
+    assert_eq!(
+        one.delivered.len() + two.delivered.len(),
+        1,
+        "one worker sent"
+    );
     assert!(later.iter().all(|r| r.delivered.is_empty()));
     let delivery = app.delivery(&seeded, seeded.update_ids[0]).await;
     assert_eq!(
         (delivery.state, delivery.attempts),
-        (DeliveryState::Delivered, 1)
+        (DeliveryState::Delivered, 2)
     );
 }
 
