@@ -52,8 +52,8 @@ impl Store {
         Ok(self.read_destination(authority).await?.1)
     }
 
-    /// Applies `change` to the destination's state and stores what changed, conditional on
-    /// the version read, trying again (with the state another writer left) while others
+    /// Applies `change` to the destination's state and stores what changed (if anything did),
+    /// conditional on the version read, trying again (with the state another writer left) while others
     /// change it first. `change` may run more than once; what it returns for the state that
     /// was stored is returned, with that state.
     ///
@@ -71,6 +71,12 @@ impl Store {
             let (version, read) = current;
             let mut changed = read.clone();
             let answer = change(&mut changed);
+            // Nothing changed (every ask waits): nothing is written. A wait takes nothing, so
+            // it needs no guard, and an invocation waiting in place for a slot would otherwise
+            // write the record at each ask.
+            if version > 0 && changed == read {
+                return Ok((answer, changed));
+            }
             let mut update = Update::default();
             if version == 0 {
                 // A new record: every attribute (the update makes it, with its key).

@@ -2,5 +2,6 @@
 //! beyond what the submit tests already drive.
 
 mod accounts;
+mod destinations;
 mod rate;
 mod secrets;
