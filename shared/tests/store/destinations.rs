@@ -49,5 +49,8 @@ async fn a_change_that_changes_nothing_writes_nothing() {
         .await
         .unwrap();
     assert_ne!(version(&env).await, stored, "a real change is written");
-    assert_eq!(store.get_destination(DESTINATION).await.unwrap().failures, 0);
+    assert_eq!(
+        store.get_destination(DESTINATION).await.unwrap().failures,
+        0
+    );
 }

@@ -45,6 +45,8 @@ pub struct ContentionRun {
     pub bulk_write_units: f64,
     /// The item written most often (its key) and its writes.
     pub most_written: Option<(String, u64)>,
+    /// Writes to the account's record: the hot key of a write path that charges per batch.
+    pub account_writes: u64,
     pub elapsed: Duration,
 }
 
@@ -71,6 +73,12 @@ impl ContentionRun {
         self.most_written
             .as_ref()
             .map(|(_, writes)| *writes as f64 * 1000.0 / self.created())
+    }
+
+    /// Writes to the account's record per 1000 created items.
+    #[allow(clippy::cast_precision_loss)]
+    pub fn account_writes_per_thousand(&self) -> f64 {
+        self.account_writes as f64 * 1000.0 / self.created()
     }
 }
 
@@ -128,6 +136,12 @@ async fn run(bulks: usize, processors: usize) -> Result<ContentionRun> {
         most_written: counts
             .most_written()
             .map(|(key, writes)| (format!("{} / {}", key.pk, key.sk), writes)),
+        account_writes: counts
+            .writes
+            .iter()
+            .filter(|(key, _)| key.pk.starts_with("ACCOUNT#"))
+            .map(|(_, writes)| writes)
+            .sum(),
         elapsed: last - started,
     })
 }

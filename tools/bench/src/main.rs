@@ -245,6 +245,8 @@ async fn main() -> bench::Result<()> {
     figures.dispatch = note(&mut figures, "dispatcher", dispatch);
     let noisy = noisy::measure(noisy_settings(&args)).await;
     figures.noisy = note(&mut figures, "noisy neighbour", noisy);
+    let contention = bench::contention::table(args.contention_bulks, &args.processors).await;
+    figures.contention = note(&mut figures, "contention", contention);
 
     let text = report::render(&figures);
     println!("{text}");
@@ -257,7 +259,10 @@ async fn main() -> bench::Result<()> {
     if let Some(noisy) = &figures.noisy {
         write_noisy(&args, noisy)?;
     }
-    contention(&args).await
+    if let Some(rows) = &figures.contention {
+        write_contention(&args, rows)?;
+    }
+    Ok(())
 }
 
 fn noisy_settings(args: &Args) -> noisy::Settings {
@@ -285,10 +290,14 @@ fn write_noisy(args: &Args, noisy: &noisy::Noisy) -> bench::Result<()> {
     Ok(())
 }
 
-/// The contention table, merged into `out` under its label.
+/// The contention table, measured and merged into `out` under its label.
 async fn contention(args: &Args) -> bench::Result<()> {
     let rows = bench::contention::table(args.contention_bulks, &args.processors).await?;
-    let table = report::render_contention(&args.contention_label, args.contention_bulks, &rows);
+    write_contention(args, &rows)
+}
+
+fn write_contention(args: &Args, rows: &[bench::contention::ContentionRun]) -> bench::Result<()> {
+    let table = report::render_contention(&args.contention_label, args.contention_bulks, rows);
     println!("{table}");
     let existing = std::fs::read_to_string(&args.out).ok();
     let text = report::merge_contention(existing.as_deref(), &args.contention_label, &table);

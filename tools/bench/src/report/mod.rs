@@ -42,6 +42,8 @@ pub struct Figures {
     pub stacks: Vec<(&'static str, Option<Stacks>)>,
     pub dispatch: Option<Throughput>,
     pub noisy: Option<Noisy>,
+    /// The strict model's runs, one per processor concurrency.
+    pub contention: Option<Vec<ContentionRun>>,
     pub failures: Vec<String>,
 }
 
@@ -145,8 +147,8 @@ pub fn render_contention(label: &str, bulks: usize, rows: &[ContentionRun]) -> S
          every write of every function, a cancelled transaction's writes billed as if they \
          were written. The bulks' partitions' share of the units, and the writes to the item \
          written most often, are counted by the proxy too.\n\n\
-         | N | transaction attempts cancelled | batches deferred to SQS (messages) | items ending 500 | write units per created item | of which in the bulks' partitions | writes to the most-written item per 1000 created items (the item) | time to the last bulk_completed, vs N = 1 |\n\
-         |---|---:|---:|---:|---:|---:|---:|---:|"
+         | N | transaction attempts cancelled | batches deferred to SQS (messages) | items ending 500 | write units per created item | of which in the bulks' partitions | writes to the most-written item per 1000 created items (the item) | to the account's record | time to the last bulk_completed, vs N = 1 |\n\
+         |---|---:|---:|---:|---:|---:|---:|---:|---:|"
     );
     let base = rows.first().map(|row| row.elapsed.as_secs_f64());
     for row in rows {
@@ -155,7 +157,7 @@ pub fn render_contention(label: &str, bulks: usize, rows: &[ContentionRun]) -> S
         let relative = base.map_or(1.0, |base| row.elapsed.as_secs_f64() / base.max(1e-9));
         let _ = writeln!(
             out,
-            "| {} | {} of {} ({share:.1} %) | {} ({}) | {} | {:.2} | {:.2} | {} | {relative:.2} |",
+            "| {} | {} of {} ({share:.1} %) | {} ({}) | {} | {:.2} | {:.2} | {} | {:.1} | {relative:.2} |",
             row.processors,
             row.cancelled,
             row.transactions,
@@ -165,6 +167,7 @@ pub fn render_contention(label: &str, bulks: usize, rows: &[ContentionRun]) -> S
             row.units_per_created_item(),
             row.bulk_units_per_created_item(),
             hottest(row),
+            row.account_writes_per_thousand(),
         );
     }
     out.push('\n');

@@ -2,7 +2,7 @@
 
 use std::fmt::Write;
 
-use crate::{cost, lean::Stacks, stats::ms};
+use crate::{contention::ContentionRun, cost, lean::Stacks, stats::ms};
 
 use super::{Figures, MB, Table, function_requests};
 
@@ -13,6 +13,9 @@ pub(super) fn targets(out: &mut String, figures: &Figures) {
     timing_targets(&mut table, figures);
     if let Some(noisy) = &figures.noisy {
         super::noisy::targets(&mut table, noisy);
+    }
+    if let Some(rows) = &figures.contention {
+        contention_targets(&mut table, rows);
     }
     let _ = writeln!(out, "## Targets\n\n{}", table.0);
 }
@@ -151,4 +154,45 @@ fn timing_targets(table: &mut Table, figures: &Figures) {
             );
         }
     }
+}
+
+/// The lean write path's targets under the strict model, from its busiest run.
+fn contention_targets(table: &mut Table, rows: &[ContentionRun]) {
+    let Some(row) = rows.iter().max_by_key(|row| row.processors) else {
+        return;
+    };
+    #[allow(clippy::cast_precision_loss)]
+    let share = 100.0 * row.cancelled as f64 / row.transactions.max(1) as f64;
+    table.row(
+        &format!(
+            "contention mode, one account, {} items, N = {} processors: attempts cancelled / batches deferred / 500s",
+            row.items, row.processors
+        ),
+        format!(
+            "{share:.1} % / {} / {}",
+            row.deferred_batches, row.failed
+        ),
+        "≤ 2 % / 0 / 0",
+        Some(share <= 2.0 && row.deferred_batches == 0 && row.failed == 0),
+    );
+    let hottest = row.hottest_per_thousand().unwrap_or(0.0);
+    table.row(
+        "Writes to the most-written item per 1000 created items of one account",
+        format!(
+            "{hottest:.1} (`{}`); the account's record: {:.1}",
+            row.most_written
+                .as_ref()
+                .map_or("–", |(key, _)| key.as_str()),
+            row.account_writes_per_thousand()
+        ),
+        "≤ 10",
+        Some(hottest <= 10.0),
+    );
+    let bulk = row.bulk_units_per_created_item();
+    table.row(
+        "bulk partition write units per created item",
+        format!("{bulk:.2}"),
+        "≤ 1.5",
+        Some(bulk <= 1.5),
+    );
 }
