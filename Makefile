@@ -56,12 +56,12 @@ TARGET := $(or $(CARGO_TARGET_DIR),$(CURDIR)/target)
 FUNCTIONS := -p submit -p processor -p dispatcher -p poll
 
 .PHONY: bench
-bench: ## Measure latency, throughput, AWS usage and cost per item, size, init and memory; writes docs/PERFORMANCE.md
+bench: ## Measure latency, throughput, AWS usage and cost per item, size, init and memory; writes docs/PERFORMANCE.md (BENCH_ARGS passes options on)
 	@$(INSTALL)
 	@$(VENV)/pip install --disable-pip-version-check -q "ziglang==0.13.0.post1"
 	PATH="$(CURDIR)/$(VENV):$$PATH" cargo lambda build --release --arm64 --locked $(FUNCTIONS)
 	cargo build --release --locked -p bench $(FUNCTIONS)
-	$(SERVICES) run -- $(TARGET)/release/bench --binaries $(TARGET)/release --lambda $(TARGET)/lambda
+	$(SERVICES) run -- $(TARGET)/release/bench --binaries $(TARGET)/release --lambda $(TARGET)/lambda $(BENCH_ARGS)
 	cargo bench -p shared --bench submission --locked
 
 .PHONY: bench-contention
