@@ -1,7 +1,7 @@
 //! A bulk as an operator wants to see it: its state, its counts, where each item stands.
 
 use serde_json::{Value, json};
-use shared::store::items::ItemState;
+use shared::store::{bulks::Funding, items::ItemState};
 use uuid::Uuid;
 
 use crate::{Deps, Error, Result};
@@ -29,12 +29,18 @@ pub(crate) async fn show(deps: &Deps, bulk_id: Uuid) -> Result<Value> {
             }),
         })
         .collect();
+    // Credits taken when the bulk was accepted; null for a bulk that pays per batch.
+    let reserved = match bulk.funding {
+        Funding::Reserved(credits) => Some(credits),
+        Funding::Metered => None,
+    };
     Ok(json!({
         "bulk_id": bulk.id,
         "account_id": bulk.account_id,
         "state": bulk.state.to_string(),
         "webhook_url": bulk.webhook_url.as_str(),
         "created_at": shared::clock::rfc3339(bulk.created_at),
+        "reserved_credits": reserved,
         "summary": {
             "total": counts.total,
             "processing": counts.processing,

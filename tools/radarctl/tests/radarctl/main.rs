@@ -157,10 +157,16 @@ async fn bulk_show_reports_the_state_of_every_item() {
         completion: None,
         funding: shared::store::bulks::Funding::Metered,
     };
+    // One valid item, which its account pays for when the bulk is accepted.
     let items: Vec<SubmittedItem> = (0..3)
         .map(|index| SubmittedItem {
             index,
-            radar: serde_json::value::to_raw_value(&serde_json::json!({})).unwrap(),
+            radar: serde_json::value::to_raw_value(&if index == 0 {
+                serde_json::json!({"radar_type": "company_reviews", "domain": "a.com"})
+            } else {
+                serde_json::json!({})
+            })
+            .unwrap(),
             custom_fields: "{}".into(),
         })
         .collect();
@@ -172,6 +178,7 @@ async fn bulk_show_reports_the_state_of_every_item() {
         .unwrap();
 
     assert_eq!(shown["state"], "accepted");
+    assert_eq!(shown["reserved_credits"], 1);
     assert_eq!(shown["summary"]["total"], 3);
     assert_eq!(shown["summary"]["processing"], 3);
     let items = shown["items"].as_array().unwrap();
