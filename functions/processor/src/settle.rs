@@ -18,6 +18,8 @@ use shared::{
     radar::Radar,
     store::{
         bulks::{Bulk, Completion, Funding},
+        completion::Tallied,
+        credits,
         items::{ItemState, Marked, Outcome},
     },
 };
@@ -195,12 +197,15 @@ async fn tally(
         return Vec::new();
     };
     let bulk = std::sync::Arc::clone(&last.bulk);
-    let indexes: Vec<u32> = items
+    let counted: Vec<Tallied> = items
         .iter()
-        .map(|(item, _)| item.record.body.item_index)
+        .map(|(item, outcome)| Tallied {
+            index: item.record.body.item_index,
+            cost: credits::cost_of(outcome),
+        })
         .collect();
     let tallied = async {
-        let complete = deps.store.tally_items(&bulk, &indexes).await?;
+        let complete = deps.store.tally_items(&bulk, &counted).await?;
         deps.faults.check(Step::Tallied)?;
         Ok::<_, Failure>(complete)
     };

@@ -1,7 +1,8 @@
 //! Noticing that a bulk is done, exactly once, without one hot counter.
 //!
 //! Each terminal item adds its index to one of up to [`SHARDS`] tally records of its bulk
-//! (`TALLY#<shard>`). Shards hold contiguous ranges of indexes, and a batch tallies all its
+//! (`TALLY#<shard>`), and a created one also what it cost (so that a prepaid bulk's refund
+//! reads 16 small records, not its items). Shards hold contiguous ranges of indexes, and a batch tallies all its
 //! items of one shard in one update: submit queues a bulk's items in order, so a batch of ten
 //! neighbours is one or two updates, not ten. Adding to a set is idempotent, so an item
 //! tallied twice (a redelivery, or a crash between its outcome and its tally) counts once,
@@ -35,6 +36,33 @@ use crate::{Error, Result, clock};
 /// Most tally records per bulk.
 pub const SHARDS: u32 = 16;
 
+const TALLY_PREFIX: &str = "TALLY#";
+/// A shard's tallied items' indexes (a number set).
+const ITEMS: &str = "items";
+/// A shard's created items' costs, `index:cost` (a string set: idempotent like the indexes).
+const SPENT: &str = "spent";
+
+/// One terminal item, as its bulk's tally counts it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Tallied {
+    pub index: u32,
+    /// What it cost, if it became a radar.
+    pub cost: Option<i64>,
+}
+
+fn tally_sk(shard: u32) -> String {
+    format!("{TALLY_PREFIX}{shard:02}")
+}
+
+/// The size of the number set `set` among updated attributes.
+fn set_size(attributes: Option<&super::Item>, set: &str) -> u32 {
+    let size = attributes
+        .and_then(|attributes| attributes.get(set))
+        .and_then(|value| value.as_ns().ok())
+        .map_or(0, Vec::len);
+    u32::try_from(size).unwrap_or(u32::MAX)
+}
+
 /// Tally records of a bulk of `total` items: fewer than [`SHARDS`] for small bulks, so that
 /// every shard has at least one item.
 fn shards(total: u32) -> u32 {
@@ -59,22 +87,22 @@ fn shard_size(total: u32, shard: u32) -> u32 {
 }
 
 impl Store {
-    /// Counts terminal items of one bulk towards it, one update per shard they fall in. True
-    /// when this made the bulk complete, or found it complete already: the caller then settles
-    /// the completion.
-    pub async fn tally_items(&self, bulk: &Bulk, indexes: &[u32]) -> Result<bool> {
-        let mut by_shard: BTreeMap<u32, Vec<u32>> = BTreeMap::new();
-        for &index in indexes {
+    /// Counts terminal items of one bulk towards it, one update per shard they fall in: each
+    /// item's index, and for a created one what it cost (`index:cost` in the shard's `spent`
+    /// set, which prices a prepaid bulk's refund without reading its items). True when this
+    /// made the bulk complete, or found it complete already: the caller then settles the
+    /// completion.
+    pub async fn tally_items(&self, bulk: &Bulk, items: &[Tallied]) -> Result<bool> {
+        let mut by_shard: BTreeMap<u32, Vec<Tallied>> = BTreeMap::new();
+        for &item in items {
             by_shard
-                .entry(shard_of(bulk.total, index))
+                .entry(shard_of(bulk.total, item.index))
                 .or_default()
-                .push(index);
+                .push(item);
         }
         let tallied = try_join_all(by_shard.iter().map(|(&shard, members)| async move {
-            let record = key(bulk_pk(bulk.id), &format!("TALLY#{shard:02}"));
-            let size = self
-                .add_to_set(record, "items", members, bulk.expires_at)
-                .await?;
+            let record = key(bulk_pk(bulk.id), &tally_sk(shard));
+            let size = self.tally_shard(record, members, bulk.expires_at).await?;
             Ok::<_, Error>((shard, size >= shard_size(bulk.total, shard)))
         }))
         .await?;
@@ -89,6 +117,71 @@ impl Store {
             .add_to_set(bulk_key(bulk.id), "full_shards", &full, bulk.expires_at)
             .await?;
         Ok(filled >= shards(bulk.total))
+    }
+
+    /// What the bulk's created items cost, from its tally records: one small `Query`. Final
+    /// once the bulk is complete.
+    pub(super) async fn spent(&self, bulk_id: Uuid) -> Result<i64> {
+        let records = self
+            .query_all(
+                "pk = :pk AND begins_with(sk, :tally)",
+                &[(":pk", s(bulk_pk(bulk_id))), (":tally", s(TALLY_PREFIX))],
+            )
+            .await?;
+        let mut spent = 0;
+        for record in &records {
+            let Some(entries) = record.get(SPENT).and_then(|set| set.as_ss().ok()) else {
+                continue;
+            };
+            for entry in entries {
+                let cost = entry
+                    .split_once(':')
+                    .and_then(|(_, cost)| cost.parse::<i64>().ok())
+                    .ok_or_else(|| Fields(record).corrupt(format!("{SPENT} holds {entry}")))?;
+                spent += cost;
+            }
+        }
+        Ok(spent)
+    }
+
+    /// Adds a shard's members to its record, returning how many items it has tallied.
+    async fn tally_shard(
+        &self,
+        record: super::Item,
+        members: &[Tallied],
+        expires_at: i64,
+    ) -> Result<u32> {
+        let indexes = members.iter().map(|item| item.index.to_string()).collect();
+        let spent: Vec<String> = members
+            .iter()
+            .filter_map(|item| item.cost.map(|cost| format!("{}:{cost}", item.index)))
+            .collect();
+        let mut update = self
+            .client()
+            .update_item()
+            .table_name(self.table())
+            .set_key(Some(record))
+            .expression_attribute_names("#set", ITEMS)
+            .expression_attribute_names("#expires", EXPIRES_AT)
+            .expression_attribute_values(":members", AttributeValue::Ns(indexes))
+            .expression_attribute_values(":expires", n(expires_at))
+            .return_values(ReturnValue::UpdatedNew);
+        let add = if spent.is_empty() {
+            "ADD #set :members"
+        } else {
+            update = update
+                .expression_attribute_names("#spent", SPENT)
+                .expression_attribute_values(":spent", AttributeValue::Ss(spent));
+            "ADD #set :members, #spent :spent"
+        };
+        let output = update
+            .update_expression(format!(
+                "{add} SET #expires = if_not_exists(#expires, :expires)"
+            ))
+            .send()
+            .await
+            .map_err(Error::dynamo)?;
+        Ok(set_size(output.attributes.as_ref(), ITEMS))
     }
 
     /// Adds `members` to the number set `set` of a record, returning the set's size after.
@@ -114,13 +207,7 @@ impl Store {
             .send()
             .await
             .map_err(Error::dynamo)?;
-        let size = output
-            .attributes
-            .as_ref()
-            .and_then(|attributes| attributes.get(set))
-            .and_then(|value| value.as_ns().ok())
-            .map_or(0, Vec::len);
-        Ok(u32::try_from(size).unwrap_or(u32::MAX))
+        Ok(set_size(output.attributes.as_ref(), set))
     }
 
     /// Fixes the bulk's completion: the first caller's `update_id` and time win, and every

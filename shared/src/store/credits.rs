@@ -13,7 +13,7 @@ use super::{
     Cancelled, Store,
     accounts::account_key,
     bulks::{Bulk, Funding, bulk_key},
-    items::ItemState,
+    items::{ItemState, Outcome},
     n,
 };
 use crate::{Error, Result, radar::RadarType};
@@ -48,10 +48,20 @@ struct CreatedData {
     radar_type: String,
 }
 
+/// What a decided item cost its account: its radar type's cost if it became a radar. `None`
+/// for a failed item, or an event that names no known type.
+pub fn cost_of(outcome: &Outcome) -> Option<i64> {
+    if outcome.state != ItemState::Created {
+        return None;
+    }
+    let created: Created = serde_json::from_str(&outcome.event).ok()?;
+    RadarType::lookup(&created.data.radar_type).map(|radar_type| radar_type.cost)
+}
+
 impl Store {
     /// Gives a complete, prepaid bulk's account back what its items did not spend: the credits
-    /// reserved at acceptance less the cost of the radars its items created (every outcome is
-    /// stored by now, so the sum is final). Exactly once, however often it is called: the
+    /// reserved at acceptance less the cost of the radars its items created, as its tally
+    /// records them (every item is tallied by now, so the sum is final). Exactly once, however often it is called: the
     /// bulk records the refund in the same transaction. Returns the credits given back by
     /// this call.
     pub async fn refund_unspent(&self, bulk: &Bulk) -> Result<i64> {
@@ -61,24 +71,7 @@ impl Store {
         if reserved == 0 {
             return Ok(0);
         }
-        let snapshot = self
-            .read_bulk(bulk.id)
-            .await?
-            .ok_or_else(|| Error::CorruptRecord {
-                key: format!("BULK#{}", bulk.id),
-                problem: "gone before its refund".into(),
-            })?;
-        let mut spent = 0;
-        for item in &snapshot.items {
-            let Some(outcome) = item.outcome.as_ref() else {
-                continue;
-            };
-            if outcome.state == ItemState::Created {
-                let created: Created = serde_json::from_str(&outcome.event)
-                    .map_err(|e| Error::Serialize("radar_created", e))?;
-                spent += RadarType::lookup(&created.data.radar_type).map_or(0, |t| t.cost);
-            }
-        }
+        let spent = self.spent(bulk.id).await?;
         let refund = reserved - spent;
         if refund <= 0 {
             if refund < 0 {

@@ -91,7 +91,7 @@ async fn a_created_item_costs_the_processor_its_two_writes_and_a_share_of_its_ba
     // Per item: its radar and its outcome. Per batch of 10 neighbours: one GetItem of the bulk,
     // a tally update per shard it touches (16 shards of 6 or 7 items here, so at most 3) and
     // one of the bulk's full shards, one SendMessageBatch. Per bulk: the completion, the
-    // refund's Query of the outcomes, the SendMessageBatch its event overflows into, and the
+    // refund's Query of the tally records, the SendMessageBatch its event overflows into, and the
     // snapshot's Query above.
     assert!(
         total <= 100 * 2 + 10 * 6 + 4,
@@ -113,8 +113,8 @@ async fn a_created_item_reads_only_through_its_batch_and_writes_its_two_records_
     let units = app.env.capacity.units();
     assert_eq!(app.snapshot(&seeded.bulk).await.counts().created, 100);
     eprintln!("DynamoDB capacity for 100 created items, 10 batches of 10: {units:?}");
-    // Reads are shared by a batch (its bulk, once), never one per item; the refund reads the
-    // bulk's outcomes once (small ones here).
+    // Reads are shared by a batch (its bulk, once), never one per item; a refund would read the
+    // bulk's tally records once (none here: every item was created).
     assert!(units.read <= 2.0 * 10.0 + 5.0, "{units:?}");
     // Per item its radar and its outcome, records this small costing 1 unit a write; besides,
     // per batch at most three tally updates and one of the bulk's full shards, per bulk the
