@@ -16,7 +16,7 @@ use chrono::{DateTime, Duration, Utc};
 use uuid::Uuid;
 
 use super::{
-    Cancelled, EXPIRES_AT, Fields, Item, NEW_RECORD, Read, Store, credits,
+    EXPIRES_AT, Fields, Item, NEW_RECORD, Read, Store,
     idempotency::{Claim, ClaimRequest},
     key, n, s, unless_condition_failed,
 };
@@ -25,8 +25,6 @@ use crate::{Error, Result, clock, webhook_url::WebhookUrl};
 /// How long a submit request may keep a bulk `submitting`. Submit answers within API Gateway's
 /// 30 s, so a bulk older than this in that state was abandoned.
 pub const ABANDONED_AFTER: Duration = Duration::minutes(2);
-/// Tries again at an acceptance whose account record another transaction holds.
-const ACCEPT_TRIES: u32 = 5;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BulkState {
@@ -259,67 +257,13 @@ impl Store {
         }
     }
 
-    /// `submitting` → `accepted`: every item is stored and queued. In the same transaction the
-    /// account pays `price` (the cost of the bulk's valid items) up front; when its balance
-    /// cannot, the bulk is accepted as [`Funding::Metered`] instead. Paying at acceptance
-    /// rather than when the bulk is stored means a submission that fails or is abandoned
-    /// before it is accepted has taken nothing, so it has nothing to give back.
-    pub async fn accept_bulk(&self, bulk: &Bulk, price: i64) -> Result<Funding> {
-        if price > 0 {
-            let mut tries = 0;
-            loop {
-                let accept = self
-                    .move_update(bulk.id, BulkState::Submitting, BulkState::Accepted)
-                    .update_expression("SET #state = :to, #reserved = :price")
-                    .expression_attribute_names("#reserved", RESERVED)
-                    .expression_attribute_values(":price", n(price))
-                    .build()
-                    .map_err(Error::dynamo)?;
-                let pay = credits::charge(self.table(), bulk.account_id, price)?;
-                let paid = self
-                    .client()
-                    .transact_write_items()
-                    .transact_items(TransactWriteItem::builder().update(accept).build())
-                    .transact_items(TransactWriteItem::builder().update(pay).build())
-                    .send()
-                    .await;
-                let Err(error) = paid else {
-                    return Ok(Funding::Reserved(price));
-                };
-                match Cancelled::of(&error) {
-                    // The balance cannot cover the bulk: it is metered.
-                    Cancelled::Condition(1) => break,
-                    Cancelled::Condition(_) => return Err(Error::BulkStateChanged(bulk.id)),
-                    // The account's record is busy (a metered bulk's batch, a refund): again.
-                    Cancelled::Contended if tries < ACCEPT_TRIES => {
-                        tries += 1;
-                        tokio::time::sleep(super::radars::backoff(tries)).await;
-                    }
-                    Cancelled::Contended | Cancelled::Other => return Err(Error::dynamo(error)),
-                }
-            }
-        }
-        if self
-            .move_bulk(bulk.id, BulkState::Submitting, BulkState::Accepted)
-            .await?
-        {
-            Ok(if price > 0 {
-                Funding::Metered
-            } else {
-                Funding::Reserved(0)
-            })
-        } else {
-            Err(Error::BulkStateChanged(bulk.id))
-        }
-    }
-
     /// `submitting` → `aborted`. Returns false when the bulk was no longer `submitting`.
     pub async fn abort_bulk(&self, id: Uuid) -> Result<bool> {
         self.move_bulk(id, BulkState::Submitting, BulkState::Aborted)
             .await
     }
 
-    async fn move_bulk(&self, id: Uuid, from: BulkState, to: BulkState) -> Result<bool> {
+    pub(super) async fn move_bulk(&self, id: Uuid, from: BulkState, to: BulkState) -> Result<bool> {
         let result = self
             .client()
             .update_item()
@@ -336,7 +280,7 @@ impl Store {
     }
 
     /// [`Self::move_bulk`]'s update, for a transaction.
-    fn move_update(&self, id: Uuid, from: BulkState, to: BulkState) -> UpdateBuilder {
+    pub(super) fn move_update(&self, id: Uuid, from: BulkState, to: BulkState) -> UpdateBuilder {
         Update::builder()
             .table_name(self.table())
             .set_key(Some(bulk_key(id)))

@@ -12,7 +12,8 @@ use uuid::Uuid;
 use super::{
     Cancelled, Store,
     accounts::account_key,
-    bulks::{Bulk, Funding, bulk_key},
+    backoff,
+    bulks::{Bulk, BulkState, Funding, RESERVED, bulk_key},
     items::{ItemState, Outcome},
     n,
 };
@@ -22,6 +23,8 @@ use crate::{Error, Result, radar::RadarType};
 const REFUNDED: &str = "refunded";
 /// Tries at a refund whose records another transaction holds.
 const REFUND_TRIES: u32 = 5;
+/// Tries again at an acceptance whose account record another transaction holds.
+const ACCEPT_TRIES: u32 = 5;
 
 /// Takes `cost` credits from the account, only if its balance covers them. A failed condition
 /// returns the account's record, so the caller can see the balance.
@@ -59,6 +62,60 @@ pub fn cost_of(outcome: &Outcome) -> Option<i64> {
 }
 
 impl Store {
+    /// `submitting` → `accepted`: every item is stored and queued. In the same transaction the
+    /// account pays `price` (the cost of the bulk's valid items) up front; when its balance
+    /// cannot, the bulk is accepted as [`Funding::Metered`] instead. Paying at acceptance
+    /// rather than when the bulk is stored means a submission that fails or is abandoned
+    /// before it is accepted has taken nothing, so it has nothing to give back.
+    pub async fn accept_bulk(&self, bulk: &Bulk, price: i64) -> Result<Funding> {
+        if price > 0 {
+            let mut tries = 0;
+            loop {
+                let accept = self
+                    .move_update(bulk.id, BulkState::Submitting, BulkState::Accepted)
+                    .update_expression("SET #state = :to, #reserved = :price")
+                    .expression_attribute_names("#reserved", RESERVED)
+                    .expression_attribute_values(":price", n(price))
+                    .build()
+                    .map_err(Error::dynamo)?;
+                let pay = charge(self.table(), bulk.account_id, price)?;
+                let paid = self
+                    .client()
+                    .transact_write_items()
+                    .transact_items(TransactWriteItem::builder().update(accept).build())
+                    .transact_items(TransactWriteItem::builder().update(pay).build())
+                    .send()
+                    .await;
+                let Err(error) = paid else {
+                    return Ok(Funding::Reserved(price));
+                };
+                match Cancelled::of(&error) {
+                    // The balance cannot cover the bulk: it is metered.
+                    Cancelled::Condition(1) => break,
+                    Cancelled::Condition(_) => return Err(Error::BulkStateChanged(bulk.id)),
+                    // The account's record is busy (a metered bulk's batch, a refund): again.
+                    Cancelled::Contended if tries < ACCEPT_TRIES => {
+                        tries += 1;
+                        tokio::time::sleep(backoff::pause(tries)).await;
+                    }
+                    Cancelled::Contended | Cancelled::Other => return Err(Error::dynamo(error)),
+                }
+            }
+        }
+        if self
+            .move_bulk(bulk.id, BulkState::Submitting, BulkState::Accepted)
+            .await?
+        {
+            Ok(if price > 0 {
+                Funding::Metered
+            } else {
+                Funding::Reserved(0)
+            })
+        } else {
+            Err(Error::BulkStateChanged(bulk.id))
+        }
+    }
+
     /// Gives a complete, prepaid bulk's account back what its items did not spend: the credits
     /// reserved at acceptance less the cost of the radars its items created, as its tally
     /// records them (every item is tallied by now, so the sum is final). Exactly once, however often it is called: the
@@ -122,7 +179,7 @@ impl Store {
                 }
                 Cancelled::Contended if tries < REFUND_TRIES => {
                     tries += 1;
-                    tokio::time::sleep(super::radars::backoff(tries)).await;
+                    tokio::time::sleep(backoff::pause(tries)).await;
                 }
                 Cancelled::Contended | Cancelled::Other => return Err(Error::dynamo(error)),
             }

@@ -33,6 +33,7 @@
 //! policy can say so by key prefix ([`secrets`]).
 
 pub mod accounts;
+mod backoff;
 pub mod bulks;
 pub mod completion;
 pub mod credits;

@@ -24,8 +24,6 @@
 //! rest are tried again; when only the balance falls short, the radars that fit it (in the
 //! order given) are tried again and the others are refused.
 
-use std::time::Duration;
-
 use aws_sdk_dynamodb::{
     operation::{
         delete_item::DeleteItemError, put_item::PutItemError,
@@ -79,12 +77,9 @@ pub enum Creation {
 /// DynamoDB's limit is 100 writes a transaction: two per radar and the charge.
 pub const MAX_BATCH: usize = 49;
 /// Tries at a transaction that meets concurrent ones or a throttled key, with exponential
-/// backoff and full jitter between them ([`backoff`]): about 1.5 s of pauses on average and
+/// backoff and full jitter between them (`store::backoff`): about 1.5 s of pauses on average and
 /// 3.1 s at most, well within the function's timeout, before the batch is left to SQS.
 pub const CONTENDED_TRIES: u32 = 6;
-/// The first pause's ceiling, doubled each try up to [`BACKOFF_CAP`].
-const BACKOFF_BASE: Duration = Duration::from_millis(50);
-const BACKOFF_CAP: Duration = Duration::from_secs(2);
 
 fn radar_key(account_id: Uuid, identity: &Identity) -> Item {
     let digest = hex::encode(Sha256::digest(identity.key.as_bytes()));
@@ -131,7 +126,7 @@ impl Store {
                             answers[at] = Some(Creation::Contended);
                         }
                     } else {
-                        tokio::time::sleep(backoff(contended)).await;
+                        tokio::time::sleep(super::backoff::pause(contended)).await;
                     }
                 }
             }
@@ -434,23 +429,6 @@ fn token(update_ids: impl Iterator<Item = Uuid>, tried: u32) -> String {
     hex::encode(hash.finalize())[..36].to_owned()
 }
 
-/// The pause after the `tries`th contended try: anything from nothing to a ceiling that
-/// doubles each try, capped ("full jitter"), so that contenders spread out instead of meeting
-/// again in step.
-pub(super) fn backoff(tries: u32) -> Duration {
-    let mut bytes = [0u8; 4];
-    let random = getrandom::fill(&mut bytes).map_or(u32::MAX, |()| u32::from_le_bytes(bytes));
-    full_jitter(tries, f64::from(random) / f64::from(u32::MAX))
-}
-
-/// [`backoff`] for a random draw `fraction` in 0..=1.
-fn full_jitter(tries: u32, fraction: f64) -> Duration {
-    let ceiling = BACKOFF_BASE
-        .saturating_mul(1 << tries.min(16))
-        .min(BACKOFF_CAP);
-    ceiling.mul_f64(fraction.clamp(0.0, 1.0))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -558,18 +536,5 @@ mod tests {
         assert_ne!(token([x, y].into_iter(), 0), token([x].into_iter(), 0));
         assert_ne!(token([x, y].into_iter(), 0), token([x, y].into_iter(), 1));
         assert_eq!(token([x].into_iter(), 3).len(), 36);
-    }
-
-    #[test]
-    fn backoff_doubles_its_ceiling_up_to_the_cap_and_draws_below_it() {
-        let ceilings: Vec<u128> = (1..=7).map(|t| full_jitter(t, 1.0).as_millis()).collect();
-        assert_eq!(ceilings, [100, 200, 400, 800, 1600, 2000, 2000]);
-        assert_eq!(full_jitter(3, 0.0), Duration::ZERO);
-        assert_eq!(full_jitter(3, 0.5).as_millis(), 200);
-        let total: Duration = (1..CONTENDED_TRIES).map(|t| full_jitter(t, 1.0)).sum();
-        assert!(
-            total < Duration::from_secs(4),
-            "{total:?} of pauses at most"
-        );
     }
 }
