@@ -86,6 +86,8 @@ pub(crate) struct Scope<'a> {
 
 /// How long after its next attempt was due a spent message checks that it was made.
 const GRACE: Duration = Duration::from_secs(120);
+/// When a first attempt whose record another wrote looks at that record.
+const FIRST_RECORDED_ELSEWHERE: Duration = Duration::from_secs(1);
 
 /// Steps 1 and 2: whether the message may try now, or what to do with it instead.
 pub(crate) async fn prepare(
@@ -401,6 +403,15 @@ async fn settle(
     };
     match recorded {
         Ok(true) => {}
+        // A first attempt made without a claim whose record someone else wrote first (a second
+        // copy of this message sent it too), or this very write applied with its answer lost:
+        // the message comes back in a second and reads the record as it stands (settled,
+        // spent, or overdue for its next attempt, which it then becomes), rather than after
+        // the queue's visibility timeout.
+        Ok(false) if !claim.is_leased() => {
+            tracing::info!("the first attempt was recorded by another; looking again shortly");
+            return Step::Requeue(task, FIRST_RECORDED_ELSEWHERE);
+        }
         Ok(false) => {
             // Either the lease lapsed and another holds the delivery, or this very write
             // applied and its answer was lost (the SDK's retry then met the write itself). SQS

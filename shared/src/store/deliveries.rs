@@ -228,6 +228,11 @@ impl Claim {
     pub fn attempt(&self) -> u32 {
         self.attempt
     }
+
+    /// Whether the attempt holds a lease (every attempt but a first one made without a claim).
+    pub fn is_leased(&self) -> bool {
+        self.token.is_some()
+    }
 }
 
 /// What [`Store::claim_attempt`] found.

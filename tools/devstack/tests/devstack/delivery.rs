@@ -254,7 +254,8 @@ async fn bulks_keep_every_invariant_when_sqs_shuffles_holds_back_and_duplicates(
     let received = received.lock().unwrap().clone();
     let pumped = delivery.pumped();
     let counts = format!("{pumped:#?}");
-    check_deliveries(&received, &bulk_ids);
+    let second_copies = pumped["dispatcher"].duplicates + pumped["dispatcher"].concurrent;
+    check_deliveries(&received, &bulk_ids, second_copies);
     for bulk_id in &bulk_ids {
         let polled = client
             .get(format!("{base}/v1/radars/bulk/{bulk_id}"))
@@ -312,14 +313,29 @@ async fn settle(env: &TestEnv, stack: &stack::Stack, received: &Seen, bulks: usi
     panic!("the bulks did not settle");
 }
 
-/// Every item one event, delivered once; each bulk's `bulk_completed` once, after its items,
-/// its summary the count of its events and its `radars[]` those very events.
-fn check_deliveries(received: &[Received], bulk_ids: &[String]) {
+/// Every item one event; each bulk's `bulk_completed` once, after its items, its summary the
+/// count of its events and its `radars[]` those very events. An event reaches the receiver a
+/// second time only as itself (same `webhook-id`, same body), and only for a second copy of a
+/// message SQS handed the dispatcher: a first attempt two workers held at once is sent by
+/// both (README, "Rarely twice, always the same").
+fn check_deliveries(received: &[Received], bulk_ids: &[String], second_copies: usize) {
     assert!(received.iter().all(|r| r.verified));
-    let mut ids: Vec<&str> = received.iter().map(|r| r.id.as_str()).collect();
-    ids.sort_unstable();
-    ids.dedup();
-    assert_eq!(ids.len(), received.len(), "an event was delivered twice");
+    let mut first: HashMap<&str, &Received> = HashMap::new();
+    let mut once = Vec::new();
+    for r in received {
+        if let Some(earlier) = first.get(r.id.as_str()) {
+            assert_eq!(earlier.body, r.body, "{} sent twice, unlike", r.id);
+        } else {
+            first.insert(&r.id, r);
+            once.push(r.clone());
+        }
+    }
+    let again = received.len() - once.len();
+    assert!(
+        again <= second_copies,
+        "{again} events sent again, for {second_copies} second copies of messages"
+    );
+    let received = &once;
     assert_eq!(received.len(), bulk_ids.len() * (ITEMS + 1));
     for bulk_id in bulk_ids {
         let of_bulk: Vec<(usize, &Received)> = received
