@@ -3,7 +3,7 @@
 //! It goes last: only once every item's event has been delivered or given up, so that a
 //! customer sees the items first and the summary after. Until then its message waits on the
 //! queue (5 s, 10 s, 20 s, then every 30 s), each look one small `Query` of the bulk's
-//! delivery records. A delivery stuck pending past [`retry::completion_patience`] (its
+//! tally and delivery records. A delivery stuck pending past [`retry::completion_patience`] (its
 //! messages lost to the queue's own dead-letter redrive) does not hold the summary forever.
 //!
 //! Its body is assembled from the item records on every attempt, never queued or stored whole
@@ -16,7 +16,7 @@ use serde_json::value::RawValue;
 use shared::{
     api::{BulkCompleted, CompletedSummary, UpdateType},
     clock,
-    store::{Store, bulks::Bulk, deliveries, snapshot::BulkSnapshot},
+    store::{Store, bulks::Bulk, snapshot::BulkSnapshot},
 };
 use uuid::Uuid;
 
@@ -38,7 +38,7 @@ pub(crate) async fn readiness(
     schedule: &[std::time::Duration],
     now: DateTime<Utc>,
 ) -> shared::Result<Readiness> {
-    let settled = deliveries::items_settled(&store.deliveries(bulk.id).await?);
+    let settled = store.delivery_ledger(bulk.id).await?.items_settled();
     if settled >= bulk.total {
         return Ok(Readiness::Ready);
     }

@@ -1,6 +1,6 @@
 //! What the deliveries of a bulk need, read once per bulk per batch: where its events go, the
 //! secrets that sign them, the batch's item events, and whether their first attempts were
-//! recorded already (one BatchGetItem for both, not a read each).
+//! recorded or delivered already (one BatchGetItem for all of it, not a read each).
 
 use std::{
     collections::{HashMap, HashSet},
@@ -13,7 +13,7 @@ use shared::{
     credentials::WebhookSecret,
     error::Chain,
     queue::{WebhookMessage, WebhookTask},
-    store::{Store, bulks::Bulk, items::ItemRecord},
+    store::{Store, bulks::Bulk, deliveries::BatchRead, items::ItemRecord},
 };
 use uuid::Uuid;
 
@@ -31,6 +31,9 @@ pub(crate) enum Context {
         /// Of the first attempts the batch holds, the events whose delivery has a record: an
         /// attempt was made or claimed already.
         begun: HashSet<Uuid>,
+        /// Items whose event was delivered at its first attempt, with no record (the tally
+        /// records' `delivered` sets, of the shards the batch's first attempts fall in).
+        delivered_first: HashSet<u32>,
     },
     /// The bulk or its account no longer exists (retention ended, account deleted): its
     /// events cannot be delivered, ever.
@@ -46,7 +49,7 @@ pub(crate) async fn load_all<'a>(
     tasks: impl Iterator<Item = &'a WebhookTask>,
     now: DateTime<Utc>,
 ) -> HashMap<Uuid, Context> {
-    let mut wanted: HashMap<Uuid, (Vec<u32>, Vec<Uuid>)> = HashMap::new();
+    let mut wanted: HashMap<Uuid, (Vec<u32>, Vec<(u32, Uuid)>)> = HashMap::new();
     for task in tasks {
         let (indices, first_attempts) = wanted.entry(task.event.bulk_id()).or_default();
         if let WebhookMessage::Item {
@@ -59,7 +62,7 @@ pub(crate) async fn load_all<'a>(
                 indices.push(item_index);
             }
             if task.attempt == 1 {
-                first_attempts.push(update_id);
+                first_attempts.push((item_index, update_id));
             }
         }
     }
@@ -79,9 +82,15 @@ pub(crate) async fn load_all<'a>(
     .collect()
 }
 
-/// Reads the bulk, its account's secrets, the items at `indices` and the deliveries of the
-/// events `first_attempts`. Never the account record: signing needs the secrets only.
-async fn load(store: &Store, bulk_id: Uuid, indices: &[u32], first_attempts: &[Uuid]) -> Context {
+/// Reads the bulk, its account's secrets, the items at `indices` and what the first attempts
+/// `first_attempts` (item index and `update_id`) left. Never the account record: signing
+/// needs the secrets only.
+async fn load(
+    store: &Store,
+    bulk_id: Uuid,
+    indices: &[u32],
+    first_attempts: &[(u32, Uuid)],
+) -> Context {
     let bulk = match store.get_bulk(bulk_id).await {
         Ok(Some(bulk)) => bulk,
         Ok(None) => return Context::Gone("no such bulk (expired)"),
@@ -92,17 +101,19 @@ async fn load(store: &Store, bulk_id: Uuid, indices: &[u32], first_attempts: &[U
     };
     let (secrets, read) = tokio::join!(store.get_secrets(bulk.account_id), async {
         if indices.is_empty() && first_attempts.is_empty() {
-            Ok((Vec::new(), Vec::new()))
+            Ok(BatchRead::default())
         } else {
-            store
-                .get_items_and_deliveries(bulk_id, indices, first_attempts)
-                .await
+            store.read_for_batch(&bulk, indices, first_attempts).await
         }
     });
-    let (items, begun) = match read {
-        Ok((items, deliveries)) => (
-            items.into_iter().map(|item| (item.index, item)).collect(),
-            deliveries.into_iter().map(|d| d.update_id).collect(),
+    let (items, begun, delivered_first) = match read {
+        Ok(read) => (
+            read.items
+                .into_iter()
+                .map(|item| (item.index, item))
+                .collect(),
+            read.deliveries.into_iter().map(|d| d.update_id).collect(),
+            read.delivered_first,
         ),
         Err(error) => {
             tracing::warn!(%bulk_id, error = %Chain(&error), "could not read the items");
@@ -117,6 +128,7 @@ async fn load(store: &Store, bulk_id: Uuid, indices: &[u32], first_attempts: &[U
                 .collect(),
             items,
             begun,
+            delivered_first,
         },
         // An account's secrets are made with it: no secrets, no account.
         Ok(None) => Context::Gone("the bulk's account no longer exists"),

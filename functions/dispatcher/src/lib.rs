@@ -5,8 +5,10 @@
 //! The webhook queue carries references ([`WebhookTask`]): the processor queues one per
 //! decided event, and this function queues them again to retry or to wait. Each message is
 //! one attempt at one delivery ([`task`]); the delivery's record
-//! ([`shared::store::deliveries`]) makes attempts exclusive and counted, so redelivered and
-//! duplicated messages never send twice what was acknowledged.
+//! ([`shared::store::deliveries`]) makes later attempts exclusive and counted. A first attempt
+//! is made without one, and noted only in its item's tally record when it succeeds, so a
+//! message redelivered or duplicated while its first attempt is under way may send the same
+//! event again, with the same `webhook-id` and bytes; once noted, it is never sent again.
 //!
 //! A batch goes through four steps:
 //! 1. [`context`]: read each bulk of the batch, and its account's secrets, once.
@@ -16,9 +18,10 @@
 //!    through its destination's gate (slots in flight, pace, circuit breaker:
 //!    [`shared::destination`]), every group at once; the messages let through are handled by
 //!    [`task::run`], at most [`DispatchConfig::concurrency`] at once per destination.
-//! 4. Queue every message that comes back later (retries, waits, chained pauses) in batches,
+//! 4. Note the first attempts delivered in their items' tally records (one update a record),
+//!    queue every message that comes back later (retries, waits, chained pauses) in batches,
 //!    and report what SQS must redeliver: transient failures, and messages whose follow-up
-//!    could not be queued.
+//!    could not be queued or whose delivery could not be noted.
 //!
 //! The other modules: [`sender`] (the HTTP client and one POST), [`resolver`] (the SSRF-safe
 //! resolver), [`signature`], [`retry`] (the schedule, jitter, `Retry-After`),
@@ -134,6 +137,7 @@ pub async fn process_batch(deps: &Deps, event: SqsEvent, now: DateTime<Utc>) -> 
                         secrets,
                         items,
                         begun,
+                        delivered_first,
                     } => match task::prepare(deps, bulk, task, clock).await {
                         ControlFlow::Continue(task) => Prepared::Ready(gate::Member {
                             message_id,
@@ -143,6 +147,7 @@ pub async fn process_batch(deps: &Deps, event: SqsEvent, now: DateTime<Utc>) -> 
                                 secrets,
                                 items,
                                 begun,
+                                delivered_first,
                             },
                             span: tracing::Span::current(),
                         }),
@@ -186,17 +191,68 @@ pub async fn process_batch(deps: &Deps, event: SqsEvent, now: DateTime<Utc>) -> 
     }
 
     let mut requeue = Vec::new();
+    let mut first = HashMap::<Uuid, Vec<(String, WebhookTask)>>::new();
     for (message_id, task, step) in steps {
         match step {
             Step::Done => {}
             Step::Delivered => report.delivered.push(task.event.update_id()),
+            Step::DeliveredFirst => first
+                .entry(task.event.bulk_id())
+                .or_default()
+                .push((message_id, task)),
             Step::Parked => report.given_up.push(task.event.update_id()),
             Step::Requeue(next, delay) => requeue.push((message_id, next, delay)),
             Step::Retry => report.response.add_failure(message_id),
         }
     }
+    note_first_deliveries(deps, &contexts, first, &mut report).await;
     send_back(deps, requeue, &mut report).await;
     report
+}
+
+/// Notes the batch's first attempts that were delivered, each bulk's in one update of each
+/// tally record they fall in. If that fails, SQS redelivers their messages, which send the
+/// same events again (same `webhook-id`, same bytes) and note them then.
+async fn note_first_deliveries(
+    deps: &Deps,
+    contexts: &HashMap<Uuid, Context>,
+    first: HashMap<Uuid, Vec<(String, WebhookTask)>>,
+    report: &mut BatchReport,
+) {
+    let noted = join_all(first.into_iter().map(|(bulk_id, messages)| async move {
+        let Some(Context::Ready { bulk, .. }) = contexts.get(&bulk_id) else {
+            unreachable!("only a ready bulk's messages are attempted");
+        };
+        let indices: Vec<u32> = messages
+            .iter()
+            .filter_map(|(_, task)| match task.event {
+                WebhookMessage::Item { item_index, .. } => Some(item_index),
+                WebhookMessage::BulkCompleted { .. } => None,
+            })
+            .collect();
+        let result = deps.store.add_first_deliveries(bulk, &indices).await;
+        (messages, result)
+    }))
+    .await;
+    for (messages, result) in noted {
+        match result {
+            Ok(()) => {
+                for (_, task) in messages {
+                    metrics::delivered();
+                    report.delivered.push(task.event.update_id());
+                }
+            }
+            Err(error) => {
+                tracing::warn!(
+                    error = %Chain(&error),
+                    "could not note first attempts delivered; SQS will redeliver"
+                );
+                for (message_id, _) in messages {
+                    report.response.add_failure(message_id);
+                }
+            }
+        }
+    }
 }
 
 fn span(message_id: &str, task: &WebhookTask) -> tracing::Span {

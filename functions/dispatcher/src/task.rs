@@ -13,12 +13,13 @@
 //!
 //! 3. Claim the attempt ([`Store::claim_attempt`]). Only the winner goes on; a message whose
 //!    attempt is settled or spent is done, one whose delivery is leased to someone else comes
-//!    back after the lease. An item event's first attempt whose delivery has no record (the
-//!    batch read it) is made without a claim ([`Claim::first`]): one write a delivered event,
-//!    at the price of a rare second send of the same `webhook-id` and body by a worker
-//!    holding the same message at once.
+//!    back after the lease. An item event's first attempt whose delivery has no record and
+//!    whose item is not in its tally record's `delivered` set (the batch read both) is made
+//!    without a claim ([`Claim::first`]), at the price of a rare second send of the same
+//!    `webhook-id` and body by a worker holding the same message at once.
 //! 4. Read the body (the item's stored event, or `bulk_completed` assembled), sign it, POST it.
-//! 5. Record the result and decide: delivered; retry later (the next attempt's message is
+//! 5. Record the result and decide: delivered (a first attempt's success is left to the batch,
+//!    which notes all of them in their tally records' `delivered` sets at once); retry later (the next attempt's message is
 //!    queued by the batch after the record is written); or give up (410, a refused
 //!    destination, the schedule spent, a circuit open for longer than that): the message is parked on the dead-letter queue first,
 //!    then the delivery is marked failed.
@@ -64,6 +65,9 @@ pub(crate) enum Step {
     Done,
     /// Delivered by this message: acknowledge.
     Delivered,
+    /// Delivered by this message at the event's first attempt, and not recorded yet: the batch
+    /// notes it in the item's tally record with the batch's others, then acknowledges.
+    DeliveredFirst,
     /// Queue this (a later attempt, or the same message later), then acknowledge.
     Requeue(WebhookTask, Duration),
     /// Given up and parked on the dead-letter queue: acknowledge.
@@ -82,6 +86,8 @@ pub(crate) struct Scope<'a> {
     pub items: &'a HashMap<u32, ItemRecord>,
     /// Of the batch's first attempts, the events whose delivery has a record already.
     pub begun: &'a HashSet<Uuid>,
+    /// Items whose event was delivered at its first attempt, with no record.
+    pub delivered_first: &'a HashSet<u32>,
 }
 
 /// How long after its next attempt was due a spent message checks that it was made.
@@ -168,7 +174,13 @@ pub(crate) async fn run(
 ) -> Step {
     let now = clock.now();
     let key = delivery_key(scope.bulk, task);
-    if task.attempt == 1 && key.item_index.is_some() && !scope.begun.contains(&key.update_id) {
+    if let (1, Some(index)) = (task.attempt, key.item_index)
+        && !scope.begun.contains(&key.update_id)
+    {
+        if scope.delivered_first.contains(&index) {
+            tracing::info!("delivered at its first attempt already");
+            return Step::Done;
+        }
         return attempt(deps, scope, task, &Claim::first(key), clock, answered).await;
     }
     // Twice at most: a spent message that finds its successor missing becomes it.
@@ -379,6 +391,8 @@ async fn settle(
     now: DateTime<Utc>,
 ) -> Step {
     let recorded = match outcome {
+        // No record: the batch notes it in the item's tally record, with its others.
+        Outcome::Delivered if !claim.is_leased() => return Step::DeliveredFirst,
         Outcome::Delivered => deps.store.mark_delivered(claim, record).await,
         Outcome::RetryAfter(pause) => {
             let next_at = now + chrono_duration(pause);

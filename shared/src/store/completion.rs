@@ -12,6 +12,10 @@
 //! Plain updates never conflict the way transactions do, and spreading items over shards keeps
 //! each record small (an update's cost grows with the record).
 //!
+//! A tally record also keeps, in a third set, the items whose event the dispatcher delivered at
+//! its first attempt ([`Store::add_first_deliveries`]): one update a shard a dispatcher batch,
+//! in place of a delivery record each ([`super::deliveries`] reads them back).
+//!
 //! "Done" can be observed more than once (a redelivery of the last item sees full sets again),
 //! so [`Store::complete_bulk`] fixes the completion with a conditional write: the first caller
 //! sets its `update_id`, and every caller gets the same one back.
@@ -36,11 +40,15 @@ use crate::{Error, Result, clock};
 /// Most tally records per bulk.
 pub const SHARDS: u32 = 16;
 
-const TALLY_PREFIX: &str = "TALLY#";
+/// Tally records' sort keys begin so; a bulk's delivery records sort after them.
+pub(super) const TALLY_PREFIX: &str = "TALLY#";
 /// A shard's tallied items' indexes (a number set).
 const ITEMS: &str = "items";
 /// A shard's created items' costs, `index:cost` (a string set: idempotent like the indexes).
 const SPENT: &str = "spent";
+/// A shard's items whose event was delivered at its first attempt, with no delivery record of
+/// its own (a number set).
+pub(super) const DELIVERED: &str = "delivered";
 
 /// One terminal item, as its bulk's tally counts it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -52,6 +60,21 @@ pub struct Tallied {
 
 fn tally_sk(shard: u32) -> String {
     format!("{TALLY_PREFIX}{shard:02}")
+}
+
+/// The keys of the tally records that count items `indices` of a bulk of `total` items, each
+/// once.
+pub(super) fn tally_keys(
+    bulk_id: Uuid,
+    total: u32,
+    indices: impl Iterator<Item = u32>,
+) -> Vec<super::Item> {
+    let shards: std::collections::BTreeSet<u32> =
+        indices.map(|index| shard_of(total, index)).collect();
+    shards
+        .into_iter()
+        .map(|shard| key(bulk_pk(bulk_id), &tally_sk(shard)))
+        .collect()
 }
 
 /// The size of the number set `set` among updated attributes.
@@ -117,6 +140,25 @@ impl Store {
             .add_to_set(bulk_key(bulk.id), "full_shards", &full, bulk.expires_at)
             .await?;
         Ok(filled >= shards(bulk.total))
+    }
+
+    /// Records that the events of `bulk`'s items `indices` were delivered at their first
+    /// attempt: one `ADD` to the `delivered` set of each tally record they fall in. Adding is
+    /// idempotent, so a batch redelivered after this write repeats it harmlessly.
+    pub async fn add_first_deliveries(&self, bulk: &Bulk, indices: &[u32]) -> Result<()> {
+        let mut by_shard: BTreeMap<u32, Vec<u32>> = BTreeMap::new();
+        for &index in indices {
+            by_shard
+                .entry(shard_of(bulk.total, index))
+                .or_default()
+                .push(index);
+        }
+        try_join_all(by_shard.iter().map(|(&shard, members)| {
+            let record = key(bulk_pk(bulk.id), &tally_sk(shard));
+            self.add_to_set(record, DELIVERED, members, bulk.expires_at)
+        }))
+        .await?;
+        Ok(())
     }
 
     /// What the bulk's created items cost, from its tally records: one small `Query`. Final

@@ -4,16 +4,22 @@
 //! gives up on it (`failed`: retries exhausted, 410 Gone, or a refused destination). It
 //! counts the attempts made and keeps a log of each (time, HTTP status, latency, error).
 //!
-//! # Claims
+//! # First attempts: no claim, and no record when they succeed
 //!
 //! An item event's first attempt is made without a claim: the dispatcher reads the delivery
-//! with its batch's items ([`Store::get_items_and_deliveries`]), and if there is none, sends,
-//! then writes the delivery once with the attempt's result, only if no attempt was recorded
-//! meanwhile ([`Claim::first`]). That is one write a delivered event instead of two. The price:
-//! two workers holding the same message at once (SQS delivering it twice, or a redelivery
-//! while the first worker still sends) may both send it, with the same `webhook-id` and body,
-//! and the second one's record is refused. Receivers deduplicate on `webhook-id`, as the
-//! Standard Webhooks convention asks.
+//! with its batch's items ([`Store::read_for_batch`]), and if it has no record and its item is
+//! not in its tally record's `delivered` set, sends. A success is noted in that set, one
+//! update a tally record a batch ([`Store::add_first_deliveries`]), not in a record of its
+//! own; a failure writes the delivery's record once with the attempt's result, only if no
+//! attempt was recorded meanwhile ([`Claim::first`]). So a delivered event costs a tenth of a
+//! write, not one. The price: two workers holding the same message at once (SQS delivering
+//! it twice, or a redelivery while the first worker still sends, or one whose batch ended
+//! before its set was written) may both send it, with the same `webhook-id` and body.
+//! Receivers deduplicate on `webhook-id`, as the Standard Webhooks convention asks.
+//!
+//! Where an item's event has a record, the record says where it stands; the `delivered`
+//! sets speak only for events without one ([`Ledger`]). A second copy whose attempt failed
+//! where the first's succeeded writes a record, and its retries then decide.
 //!
 //! Every later attempt, and every attempt at `bulk_completed`, starts with
 //! [`Store::claim_attempt`], a conditional write that succeeds for
@@ -26,10 +32,11 @@
 //!
 //! # Why in the bulk's partition
 //!
-//! Deliveries (`WEBHOOK#<update_id>`) sort after the bulk's items, so one small `Query`
-//! ([`Store::deliveries`]) reads every delivery of a bulk without the events themselves: that
-//! is how the dispatcher knows when every item's event has been delivered or given up, and
-//! `bulk_completed` may go. A poll's `Query` stops before them.
+//! Deliveries (`WEBHOOK#<update_id>`) sort after the bulk's items and tally records, so one
+//! small `Query` ([`Store::delivery_ledger`]) reads the tallies' `delivered` sets and every
+//! delivery record of a bulk without the events themselves: that is how the dispatcher knows
+//! when every item's event has been delivered or given up, and `bulk_completed` may go. A
+//! poll's `Query` stops before them.
 
 use aws_sdk_dynamodb::{
     operation::update_item::UpdateItemError,
@@ -38,9 +45,12 @@ use aws_sdk_dynamodb::{
 use chrono::{DateTime, SecondsFormat, Utc};
 use uuid::Uuid;
 
+use std::collections::{BTreeSet, HashSet};
+
 use super::{
     EXPIRES_AT, Fields, Item, Read, SK, Store,
-    bulks::bulk_pk,
+    bulks::{Bulk, bulk_pk},
+    completion::{DELIVERED, TALLY_PREFIX, tally_keys},
     items::{ItemRecord, item_key},
     key, n, s, unless_condition_failed,
 };
@@ -161,6 +171,9 @@ pub struct Delivery {
     pub lease_until: Option<DateTime<Utc>>,
     /// Every recorded attempt, oldest first.
     pub log: Vec<AttemptRecord>,
+    /// Whether it has a record of its own: false for an event delivered at its first attempt,
+    /// which only its tally record's `delivered` set notes.
+    pub recorded: bool,
 }
 
 impl TryFrom<&Item> for Delivery {
@@ -192,6 +205,7 @@ impl TryFrom<&Item> for Delivery {
             next_attempt_at: millis(NEXT_AT)?,
             lease_until: millis(LEASE_UNTIL)?,
             log,
+            recorded: true,
         })
     }
 }
@@ -426,34 +440,36 @@ impl Store {
         Ok(unless_condition_failed(update.send().await)?.is_some())
     }
 
-    /// The items at `indices` of one bulk and the deliveries of the events `update_ids`, in one
-    /// read (a BatchGetItem per 100 keys): what a dispatcher batch needs of a bulk. Records
-    /// that do not exist are left out.
-    pub async fn get_items_and_deliveries(
+    /// What a dispatcher batch needs of one bulk, in one read (a BatchGetItem per 100 keys):
+    /// the items at `indices`, and for the first attempts it holds (`first_attempts`, each an
+    /// item's index and its event's `update_id`), their delivery records and the tally records
+    /// whose `delivered` sets say whether the event was delivered at its first attempt already.
+    pub async fn read_for_batch(
         &self,
-        bulk_id: Uuid,
+        bulk: &Bulk,
         indices: &[u32],
-        update_ids: &[Uuid],
-    ) -> Result<(Vec<ItemRecord>, Vec<Delivery>)> {
+        first_attempts: &[(u32, Uuid)],
+    ) -> Result<BatchRead> {
+        let tallies = tally_keys(
+            bulk.id,
+            bulk.total,
+            first_attempts.iter().map(|&(index, _)| index),
+        );
         let keys = indices
             .iter()
-            .map(|&index| item_key(bulk_id, index))
-            .chain(update_ids.iter().map(|&id| delivery_key(bulk_id, id)))
+            .map(|&index| item_key(bulk.id, index))
+            .chain(first_attempts.iter().map(|&(_, id)| delivery_key(bulk.id, id)))
+            .chain(tallies)
             .collect();
-        let mut items = Vec::new();
-        let mut deliveries = Vec::new();
+        let mut read = BatchRead::default();
         for record in self.batch_get(keys).await? {
-            let is_delivery = record
-                .get(SK)
-                .and_then(|sk| sk.as_s().ok())
-                .is_some_and(|sk| sk.starts_with(PREFIX));
-            if is_delivery {
-                deliveries.push(Delivery::try_from(&record)?);
-            } else {
-                items.push(ItemRecord::try_from(&record)?);
+            match Kind::of(&record) {
+                Kind::Delivery => read.deliveries.push(Delivery::try_from(&record)?),
+                Kind::Tally => read.delivered_first.extend(delivered_set(&record)?),
+                Kind::Item => read.items.push(ItemRecord::try_from(&record)?),
             }
         }
-        Ok((items, deliveries))
+        Ok(read)
     }
 
     /// One delivery, as it stands now.
@@ -464,28 +480,162 @@ impl Store {
         item.as_ref().map(Delivery::try_from).transpose()
     }
 
-    /// Every delivery of a bulk's events, without the events: one strongly consistent `Query`
-    /// of the `WEBHOOK#…` sort keys of the bulk's partition.
+    /// Where a bulk's deliveries stand, without the events: one strongly consistent `Query` of
+    /// its tally records and the `WEBHOOK#…` records that sort after them. Enough to count
+    /// what is settled; [`Store::deliveries`] names each delivery.
+    pub async fn delivery_ledger(&self, bulk_id: Uuid) -> Result<Ledger> {
+        let mut ledger = Ledger::default();
+        let records = self
+            .query_all(
+                "pk = :pk AND sk >= :from",
+                &[(":pk", s(bulk_pk(bulk_id))), (":from", s(TALLY_PREFIX))],
+            )
+            .await?;
+        for record in &records {
+            match Kind::of(record) {
+                Kind::Delivery => ledger.records.push(Delivery::try_from(record)?),
+                Kind::Tally => ledger.delivered_first.extend(delivered_set(record)?),
+                // Nothing else sorts after the tallies; a stray record is none of ours.
+                Kind::Item => {}
+            }
+        }
+        Ok(ledger)
+    }
+
+    /// Every delivery of a bulk's events, each as a [`Delivery`]: the records, and for an item
+    /// delivered at its first attempt without one, a delivery made of what that says
+    /// (delivered, one attempt, no log; [`Delivery::recorded`] false), its `update_id` read
+    /// from the item. For operators and checks; the dispatcher counts with the ledger alone.
     pub async fn deliveries(&self, bulk_id: Uuid) -> Result<Vec<Delivery>> {
-        self.query_all(
-            "pk = :pk AND begins_with(sk, :prefix)",
-            &[(":pk", s(bulk_pk(bulk_id))), (":prefix", s(PREFIX))],
-        )
-        .await?
-        .iter()
-        .map(Delivery::try_from)
-        .collect()
+        let Ledger {
+            mut records,
+            delivered_first,
+        } = self.delivery_ledger(bulk_id).await?;
+        let recorded: BTreeSet<u32> = records.iter().filter_map(|d| d.item_index).collect();
+        let unrecorded: Vec<Item> = delivered_first
+            .difference(&recorded)
+            .map(|&index| item_key(bulk_id, index))
+            .collect();
+        for item in self.batch_get(unrecorded).await? {
+            let item = ItemRecord::try_from(&item)?;
+            if let Some(outcome) = item.outcome {
+                records.push(Delivery {
+                    update_id: outcome.update_id,
+                    item_index: Some(item.index),
+                    state: DeliveryState::Delivered,
+                    attempts: 1,
+                    next_attempt_at: None,
+                    lease_until: None,
+                    log: Vec::new(),
+                    recorded: false,
+                });
+            }
+        }
+        Ok(records)
+    }
+
+    /// Writes the record of a delivery made at its first attempt without one (delivered, one
+    /// attempt, an empty log), so that it can be reopened for a resend. Nothing if it has a
+    /// record already.
+    pub async fn record_first_delivery(&self, key: &DeliveryKey) -> Result<()> {
+        let mut set = "#state = :delivered, #attempts = :one, bulk_id = :bulk, \
+                       update_id = :update, #expires = :expires"
+            .to_owned();
+        let mut update = self
+            .client()
+            .update_item()
+            .table_name(self.table())
+            .set_key(Some(delivery_key(key.bulk_id, key.update_id)))
+            .condition_expression("attribute_not_exists(pk)")
+            .expression_attribute_names("#state", STATE)
+            .expression_attribute_names("#attempts", ATTEMPTS)
+            .expression_attribute_names("#expires", EXPIRES_AT)
+            .expression_attribute_values(":delivered", s(DeliveryState::Delivered.as_str()))
+            .expression_attribute_values(":one", n(1))
+            .expression_attribute_values(":bulk", s(key.bulk_id.to_string()))
+            .expression_attribute_values(":update", s(key.update_id.to_string()))
+            .expression_attribute_values(":expires", n(key.expires_at));
+        if let Some(index) = key.item_index {
+            set.push_str(", item_index = :index");
+            update = update.expression_attribute_values(":index", n(index));
+        }
+        unless_condition_failed(update.update_expression(format!("SET {set}")).send().await)?;
+        Ok(())
     }
 }
 
-/// Items whose event was delivered or given up, among `deliveries` of one bulk. Each item has
-/// one event, so one delivery: when this reaches the bulk's total, `bulk_completed` may go.
-pub fn items_settled(deliveries: &[Delivery]) -> u32 {
-    let settled = deliveries
+/// What [`Store::read_for_batch`] found.
+#[derive(Debug, Default)]
+pub struct BatchRead {
+    pub items: Vec<ItemRecord>,
+    /// The records of the first attempts asked about that have one.
+    pub deliveries: Vec<Delivery>,
+    /// Items (of the tally records read, which may be more than were asked about) whose event
+    /// was delivered at its first attempt.
+    pub delivered_first: HashSet<u32>,
+}
+
+/// A bulk's deliveries as its partition holds them.
+#[derive(Debug, Default)]
+pub struct Ledger {
+    /// The delivery records: every event whose first attempt failed, every `bulk_completed`,
+    /// and any reopened for a resend.
+    pub records: Vec<Delivery>,
+    /// Items whose event was delivered at its first attempt (the tally records' sets).
+    pub delivered_first: BTreeSet<u32>,
+}
+
+impl Ledger {
+    /// Items whose event was delivered or given up. Each item has one event, so one delivery:
+    /// when this reaches the bulk's total, `bulk_completed` may go. A record, where an item's
+    /// event has one, says where it stands (a second copy of a first attempt may have failed
+    /// where the first succeeded: the record's retries decide); the `delivered` sets speak
+    /// for the rest.
+    pub fn items_settled(&self) -> u32 {
+        let recorded: BTreeSet<u32> = self.records.iter().filter_map(|d| d.item_index).collect();
+        let settled_records = self
+            .records
+            .iter()
+            .filter(|d| d.item_index.is_some() && d.state != DeliveryState::Pending)
+            .count();
+        let unrecorded = self.delivered_first.difference(&recorded).count();
+        u32::try_from(settled_records + unrecorded).unwrap_or(u32::MAX)
+    }
+}
+
+/// Which of a bulk's records a read returned.
+enum Kind {
+    Item,
+    Tally,
+    Delivery,
+}
+
+impl Kind {
+    fn of(record: &Item) -> Self {
+        let sk = record.get(SK).and_then(|sk| sk.as_s().ok());
+        match sk {
+            Some(sk) if sk.starts_with(PREFIX) => Self::Delivery,
+            Some(sk) if sk.starts_with(TALLY_PREFIX) => Self::Tally,
+            _ => Self::Item,
+        }
+    }
+}
+
+/// A tally record's `delivered` set.
+fn delivered_set(record: &Item) -> Result<Vec<u32>> {
+    let Some(set) = record.get(DELIVERED) else {
+        return Ok(Vec::new());
+    };
+    let fields = Fields(record);
+    set.as_ns()
+        .map_err(|_| fields.corrupt(format!("{DELIVERED} is not a number set")))?
         .iter()
-        .filter(|d| d.item_index.is_some() && d.state != DeliveryState::Pending)
-        .count();
-    u32::try_from(settled).unwrap_or(u32::MAX)
+        .map(|index| {
+            index
+                .parse()
+                .map_err(|_| fields.corrupt(format!("{DELIVERED} holds {index}")))
+        })
+        .collect()
 }
 
 impl Store {
@@ -525,5 +675,40 @@ impl Store {
             .expression_attribute_values(":delivered", s(DeliveryState::Delivered.as_str()))
             .expression_attribute_values(":failed", s(DeliveryState::Failed.as_str()));
         Ok(unless_condition_failed(update.send().await)?.is_some())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(index: Option<u32>, state: DeliveryState) -> Delivery {
+        Delivery {
+            update_id: Uuid::new_v4(),
+            item_index: index,
+            state,
+            attempts: 1,
+            next_attempt_at: None,
+            lease_until: None,
+            log: Vec::new(),
+            recorded: true,
+        }
+    }
+
+    #[test]
+    fn a_record_says_where_its_item_stands_and_the_sets_speak_for_the_rest() {
+        let ledger = Ledger {
+            records: vec![
+                // A second copy failed where the first succeeded: its retries decide.
+                record(Some(0), DeliveryState::Pending),
+                record(Some(1), DeliveryState::Failed),
+                record(Some(2), DeliveryState::Delivered),
+                // bulk_completed is not an item's.
+                record(None, DeliveryState::Delivered),
+            ],
+            delivered_first: BTreeSet::from([0, 3, 4]),
+        };
+        assert_eq!(ledger.items_settled(), 4, "1, 2, 3 and 4");
+        assert_eq!(Ledger::default().items_settled(), 0);
     }
 }

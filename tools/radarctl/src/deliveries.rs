@@ -25,7 +25,7 @@ use shared::{
     queue::{Queue, WebhookMessage, WebhookTask},
     store::{
         bulks::Bulk,
-        deliveries::{AttemptRecord, Delivery, DeliveryState},
+        deliveries::{AttemptRecord, Delivery, DeliveryKey, DeliveryState},
     },
 };
 use uuid::Uuid;
@@ -162,6 +162,16 @@ async fn reopen(
             "bulk_completed can be resent only once the bulk is complete".into(),
         ));
     };
+    if !delivery.recorded {
+        // Delivered at its first attempt, which only its tally record notes: a record to reopen.
+        let key = DeliveryKey {
+            bulk_id: bulk.id,
+            update_id: delivery.update_id,
+            item_index: delivery.item_index,
+            expires_at: bulk.expires_at,
+        };
+        deps.store.record_first_delivery(&key).await?;
+    }
     let reopened = deps
         .store
         .reopen_for_resend(bulk.id, delivery.update_id, delivery.attempts, now)

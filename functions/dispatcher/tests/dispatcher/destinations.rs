@@ -24,11 +24,8 @@ fn seconds(n: i64) -> chrono::Duration {
 }
 
 async fn attempts_made(app: &App, seeded: &Seeded, index: usize) -> u32 {
-    app.deps
-        .store
-        .get_delivery(seeded.bulk.id, seeded.update_ids[index])
+    app.delivery_if_any(seeded, seeded.update_ids[index])
         .await
-        .unwrap()
         .map_or(0, |delivery| delivery.attempts)
 }
 

@@ -38,8 +38,8 @@ async fn a_first_attempt_at_two_workers_at_once_may_reach_the_receiver_twice_as_
     let mut later = app.follow(&one, now).await;
     later.extend(app.follow(&two, now).await);
 
-    // A first attempt is made without a claim: both workers send, the same event, and one
-    // record counts one attempt.
+    // A first attempt is made without a claim: both workers send, the same event, and its
+    // tally record notes it delivered once.
     let received = app.receiver.received();
     assert_eq!(received.len(), 2);
     assert_eq!(
@@ -50,10 +50,10 @@ async fn a_first_attempt_at_two_workers_at_once_may_reach_the_receiver_twice_as_
     assert!(later.iter().all(|r| r.delivered.is_empty()));
     let delivery = app.delivery(&seeded, seeded.update_ids[0]).await;
     assert_eq!(
-        (delivery.state, delivery.attempts, delivery.log.len()),
-        (DeliveryState::Delivered, 1, 1)
+        (delivery.state, delivery.attempts, delivery.recorded),
+        (DeliveryState::Delivered, 1, false)
     );
-    // Once recorded, the message is never sent again.
+    // Once noted, the message is never sent again.
     app.dispatch_at(&message, now).await;
     assert_eq!(app.receiver.count(), 2);
 }

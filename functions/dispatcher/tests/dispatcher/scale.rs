@@ -28,7 +28,15 @@ async fn a_1000_item_bulk_delivers_1000_events_then_one_summary_holding_them() {
         .await;
     let summary = app.dispatch(&[seeded.completed()]).await;
 
-    assert!(reports.iter().all(|r| r.delivered.len() == 10));
+    assert!(
+        reports.iter().all(|r| r.delivered.len() == 10),
+        "{:?}",
+        reports
+            .iter()
+            .filter(|r| r.delivered.len() != 10)
+            .map(|r| (&r.requeued, &r.waited, &r.response.batch_item_failures))
+            .collect::<Vec<_>>()
+    );
     assert_eq!(summary.delivered, [seeded.completion.update_id]);
     let received = app.receiver.received();
     assert_eq!(received.len(), 1001);
