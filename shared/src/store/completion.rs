@@ -234,7 +234,11 @@ impl Store {
         members: &[u32],
         expires_at: i64,
     ) -> Result<u32> {
-        let members = members.iter().map(ToString::to_string).collect();
+        // A set given twice the same member is refused whole (two messages of a batch may
+        // name one item: a redelivered batch, a duplicated message).
+        let members: std::collections::BTreeSet<String> =
+            members.iter().map(ToString::to_string).collect();
+        let members = members.into_iter().collect();
         let output = self
             .client()
             .update_item()

@@ -22,6 +22,22 @@ async fn a_message_delivered_twice_is_sent_once() {
 }
 
 #[tokio::test]
+async fn two_messages_for_one_event_in_one_batch_are_noted_delivered_once() {
+    let app = spawn_app().await;
+    let seeded = app.seed(2).await;
+
+    // The processor queued the event twice (a redelivered batch), and SQS handed both at once.
+    let report = app
+        .dispatch(&[seeded.item(0), seeded.item(0), seeded.item(1)])
+        .await;
+
+    assert!(report.response.batch_item_failures.is_empty(), "{report:?}");
+    let ledger = app.deps.store.delivery_ledger(seeded.bulk.id).await.unwrap();
+    assert_eq!(ledger.delivered_first.into_iter().collect::<Vec<_>>(), [0, 1]);
+    assert_eq!(app.receiver.count(), 3, "sent by both, under one webhook-id");
+}
+
+#[tokio::test]
 async fn a_first_attempt_at_two_workers_at_once_may_reach_the_receiver_twice_as_one_event() {
     let app = spawn_app().await;
     let seeded = app.seed(1).await;
