@@ -42,6 +42,15 @@ pub(crate) enum Context {
     Unknown,
 }
 
+/// What a batch reads of one bulk's items.
+#[derive(Debug, Default)]
+struct Wanted {
+    /// The items whose events are due.
+    indices: Vec<u32>,
+    /// The first attempts: item index and `update_id`.
+    first_attempts: Vec<(u32, Uuid)>,
+}
+
 /// The context of every bulk the batch's `tasks` name, each read once: with the items whose
 /// events are due at `now`, and the deliveries of the items' first attempts.
 pub(crate) async fn load_all<'a>(
@@ -49,9 +58,12 @@ pub(crate) async fn load_all<'a>(
     tasks: impl Iterator<Item = &'a WebhookTask>,
     now: DateTime<Utc>,
 ) -> HashMap<Uuid, Context> {
-    let mut wanted: HashMap<Uuid, (Vec<u32>, Vec<(u32, Uuid)>)> = HashMap::new();
+    let mut wanted: HashMap<Uuid, Wanted> = HashMap::new();
     for task in tasks {
-        let (indices, first_attempts) = wanted.entry(task.event.bulk_id()).or_default();
+        let Wanted {
+            indices,
+            first_attempts,
+        } = wanted.entry(task.event.bulk_id()).or_default();
         if let WebhookMessage::Item {
             item_index,
             update_id,
@@ -66,17 +78,17 @@ pub(crate) async fn load_all<'a>(
             }
         }
     }
-    join_all(
-        wanted
-            .into_iter()
-            .map(|(id, (mut indices, mut first_attempts))| async move {
-                indices.sort_unstable();
-                indices.dedup();
-                first_attempts.sort_unstable();
-                first_attempts.dedup();
-                (id, load(store, id, &indices, &first_attempts).await)
-            }),
-    )
+    join_all(wanted.into_iter().map(|(id, mut wanted)| async move {
+        let Wanted {
+            indices,
+            first_attempts,
+        } = &mut wanted;
+        indices.sort_unstable();
+        indices.dedup();
+        first_attempts.sort_unstable();
+        first_attempts.dedup();
+        (id, load(store, id, indices, first_attempts).await)
+    }))
     .await
     .into_iter()
     .collect()

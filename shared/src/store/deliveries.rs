@@ -458,7 +458,11 @@ impl Store {
         let keys = indices
             .iter()
             .map(|&index| item_key(bulk.id, index))
-            .chain(first_attempts.iter().map(|&(_, id)| delivery_key(bulk.id, id)))
+            .chain(
+                first_attempts
+                    .iter()
+                    .map(|&(_, id)| delivery_key(bulk.id, id)),
+            )
             .chain(tallies)
             .collect();
         let mut read = BatchRead::default();

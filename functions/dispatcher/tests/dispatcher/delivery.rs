@@ -47,14 +47,22 @@ async fn an_item_event_is_posted_as_stored_and_signed_verifiably() {
     verify(app.secrets.current.expose(), request).expect("standardwebhooks verifies it");
 
     // Delivered at its first attempt: noted in its item's tally record, with no record of its own.
-    let record = app.deps.store.get_delivery(seeded.bulk.id, seeded.update_ids[0]);
+    let record = app
+        .deps
+        .store
+        .get_delivery(seeded.bulk.id, seeded.update_ids[0]);
     assert_eq!(record.await.unwrap(), None);
     let delivery = app.delivery(&seeded, seeded.update_ids[0]).await;
     assert_eq!(delivery.state, DeliveryState::Delivered);
     assert_eq!(delivery.attempts, 1);
     assert_eq!(delivery.item_index, Some(0));
     assert!(!delivery.recorded && delivery.log.is_empty());
-    let ledger = app.deps.store.delivery_ledger(seeded.bulk.id).await.unwrap();
+    let ledger = app
+        .deps
+        .store
+        .delivery_ledger(seeded.bulk.id)
+        .await
+        .unwrap();
     assert_eq!(ledger.items_settled(), 1);
 }
 
@@ -69,9 +77,17 @@ async fn a_failed_first_attempt_is_recorded_and_its_retry_settles_the_record() {
     assert!(first.delivered.is_empty());
     let delivery = app.delivery(&seeded, seeded.update_ids[0]).await;
     assert!(delivery.recorded, "a failure has its record");
-    assert_eq!((delivery.state, delivery.attempts), (DeliveryState::Pending, 1));
+    assert_eq!(
+        (delivery.state, delivery.attempts),
+        (DeliveryState::Pending, 1)
+    );
     assert_eq!(delivery.log[0].status, Some(503));
-    let ledger = app.deps.store.delivery_ledger(seeded.bulk.id).await.unwrap();
+    let ledger = app
+        .deps
+        .store
+        .delivery_ledger(seeded.bulk.id)
+        .await
+        .unwrap();
     assert_eq!(ledger.items_settled(), 0, "pending: bulk_completed waits");
 
     let (retry, _) = first.requeued[0];
@@ -79,11 +95,22 @@ async fn a_failed_first_attempt_is_recorded_and_its_retry_settles_the_record() {
 
     assert_eq!(second.delivered, [seeded.update_ids[0]]);
     let delivery = app.delivery(&seeded, seeded.update_ids[0]).await;
-    assert_eq!((delivery.state, delivery.attempts), (DeliveryState::Delivered, 2));
+    assert_eq!(
+        (delivery.state, delivery.attempts),
+        (DeliveryState::Delivered, 2)
+    );
     assert_eq!(delivery.log.len(), 2);
-    let ledger = app.deps.store.delivery_ledger(seeded.bulk.id).await.unwrap();
+    let ledger = app
+        .deps
+        .store
+        .delivery_ledger(seeded.bulk.id)
+        .await
+        .unwrap();
     assert_eq!(ledger.items_settled(), 1);
-    assert!(ledger.delivered_first.is_empty(), "only first attempts go in the sets");
+    assert!(
+        ledger.delivered_first.is_empty(),
+        "only first attempts go in the sets"
+    );
 }
 
 #[tokio::test]

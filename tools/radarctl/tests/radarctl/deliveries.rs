@@ -321,6 +321,63 @@ async fn a_resent_attempt_that_fails_again_is_given_up_at_once() {
     assert!(queued_tasks(&env).await.is_empty(), "nothing retries it");
 }
 
+#[tokio::test]
+async fn an_event_delivered_at_its_first_attempt_is_listed_and_can_be_resent() {
+    let (env, deps) = deps().await;
+    let dispatcher = dispatcher_of(&env);
+    let receiver = Receiver::start().await;
+    receiver.always(Reply::status(200));
+    let (account_id, _) = account(&deps).await;
+    let seeded = seed(&deps, account_id, &receiver.url, 2, true).await;
+    hand_off(&deps, &seeded.items()).await;
+    let first = dispatch_queued(&env, &dispatcher).await;
+    assert_eq!(first.delivered.len(), 2);
+    let update_id = seeded.update_ids[1];
+    // Noted in its tally record only: no record of its own yet.
+    assert_eq!(
+        deps.store
+            .get_delivery(seeded.bulk.id, update_id)
+            .await
+            .unwrap(),
+        None
+    );
+
+    let listed = radarctl(&deps, &["delivery", "list", &seeded.id()])
+        .await
+        .unwrap();
+    assert_eq!(listed["summary"]["delivered"], 2);
+    let resent = radarctl(
+        &deps,
+        &[
+            "delivery",
+            "resend",
+            &seeded.id(),
+            "--update-id",
+            &update_id.to_string(),
+        ],
+    )
+    .await
+    .unwrap();
+    let report = dispatch_queued(&env, &dispatcher).await;
+
+    assert_eq!(entries(&resent, "resent")[0]["attempt"], 2);
+    assert_eq!(report.delivered, [update_id]);
+    let requests = receiver.received();
+    assert_eq!(requests.len(), 3);
+    assert_eq!(requests[2].header("webhook-id"), update_id.to_string());
+    let delivery = deps
+        .store
+        .get_delivery(seeded.bulk.id, update_id)
+        .await
+        .unwrap()
+        .expect("recorded by the resend");
+    assert_eq!(
+        (delivery.state, delivery.attempts),
+        (DeliveryState::Delivered, 2)
+    );
+    assert_eq!(delivery.log.len(), 1, "the resent attempt's entry");
+}
+
 /// Gives up the first attempt of each of `seeded`'s item deliveries, as a dead endpoint
 /// leaves them.
 async fn give_up_items(deps: &Deps, seeded: &Seeded) {
