@@ -3,7 +3,8 @@
 //! It goes last: only once every item's event has been delivered or given up, so that a
 //! customer sees the items first and the summary after. Until then its message waits on the
 //! queue (5 s, 10 s, 20 s, then every 30 s), each look one small `Query` of the bulk's
-//! tally and delivery records. A delivery stuck pending past [`retry::completion_patience`] (its
+//! tally and delivery records; and the batch that fills one of the bulk's `delivered` sets
+//! looks too, and hands it on at once when every event is settled ([`hand_on`]). A delivery stuck pending past [`retry::completion_patience`] (its
 //! messages lost to the queue's own dead-letter redrive) does not hold the summary forever.
 //!
 //! Its body is assembled from the item records on every attempt, never queued or stored whole
@@ -16,6 +17,8 @@ use serde_json::value::RawValue;
 use shared::{
     api::{BulkCompleted, CompletedSummary, UpdateType},
     clock,
+    error::Chain,
+    queue::{Queue, WebhookMessage, WebhookTask},
     store::{Store, bulks::Bulk, snapshot::BulkSnapshot},
 };
 use uuid::Uuid;
@@ -57,6 +60,43 @@ pub(crate) async fn readiness(
         return Ok(Readiness::Ready);
     }
     Ok(Readiness::Waiting { settled })
+}
+
+/// After a batch filled one of `bulk`'s `delivered` sets: if the bulk is complete and every
+/// item's event is now settled, queues a copy of `bulk_completed` at once, rather than
+/// leaving it to the waiting copy's next look (up to 30 s away). The copy finds the bulk ready
+/// and goes straight to claiming its attempt, which one copy alone wins; the waiting copy,
+/// when it looks, finds the delivery settled and ends. Best effort: if any of it fails, the
+/// waiting copy still looks.
+pub(crate) async fn hand_on(store: &Store, webhooks: &Queue, bulk: &Bulk) {
+    let result = async {
+        if store.delivery_ledger(bulk.id).await?.items_settled() < bulk.total {
+            return Ok(());
+        }
+        // The batch read the bulk before it may have completed.
+        let completion = match &bulk.completion {
+            Some(completion) => Some(completion.clone()),
+            None => store
+                .get_bulk(bulk.id)
+                .await?
+                .and_then(|bulk| bulk.completion),
+        };
+        let Some(completion) = completion else {
+            return Ok(());
+        };
+        let event = WebhookMessage::BulkCompleted {
+            bulk_id: bulk.id,
+            update_id: completion.update_id,
+        };
+        tracing::info!(bulk_id = %bulk.id, "every item's event is settled; bulk_completed goes now");
+        webhooks
+            .send_all(&[WebhookTask::of_account(event, bulk.account_id)])
+            .await
+    }
+    .await;
+    if let Err(error) = result {
+        tracing::warn!(bulk_id = %bulk.id, error = %Chain(&error), "could not hand bulk_completed on; it goes at its next look");
+    }
 }
 
 /// Why a body could not be assembled.

@@ -231,12 +231,15 @@ async fn note_first_deliveries(
             })
             .collect();
         let result = deps.store.add_first_deliveries(bulk, &indices).await;
+        if let Ok(true) = result {
+            completed::hand_on(&deps.store, &deps.webhooks, bulk).await;
+        }
         (messages, result)
     }))
     .await;
     for (messages, result) in noted {
         match result {
-            Ok(()) => {
+            Ok(_) => {
                 for (_, task) in messages {
                     metrics::delivered();
                     report.delivered.push(task.event.update_id());

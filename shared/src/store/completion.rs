@@ -144,8 +144,10 @@ impl Store {
 
     /// Records that the events of `bulk`'s items `indices` were delivered at their first
     /// attempt: one `ADD` to the `delivered` set of each tally record they fall in. Adding is
-    /// idempotent, so a batch redelivered after this write repeats it harmlessly.
-    pub async fn add_first_deliveries(&self, bulk: &Bulk, indices: &[u32]) -> Result<()> {
+    /// idempotent, so a batch redelivered after this write repeats it harmlessly. True when it
+    /// found one of those sets holding every item of its shard: the bulk's deliveries may all
+    /// be settled now, which only then is worth a look.
+    pub async fn add_first_deliveries(&self, bulk: &Bulk, indices: &[u32]) -> Result<bool> {
         let mut by_shard: BTreeMap<u32, Vec<u32>> = BTreeMap::new();
         for &index in indices {
             by_shard
@@ -153,12 +155,15 @@ impl Store {
                 .or_default()
                 .push(index);
         }
-        try_join_all(by_shard.iter().map(|(&shard, members)| {
+        let filled = try_join_all(by_shard.iter().map(|(&shard, members)| async move {
             let record = key(bulk_pk(bulk.id), &tally_sk(shard));
-            self.add_to_set(record, DELIVERED, members, bulk.expires_at)
+            let size = self
+                .add_to_set(record, DELIVERED, members, bulk.expires_at)
+                .await?;
+            Ok::<_, Error>(size >= shard_size(bulk.total, shard))
         }))
         .await?;
-        Ok(())
+        Ok(filled.into_iter().any(|full| full))
     }
 
     /// What the bulk's created items cost, from its tally records: one small `Query`. Final

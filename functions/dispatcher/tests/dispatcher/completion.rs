@@ -1,6 +1,6 @@
 use chrono::Utc;
 use serde_json::Value;
-use shared::store::deliveries::DeliveryState;
+use shared::{queue::WebhookTask, store::deliveries::DeliveryState};
 
 use test_support::receiver::Reply;
 
@@ -43,6 +43,38 @@ async fn bulk_completed_waits_until_every_item_event_is_delivered_or_given_up() 
     assert_eq!(body["summary"]["total"], 3);
     assert_eq!(body["summary"]["created"], 2);
     assert_eq!(body["summary"]["failed"], 1);
+}
+
+#[tokio::test]
+async fn the_batch_that_settles_the_last_item_event_hands_bulk_completed_on_at_once() {
+    let app = spawn_app().await;
+    let seeded = app.seed(20).await;
+    let now = Utc::now();
+    let early = app.dispatch_at(&[seeded.completed()], now).await;
+    let (waiting, _) = early.requeued[0];
+    app.env.drain_queue("WebhookQueue").await;
+
+    // Half the items: some tally records' sets fill, but the bulk is not settled.
+    app.dispatch_at(&seeded.items()[..10], now).await;
+    assert!(app.env.drain_queue("WebhookQueue").await.is_empty());
+    app.dispatch_at(&seeded.items()[10..], now).await;
+
+    let queued = app.env.drain_queue("WebhookQueue").await;
+    assert_eq!(queued.len(), 1, "{queued:?}");
+    let copy: WebhookTask = serde_json::from_str(&queued[0]).unwrap();
+    assert_eq!(copy.event, seeded.completed());
+    let sent = app.dispatch_at(&[copy], now).await;
+    assert_eq!(
+        sent.delivered,
+        [seeded.completion.update_id],
+        "sent at once"
+    );
+    // The waiting copy, at its look, finds it sent.
+    let look = app
+        .dispatch_at(&[waiting], waiting.not_before.unwrap())
+        .await;
+    assert!(look.delivered.is_empty() && look.requeued.is_empty());
+    assert_eq!(app.receiver.count(), 21);
 }
 
 #[tokio::test]
