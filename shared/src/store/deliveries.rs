@@ -39,7 +39,7 @@
 //! poll's `Query` stops before them.
 
 use aws_sdk_dynamodb::{
-    operation::update_item::UpdateItemError,
+    operation::update_item::{UpdateItemError, builders::UpdateItemFluentBuilder},
     types::{AttributeValue, ReturnValuesOnConditionCheckFailure},
 };
 use chrono::{DateTime, SecondsFormat, Utc};
@@ -105,6 +105,28 @@ pub struct DeliveryKey {
 
 fn delivery_key(bulk_id: Uuid, update_id: Uuid) -> Item {
     key(bulk_pk(bulk_id), &format!("{PREFIX}{update_id}"))
+}
+
+/// The attributes that name a delivery (its bulk, its event, its item, its expiry), for an
+/// update that may create the record: their clauses are added to `set`, their values to
+/// `update`.
+fn with_identity(
+    mut update: UpdateItemFluentBuilder,
+    key: &DeliveryKey,
+    set: &mut String,
+) -> UpdateItemFluentBuilder {
+    set.push_str(
+        ", bulk_id = :bulk, update_id = :update, #expires = if_not_exists(#expires, :expires)",
+    );
+    if let Some(index) = key.item_index {
+        set.push_str(", item_index = :index");
+        update = update.expression_attribute_values(":index", n(index));
+    }
+    update
+        .expression_attribute_names("#expires", EXPIRES_AT)
+        .expression_attribute_values(":bulk", s(key.bulk_id.to_string()))
+        .expression_attribute_values(":update", s(key.update_id.to_string()))
+        .expression_attribute_values(":expires", n(key.expires_at))
 }
 
 /// One attempt, as the log keeps it.
@@ -281,11 +303,9 @@ impl Store {
         let until = now + chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::MAX);
         let mut set = "#state = if_not_exists(#state, :pending), \
                        #attempts = if_not_exists(#attempts, :zero), \
-                       bulk_id = :bulk, update_id = :update, \
-                       #expires = if_not_exists(#expires, :expires), \
                        #owner = :token, #until = :until"
             .to_owned();
-        let mut update = self
+        let update = self
             .client()
             .update_item()
             .table_name(self.table())
@@ -296,23 +316,16 @@ impl Store {
             )
             .expression_attribute_names("#state", STATE)
             .expression_attribute_names("#attempts", ATTEMPTS)
-            .expression_attribute_names("#expires", EXPIRES_AT)
             .expression_attribute_names("#owner", LEASE_OWNER)
             .expression_attribute_names("#until", LEASE_UNTIL)
             .expression_attribute_values(":pending", s(DeliveryState::Pending.as_str()))
             .expression_attribute_values(":zero", n(0))
-            .expression_attribute_values(":bulk", s(delivery.bulk_id.to_string()))
-            .expression_attribute_values(":update", s(delivery.update_id.to_string()))
-            .expression_attribute_values(":expires", n(delivery.expires_at))
             .expression_attribute_values(":token", s(token.to_string()))
             .expression_attribute_values(":until", n(until.timestamp_millis()))
             .expression_attribute_values(":attempt", n(attempt))
             .expression_attribute_values(":now", n(now.timestamp_millis()))
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
-        if let Some(index) = delivery.item_index {
-            set.push_str(", item_index = :index");
-            update = update.expression_attribute_values(":index", n(index));
-        }
+        let update = with_identity(update, delivery, &mut set);
         match update.update_expression(format!("SET {set}")).send().await {
             Ok(_) => Ok(Claimed::Now(Claim {
                 key: *delivery,
@@ -411,24 +424,12 @@ impl Store {
                 .condition_expression("#owner = :token")
                 .expression_attribute_values(":token", s(token.to_string()));
         } else {
-            set.push_str(
-                ", bulk_id = :bulk, update_id = :update, \
-                 #expires = if_not_exists(#expires, :expires)",
-            );
-            if let Some(index) = key.item_index {
-                set.push_str(", item_index = :index");
-                update = update.expression_attribute_values(":index", n(index));
-            }
-            update = update
+            update = with_identity(update, key, &mut set)
                 .condition_expression(
                     "attribute_not_exists(pk) OR (#state = :pending AND #attempts < :attempt \
                      AND (attribute_not_exists(#until) OR #until <= :at))",
                 )
-                .expression_attribute_names("#expires", EXPIRES_AT)
                 .expression_attribute_values(":pending", s(DeliveryState::Pending.as_str()))
-                .expression_attribute_values(":bulk", s(key.bulk_id.to_string()))
-                .expression_attribute_values(":update", s(key.update_id.to_string()))
-                .expression_attribute_values(":expires", n(key.expires_at))
                 .expression_attribute_values(":at", n(record.at.timestamp_millis()));
         }
         update = match next_at {
@@ -542,10 +543,8 @@ impl Store {
     /// attempt, an empty log), so that it can be reopened for a resend. Nothing if it has a
     /// record already.
     pub async fn record_first_delivery(&self, key: &DeliveryKey) -> Result<()> {
-        let mut set = "#state = :delivered, #attempts = :one, bulk_id = :bulk, \
-                       update_id = :update, #expires = :expires"
-            .to_owned();
-        let mut update = self
+        let mut set = "#state = :delivered, #attempts = :one".to_owned();
+        let update = self
             .client()
             .update_item()
             .table_name(self.table())
@@ -553,16 +552,9 @@ impl Store {
             .condition_expression("attribute_not_exists(pk)")
             .expression_attribute_names("#state", STATE)
             .expression_attribute_names("#attempts", ATTEMPTS)
-            .expression_attribute_names("#expires", EXPIRES_AT)
             .expression_attribute_values(":delivered", s(DeliveryState::Delivered.as_str()))
-            .expression_attribute_values(":one", n(1))
-            .expression_attribute_values(":bulk", s(key.bulk_id.to_string()))
-            .expression_attribute_values(":update", s(key.update_id.to_string()))
-            .expression_attribute_values(":expires", n(key.expires_at));
-        if let Some(index) = key.item_index {
-            set.push_str(", item_index = :index");
-            update = update.expression_attribute_values(":index", n(index));
-        }
+            .expression_attribute_values(":one", n(1));
+        let update = with_identity(update, key, &mut set);
         unless_condition_failed(update.update_expression(format!("SET {set}")).send().await)?;
         Ok(())
     }

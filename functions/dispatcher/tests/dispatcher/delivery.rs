@@ -57,12 +57,7 @@ async fn an_item_event_is_posted_as_stored_and_signed_verifiably() {
     assert_eq!(delivery.attempts, 1);
     assert_eq!(delivery.item_index, Some(0));
     assert!(!delivery.recorded && delivery.log.is_empty());
-    let ledger = app
-        .deps
-        .store
-        .delivery_ledger(seeded.bulk.id)
-        .await
-        .unwrap();
+    let ledger = app.ledger(&seeded).await;
     assert_eq!(ledger.items_settled(), 1);
 }
 
@@ -82,12 +77,7 @@ async fn a_failed_first_attempt_is_recorded_and_its_retry_settles_the_record() {
         (DeliveryState::Pending, 1)
     );
     assert_eq!(delivery.log[0].status, Some(503));
-    let ledger = app
-        .deps
-        .store
-        .delivery_ledger(seeded.bulk.id)
-        .await
-        .unwrap();
+    let ledger = app.ledger(&seeded).await;
     assert_eq!(ledger.items_settled(), 0, "pending: bulk_completed waits");
 
     let (retry, _) = first.requeued[0];
@@ -100,12 +90,7 @@ async fn a_failed_first_attempt_is_recorded_and_its_retry_settles_the_record() {
         (DeliveryState::Delivered, 2)
     );
     assert_eq!(delivery.log.len(), 2);
-    let ledger = app
-        .deps
-        .store
-        .delivery_ledger(seeded.bulk.id)
-        .await
-        .unwrap();
+    let ledger = app.ledger(&seeded).await;
     assert_eq!(ledger.items_settled(), 1);
     assert!(
         ledger.delivered_first.is_empty(),

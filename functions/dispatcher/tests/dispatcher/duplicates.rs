@@ -32,12 +32,7 @@ async fn two_messages_for_one_event_in_one_batch_are_noted_delivered_once() {
         .await;
 
     assert!(report.response.batch_item_failures.is_empty(), "{report:?}");
-    let ledger = app
-        .deps
-        .store
-        .delivery_ledger(seeded.bulk.id)
-        .await
-        .unwrap();
+    let ledger = app.ledger(&seeded).await;
     assert_eq!(
         ledger.delivered_first.into_iter().collect::<Vec<_>>(),
         [0, 1]

@@ -18,7 +18,7 @@ use shared::{
     store::{
         accounts::Account,
         bulks::{Bulk, BulkState, Completion},
-        deliveries::Delivery,
+        deliveries::{Delivery, Ledger},
         items::{ItemState, Outcome},
         secrets::Secrets,
     },
@@ -243,6 +243,15 @@ impl App {
         self.delivery_if_any(seeded, update_id)
             .await
             .expect("the delivery exists")
+    }
+
+    /// The bulk's deliveries as the dispatcher counts them.
+    pub async fn ledger(&self, seeded: &Seeded) -> Ledger {
+        self.deps
+            .store
+            .delivery_ledger(seeded.bulk.id)
+            .await
+            .unwrap()
     }
 
     pub async fn delivery_if_any(&self, seeded: &Seeded, update_id: Uuid) -> Option<Delivery> {
