@@ -33,8 +33,9 @@ pub struct Config {
     /// `RADAR_API_HOSTS`: the API's own hosts (`host` or `host:port`, comma-separated), which
     /// no webhook may name. Default none.
     pub webhooks: WebhookPolicy,
-    /// `RADAR_BULK_PER_MINUTE`, `RADAR_READ_PER_MINUTE`, `RADAR_READ_PER_SECOND`: the limits of
-    /// accounts without overrides. Default: the spec's.
+    /// `RADAR_BULK_PER_MINUTE`, `RADAR_READ_PER_MINUTE`, `RADAR_READ_PER_SECOND`,
+    /// `RADAR_WRITE_PER_MINUTE`, `RADAR_WRITE_PER_SECOND`: the limits of accounts without
+    /// overrides. Default: the spec's.
     pub limits: Limits,
     /// `RADAR_BULK_RETENTION_DAYS`: how long a bulk and its results can be polled. Default 30.
     pub bulk_retention_days: u32,
@@ -187,6 +188,8 @@ impl Config {
                 bulk_per_minute: number("RADAR_BULK_PER_MINUTE", defaults.bulk_per_minute)?,
                 read_per_minute: number("RADAR_READ_PER_MINUTE", defaults.read_per_minute)?,
                 read_per_second: number("RADAR_READ_PER_SECOND", defaults.read_per_second)?,
+                write_per_minute: number("RADAR_WRITE_PER_MINUTE", defaults.write_per_minute)?,
+                write_per_second: number("RADAR_WRITE_PER_SECOND", defaults.write_per_second)?,
             },
             bulk_retention_days: number("RADAR_BULK_RETENTION_DAYS", 30)?,
             dispatch: DispatchConfig {

@@ -10,7 +10,7 @@ use uuid::Uuid;
 pub use crate::api::FieldError;
 use crate::{
     api::{
-        ErrorBody, Status,
+        ErrorBody, Refusal, Status,
         failure::{INTERNAL, INVALID_BODY},
     },
     clock,
@@ -38,6 +38,20 @@ pub enum Error {
     IdempotencyKeyInUse,
     #[error("bulk submission not found")]
     BulkNotFound,
+    /// An unknown radar id, a malformed one, or another account's: one answer for all three.
+    #[error("radar not found")]
+    RadarNotFound,
+    /// A method and path no endpoint answers (API Gateway routes only known ones; a local
+    /// router may not).
+    #[error("no such route")]
+    NoSuchRoute,
+    /// A query string parameter (`limit`, `cursor`, a filter) that does not parse.
+    #[error("invalid query parameter {}", .0.field)]
+    InvalidQuery(FieldError),
+    /// A single create refused for the reason a bulk item would be (400, 402 or 409), in the
+    /// same words.
+    #[error("radar refused with {}", .0.code())]
+    Refused(Refusal),
     // ---- failures of ours: 500 ----
     #[error("queueing the submission failed; it was marked aborted")]
     QueueingFailed(#[source] Box<Error>),
@@ -99,8 +113,9 @@ impl Error {
     pub fn status_code(&self) -> u16 {
         match self {
             Self::Unauthorized => 401,
-            Self::InvalidRequest(_) | Self::InvalidPath(_) => 400,
-            Self::BulkNotFound => 404,
+            Self::InvalidRequest(_) | Self::InvalidPath(_) | Self::InvalidQuery(_) => 400,
+            Self::BulkNotFound | Self::RadarNotFound | Self::NoSuchRoute => 404,
+            Self::Refused(refusal) => refusal.code(),
             Self::IdempotencyKeyInUse => 409,
             Self::IdempotencyKeyReused => 422,
             Self::RateLimited(_) => 429,
@@ -126,6 +141,24 @@ impl Error {
                 vec![FieldError::new("x-api-key", INVALID_KEY)],
             ),
             Self::InvalidPath(error) => ("Invalid path parameter".to_owned(), vec![error.clone()]),
+            Self::InvalidQuery(error) => {
+                ("Invalid query parameter".to_owned(), vec![error.clone()])
+            }
+            Self::Refused(refusal) => (refusal.message().to_owned(), refusal.errors()),
+            Self::NoSuchRoute => (
+                "Not found".to_owned(),
+                vec![FieldError::new(
+                    "path",
+                    "No endpoint answers this method and path",
+                )],
+            ),
+            Self::RadarNotFound => (
+                "Radar not found".to_owned(),
+                vec![FieldError::new(
+                    "radar_id",
+                    "No radar with this id exists for your account",
+                )],
+            ),
             Self::RateLimited(exceeded) => (
                 exceeded.message(),
                 vec![FieldError::new("rate_limit", exceeded.window.reason())],

@@ -18,6 +18,7 @@
 //!   envelope, the three webhook events, both poll shapes).
 //! - [`submission`]: parses a submit body into a [`submission::Submission`], collecting every
 //!   `{field, reason}` problem at once.
+//! - [`single`]: parses a single create's body: one radar, validated as a bulk item is.
 //! - [`radar`]: one item of `radars[]`, parsed by the radar-type table (kinds, costs, fields),
 //!   normalised, with its 409 identity and its `radar_created` data. Pure logic for the processor.
 //! - [`destination`]: fair delivery to one webhook host: slots in flight, pace, circuit
@@ -51,6 +52,7 @@ pub mod net;
 pub mod queue;
 pub mod radar;
 pub mod rate_limit;
+pub mod single;
 pub mod store;
 pub mod submission;
 pub mod telemetry;

@@ -10,8 +10,10 @@ use serde::{Deserialize, Serialize};
 pub enum Bucket {
     /// `POST /v1/radars/bulk`: one token per submission, whatever its size.
     Bulk,
-    /// `GET` endpoints, polling included.
+    /// `GET` endpoints, polling included, and `DELETE /v1/radars/{radar_id}`.
     Read,
+    /// The single creates (`POST /v1/radars/companies`, `/contacts`, `/industry`).
+    Write,
 }
 
 impl Bucket {
@@ -19,6 +21,7 @@ impl Bucket {
         match self {
             Self::Bulk => "bulk",
             Self::Read => "read",
+            Self::Write => "write",
         }
     }
 }
@@ -61,6 +64,8 @@ pub struct Limits {
     pub bulk_per_minute: u32,
     pub read_per_minute: u32,
     pub read_per_second: u32,
+    pub write_per_minute: u32,
+    pub write_per_second: u32,
 }
 
 impl Default for Limits {
@@ -70,6 +75,8 @@ impl Default for Limits {
             bulk_per_minute: 10,
             read_per_minute: 200,
             read_per_second: 10,
+            write_per_minute: 100,
+            write_per_second: 10,
         }
     }
 }
@@ -83,6 +90,10 @@ pub struct LimitOverrides {
     pub read_per_minute: Option<u32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub read_per_second: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub write_per_minute: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub write_per_second: Option<u32>,
 }
 
 impl Limits {
@@ -92,6 +103,8 @@ impl Limits {
             bulk_per_minute: overrides.bulk_per_minute.unwrap_or(self.bulk_per_minute),
             read_per_minute: overrides.read_per_minute.unwrap_or(self.read_per_minute),
             read_per_second: overrides.read_per_second.unwrap_or(self.read_per_second),
+            write_per_minute: overrides.write_per_minute.unwrap_or(self.write_per_minute),
+            write_per_second: overrides.write_per_second.unwrap_or(self.write_per_second),
         }
     }
 
@@ -111,6 +124,16 @@ impl Limits {
                 Window {
                     kind: WindowKind::Minute,
                     limit: self.read_per_minute,
+                },
+            ],
+            Bucket::Write => vec![
+                Window {
+                    kind: WindowKind::Second,
+                    limit: self.write_per_second,
+                },
+                Window {
+                    kind: WindowKind::Minute,
+                    limit: self.write_per_minute,
                 },
             ],
         }
@@ -146,11 +169,11 @@ impl RateLimitExceeded {
     pub fn message(&self) -> String {
         match (self.bucket, self.window) {
             (Bucket::Bulk, _) => "Rate limit exceeded — wait and retry.".to_owned(),
-            (Bucket::Read, WindowKind::Minute) => format!(
+            (Bucket::Read | Bucket::Write, WindowKind::Minute) => format!(
                 "Per-minute rate limit exceeded. Retry after {} seconds.",
                 self.retry_after
             ),
-            (Bucket::Read, WindowKind::Second) => {
+            (Bucket::Read | Bucket::Write, WindowKind::Second) => {
                 "Per-second rate limit exceeded. Retry after 1 second.".to_owned()
             }
         }

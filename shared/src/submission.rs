@@ -176,7 +176,7 @@ fn parse_radars(envelope: &Map<String, Value>, errors: &mut Vec<FieldError>) -> 
 
 /// Levels of nesting of `value`, a scalar being 1. serde_json refuses input nested deeper than
 /// 128 levels, which bounds this recursion.
-fn depth(value: &Value) -> usize {
+pub(crate) fn depth(value: &Value) -> usize {
     let inner = match value {
         Value::Array(values) => values.iter().map(depth).max(),
         Value::Object(fields) => fields.values().map(depth).max(),

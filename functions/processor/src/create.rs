@@ -116,6 +116,7 @@ async fn create_prepaid(deps: &Deps, item: &Item, prepared: Prepared, now: DateT
         data: &prepared.data,
         bulk_id: message.bulk_id,
         item_index: message.item_index,
+        webhook_url: item.bulk.webhook_url.as_str(),
         expires_at: item.bulk.expires_at,
         outcome: &prepared.outcome,
     };
@@ -186,6 +187,7 @@ async fn create(deps: &Deps, account: Uuid, chunk: Vec<(Item, Prepared)>) -> Vec
             data: &prepared.data,
             bulk_id: item.record.body.bulk_id,
             item_index: item.record.body.item_index,
+            webhook_url: item.bulk.webhook_url.as_str(),
             expires_at: item.bulk.expires_at,
             outcome: &prepared.outcome,
         })

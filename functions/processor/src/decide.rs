@@ -71,7 +71,8 @@ pub(crate) fn decide(open: Open, dead_letters: bool, now: DateTime<Utc>) -> (Ite
 }
 
 fn prepare(item: &Item, radar: &Radar, now: DateTime<Utc>) -> shared::Result<Prepared> {
-    let radar_id = Uuid::new_v4();
+    // Time-ordered, so that an account's radars list newest first by id (`store::index`).
+    let radar_id = Uuid::now_v7();
     let data = radar.data(radar_id, clock::rfc3339(now), item.custom_fields.clone());
     let data_text =
         serde_json::to_string(&data).map_err(|e| shared::Error::Serialize("radar data", e))?;

@@ -262,7 +262,9 @@ async fn complete_bulk(
     let fixed = async {
         let completion = deps.store.complete_bulk(bulk.id, &proposed).await?;
         tracing::info!(completion_id = %completion.update_id, "bulk complete");
-        deps.store.refund_unspent(bulk).await?;
+        deps.store
+            .settle_bulk(bulk, completion.completed_at)
+            .await?;
         deps.faults.check(Step::Completed)?;
         Ok::<_, Failure>(completion)
     };

@@ -151,7 +151,8 @@ async fn submit(deps: &Deps, request: &Request, now: DateTime<Utc>) -> Result<An
         .map_err(Error::RateLimited)?;
 
     let bulk = Bulk {
-        id: Uuid::new_v4(),
+        // Time-ordered, so that an account's bulks list newest first by id (`store::index`).
+        id: Uuid::now_v7(),
         account_id: account.id,
         webhook_url: submission.webhook_url,
         total: u32::try_from(submission.items.len()).unwrap_or(u32::MAX),

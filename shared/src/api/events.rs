@@ -35,6 +35,16 @@ pub struct RadarData {
     pub profile_url: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub full_name: Option<String>,
+    /// A company radar's filters, when given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub departments: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seniorities: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub job_titles: Option<String>,
+    /// An industry radar's countries, when given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub countries: Option<Vec<String>>,
 }
 
 /// `radar_failure`: one item ended in a 400, 402, 409 or (after retries) 500. As the spec puts

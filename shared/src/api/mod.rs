@@ -5,6 +5,7 @@ mod envelope;
 mod events;
 pub mod failure;
 mod poll;
+mod radars;
 mod submit;
 
 use serde::{Deserialize, Serialize};
@@ -13,6 +14,10 @@ pub use envelope::{ErrorBody, FieldError};
 pub use events::{BulkCompleted, CompletedSummary, RadarCreated, RadarData, RadarFailure};
 pub use failure::Refusal;
 pub use poll::{InFlightItem, PollEntry, PollResponse, PollSummary};
+pub use radars::{
+    AccountData, BILLING_CYCLE, BulkListed, CREATED, DEACTIVATED, Listed, MonthlyUsage,
+    RadarCounts, RadarObject, Success,
+};
 pub use submit::{AcceptedSummary, SubmitAccepted, SubmitRequest};
 
 /// The `status` field: what kind of body this is.

@@ -106,6 +106,10 @@ fn radar_created_keeps_the_spec_field_order() {
             email: None,
             profile_url: None,
             full_name: None,
+            departments: None,
+            seniorities: None,
+            job_titles: None,
+            countries: None,
         },
     };
     let text = serde_json::to_string(&created).unwrap();

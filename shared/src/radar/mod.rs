@@ -31,6 +31,8 @@ use crate::api::RadarData;
 
 /// The `radar_status` of a radar just created.
 pub const ACTIVE: &str = "active";
+/// The `radar_status` of a deactivated radar.
+pub const INACTIVE: &str = "inactive";
 
 /// What an item without `custom_fields` echoes, as JSON text.
 pub const NO_CUSTOM_FIELDS: &str = "{}";
@@ -111,10 +113,19 @@ impl Radar {
             email: None,
             profile_url: None,
             full_name: None,
+            departments: None,
+            seniorities: None,
+            job_titles: None,
+            countries: None,
         };
         let text = |value: Option<&str>| value.map(str::to_owned);
         match &self.target {
-            Target::Company { domain, .. } => data.domain = Some(domain.as_str().to_owned()),
+            Target::Company { domain, filters } => {
+                data.domain = Some(domain.as_str().to_owned());
+                data.departments.clone_from(&filters.departments);
+                data.seniorities.clone_from(&filters.seniorities);
+                data.job_titles.clone_from(&filters.job_titles);
+            }
             Target::Contact {
                 domain,
                 email,
@@ -126,8 +137,9 @@ impl Radar {
                 data.profile_url = text(profile_url.as_ref().map(ProfileUrl::as_str));
                 data.full_name = text(full_name.as_ref().map(FullName::as_str));
             }
-            Target::Industry { keyword, .. } => {
+            Target::Industry { keyword, countries } => {
                 data.keyword = text(keyword.as_ref().map(Keyword::as_str));
+                data.countries = (!countries.is_empty()).then(|| countries.clone());
             }
         }
         data

@@ -113,9 +113,30 @@ pub static RADAR_TYPES: [RadarType; 15] = [
     industry("industry_job_openings", Need::Required, COUNTRIES, 1),
 ];
 
+impl Kind {
+    /// The kind's name, as the single-create endpoints' paths and messages say it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Company => "company",
+            Self::Contact => "contact",
+            Self::Industry => "industry",
+        }
+    }
+}
+
 impl RadarType {
     pub fn lookup(name: &str) -> Option<&'static RadarType> {
         RADAR_TYPES.iter().find(|row| row.name == name)
+    }
+
+    /// The type names of one kind, comma separated.
+    pub fn names_of(kind: Kind) -> String {
+        RADAR_TYPES
+            .iter()
+            .filter(|row| row.kind == kind)
+            .map(|row| row.name)
+            .collect::<Vec<_>>()
+            .join(", ")
     }
 
     /// Every type name, comma separated, for the "Unsupported radar_type" reason.

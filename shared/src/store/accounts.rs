@@ -52,6 +52,8 @@ impl From<&Account> for Item {
             ("bulk_per_minute", limits.bulk_per_minute),
             ("read_per_minute", limits.read_per_minute),
             ("read_per_second", limits.read_per_second),
+            ("write_per_minute", limits.write_per_minute),
+            ("write_per_second", limits.write_per_second),
         ] {
             if let Some(value) = value {
                 item.insert(name.into(), n(value));
@@ -73,6 +75,8 @@ impl TryFrom<&Item> for Account {
                 bulk_per_minute: fields.optional_number("bulk_per_minute")?,
                 read_per_minute: fields.optional_number("read_per_minute")?,
                 read_per_second: fields.optional_number("read_per_second")?,
+                write_per_minute: fields.optional_number("write_per_minute")?,
+                write_per_second: fields.optional_number("write_per_second")?,
             },
             active: fields.boolean("active")?,
             created_at: fields.parsed("created_at")?,
@@ -206,6 +210,16 @@ impl Store {
                 "read_per_second",
                 ":read_per_second",
                 limits.read_per_second,
+            ),
+            (
+                "write_per_minute",
+                ":write_per_minute",
+                limits.write_per_minute,
+            ),
+            (
+                "write_per_second",
+                ":write_per_second",
+                limits.write_per_second,
             ),
         ]
         .into_iter()

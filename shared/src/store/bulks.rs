@@ -87,7 +87,7 @@ pub struct Bulk {
 /// Normally the whole bulk is paid for up front: when the bulk is accepted, the cost of its
 /// valid items is taken from the account in the same write ([`Store::accept_bulk`]), its items
 /// are created without touching the account, and the cost of those that did not become radars
-/// is given back once, when the bulk completes ([`Store::refund_unspent`]). So an account's
+/// is given back once, when the bulk completes ([`Store::settle_bulk`]). So an account's
 /// record is written twice a bulk rather than once a batch, and one account's items never
 /// contend for it. A bulk whose account cannot cover it all is metered instead: each batch pays
 /// for its radars as it creates them, and the items that find the balance spent get a 402.

@@ -50,6 +50,24 @@ const SPENT: &str = "spent";
 /// its own (a number set).
 pub(super) const DELIVERED: &str = "delivered";
 
+/// What a bulk's tally records say of it so far.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Totals {
+    /// Items with an outcome.
+    pub tallied: u32,
+    /// Of those, the items that became radars.
+    pub created: u32,
+    /// What the created items cost.
+    pub spent: i64,
+}
+
+impl Totals {
+    /// Items that ended in `radar_failure`.
+    pub fn failed(&self) -> u32 {
+        self.tallied.saturating_sub(self.created)
+    }
+}
+
 /// One terminal item, as its bulk's tally counts it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Tallied {
@@ -168,15 +186,16 @@ impl Store {
 
     /// What the bulk's created items cost, from its tally records: one small `Query`. Final
     /// once the bulk is complete.
-    pub(super) async fn spent(&self, bulk_id: Uuid) -> Result<i64> {
+    pub(super) async fn tally_totals(&self, bulk_id: Uuid) -> Result<Totals> {
         let records = self
             .query_all(
                 "pk = :pk AND begins_with(sk, :tally)",
                 &[(":pk", s(bulk_pk(bulk_id))), (":tally", s(TALLY_PREFIX))],
             )
             .await?;
-        let mut spent = 0;
+        let mut totals = Totals::default();
         for record in &records {
+            totals.tallied += set_size(Some(record), ITEMS);
             let Some(entries) = record.get(SPENT).and_then(|set| set.as_ss().ok()) else {
                 continue;
             };
@@ -185,10 +204,11 @@ impl Store {
                     .split_once(':')
                     .and_then(|(_, cost)| cost.parse::<i64>().ok())
                     .ok_or_else(|| Fields(record).corrupt(format!("{SPENT} holds {entry}")))?;
-                spent += cost;
+                totals.created += 1;
+                totals.spent += cost;
             }
         }
-        Ok(spent)
+        Ok(totals)
     }
 
     /// Adds a shard's members to its record, returning how many items it has tallied.

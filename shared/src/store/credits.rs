@@ -1,11 +1,12 @@
 //! What an account pays, and what it gets back: the writes to its balance.
 //!
 //! A bulk is normally paid for once, up front, when it is accepted ([`Store::accept_bulk`],
-//! [`super::bulks::Funding`]); [`Store::refund_unspent`] gives back, once, what its items did
+//! [`super::bulks::Funding`]); [`Store::settle_bulk`] gives back, once, what its items did
 //! not use. A metered bulk pays per creating transaction instead ([`super::radars`]). Every
 //! charge is conditional on the balance covering it, so a balance never goes below zero.
 
 use aws_sdk_dynamodb::types::{ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update};
+use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use uuid::Uuid;
 
@@ -14,8 +15,10 @@ use super::{
     accounts::account_key,
     backoff,
     bulks::{Bulk, BulkState, Funding, RESERVED, bulk_key},
+    index,
     items::{ItemState, Outcome},
-    n,
+    n, s, unless_condition_failed,
+    usage::{self, Counted},
 };
 use crate::{Error, Result, radar::RadarType};
 
@@ -62,7 +65,8 @@ pub fn cost_of(outcome: &Outcome) -> Option<i64> {
 }
 
 impl Store {
-    /// `submitting` → `accepted`: every item is stored and queued. In the same transaction the
+    /// `submitting` → `accepted`: every item is stored and queued, and the bulk joins its
+    /// account's list ([`super::index`]). In the same transaction the
     /// account pays `price` (the cost of the bulk's valid items) up front; when its balance
     /// cannot, the bulk is accepted as [`Funding::Metered`] instead. Paying at acceptance
     /// rather than when the bulk is stored means a submission that fails or is abandoned
@@ -71,11 +75,19 @@ impl Store {
         if price > 0 {
             let mut tries = 0;
             loop {
+                let [(list_name, list), (id_name, id)] =
+                    index::bulk_entry(bulk.account_id, bulk.id);
                 let accept = self
                     .move_update(bulk.id, BulkState::Submitting, BulkState::Accepted)
-                    .update_expression("SET #state = :to, #reserved = :price")
+                    .update_expression(
+                        "SET #state = :to, #reserved = :price, #apk = :apk, #ask = :ask",
+                    )
                     .expression_attribute_names("#reserved", RESERVED)
                     .expression_attribute_values(":price", n(price))
+                    .expression_attribute_names("#apk", list_name)
+                    .expression_attribute_values(":apk", list)
+                    .expression_attribute_names("#ask", id_name)
+                    .expression_attribute_values(":ask", id)
                     .build()
                     .map_err(Error::dynamo)?;
                 let pay = charge(self.table(), bulk.account_id, price)?;
@@ -102,10 +114,24 @@ impl Store {
                 }
             }
         }
-        if self
-            .move_bulk(bulk.id, BulkState::Submitting, BulkState::Accepted)
-            .await?
-        {
+        let [(list_name, list), (id_name, id)] = index::bulk_entry(bulk.account_id, bulk.id);
+        let accepted = self
+            .client()
+            .update_item()
+            .table_name(self.table())
+            .set_key(Some(bulk_key(bulk.id)))
+            .update_expression("SET #state = :to, #apk = :apk, #ask = :ask")
+            .condition_expression("#state = :from")
+            .expression_attribute_names("#state", "state")
+            .expression_attribute_values(":from", s(BulkState::Submitting.to_string()))
+            .expression_attribute_values(":to", s(BulkState::Accepted.to_string()))
+            .expression_attribute_names("#apk", list_name)
+            .expression_attribute_values(":apk", list)
+            .expression_attribute_names("#ask", id_name)
+            .expression_attribute_values(":ask", id)
+            .send()
+            .await;
+        if unless_condition_failed(accepted)?.is_some() {
             Ok(if price > 0 {
                 Funding::Metered
             } else {
@@ -116,30 +142,42 @@ impl Store {
         }
     }
 
-    /// Gives a complete, prepaid bulk's account back what its items did not spend: the credits
-    /// reserved at acceptance less the cost of the radars its items created, as its tally
-    /// records them (every item is tallied by now, so the sum is final). Exactly once, however often it is called: the
-    /// bulk records the refund in the same transaction. Returns the credits given back by
-    /// this call.
-    pub async fn refund_unspent(&self, bulk: &Bulk) -> Result<i64> {
-        let Funding::Reserved(reserved) = bulk.funding else {
-            return Ok(0);
-        };
-        if reserved == 0 {
-            return Ok(0);
-        }
-        let spent = self.spent(bulk.id).await?;
-        let refund = reserved - spent;
-        if refund <= 0 {
-            if refund < 0 {
-                tracing::error!(bulk_id = %bulk.id, reserved, spent, "a bulk spent more than it reserved");
+    /// Settles a complete bulk with its account, exactly once however often it is called: a
+    /// prepaid bulk gets back what its items did not spend (the credits reserved at acceptance
+    /// less the cost of the radars they created), and the account's usage for the month of
+    /// `completed_at` counts the bulk's created and failed items ([`super::usage`]). Both come
+    /// from the tally records, final by now, and go in one transaction with the bulk's
+    /// `refunded` mark. Returns the credits given back by this call.
+    pub async fn settle_bulk(&self, bulk: &Bulk, completed_at: DateTime<Utc>) -> Result<i64> {
+        let totals = self.tally_totals(bulk.id).await?;
+        let refund = match bulk.funding {
+            Funding::Reserved(reserved) => {
+                let refund = reserved - totals.spent;
+                if refund < 0 {
+                    tracing::error!(bulk_id = %bulk.id, reserved, spent = totals.spent, "a bulk spent more than it reserved");
+                }
+                refund.max(0)
             }
+            Funding::Metered => 0,
+        };
+        let counted = Counted {
+            activated: u64::from(totals.created),
+            failed: u64::from(totals.failed()),
+            deactivated: 0,
+        };
+        if refund == 0 && counted.is_empty() {
             return Ok(0);
         }
-        self.give_back(bulk, refund).await
+        self.give_back(bulk, refund, counted, completed_at).await
     }
 
-    async fn give_back(&self, bulk: &Bulk, refund: i64) -> Result<i64> {
+    async fn give_back(
+        &self,
+        bulk: &Bulk,
+        refund: i64,
+        counted: Counted,
+        completed_at: DateTime<Utc>,
+    ) -> Result<i64> {
         let mut tries = 0;
         loop {
             let mark = Update::builder()
@@ -151,27 +189,34 @@ impl Store {
                 .expression_attribute_values(":refund", n(refund))
                 .build()
                 .map_err(Error::dynamo)?;
-            let credit = Update::builder()
-                .table_name(self.table())
-                .set_key(Some(account_key(bulk.account_id)))
-                .update_expression("SET credits = credits + :refund")
-                .condition_expression("attribute_exists(pk)")
-                .expression_attribute_values(":refund", n(refund))
-                .build()
-                .map_err(Error::dynamo)?;
-            let result = self
+            let mut settle = self
                 .client()
                 .transact_write_items()
-                .transact_items(TransactWriteItem::builder().update(mark).build())
-                .transact_items(TransactWriteItem::builder().update(credit).build())
-                .send()
-                .await;
+                .transact_items(TransactWriteItem::builder().update(mark).build());
+            if !counted.is_empty() {
+                let count = usage::count(self.table(), bulk.account_id, completed_at, counted)?;
+                settle = settle.transact_items(TransactWriteItem::builder().update(count).build());
+            }
+            // Written only when there is something to give back: the account's record is read by
+            // every request of the account, and a bulk that spent what it reserved leaves it be.
+            if refund > 0 {
+                let credit = Update::builder()
+                    .table_name(self.table())
+                    .set_key(Some(account_key(bulk.account_id)))
+                    .update_expression("SET credits = credits + :refund")
+                    .condition_expression("attribute_exists(pk)")
+                    .expression_attribute_values(":refund", n(refund))
+                    .build()
+                    .map_err(Error::dynamo)?;
+                settle = settle.transact_items(TransactWriteItem::builder().update(credit).build());
+            }
+            let result = settle.send().await;
             let Err(error) = result else {
-                tracing::info!(bulk_id = %bulk.id, refund, "gave back the unspent credits");
+                tracing::info!(bulk_id = %bulk.id, refund, created = counted.activated, failed = counted.failed, "settled the bulk with its account");
                 return Ok(refund);
             };
             match Cancelled::of(&error) {
-                // Given back already, by an earlier call.
+                // Settled already, by an earlier call.
                 Cancelled::Condition(0) => return Ok(0),
                 Cancelled::Condition(_) => {
                     tracing::warn!(bulk_id = %bulk.id, "the bulk's account is gone; nothing to give back to");

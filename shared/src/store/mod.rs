@@ -17,6 +17,8 @@
 //! | bulk item, once decided | `BULK#<bulk_id>` | `ITEM#<item_index, 4 digits>` | [`items`] |
 //! | webhook delivery | `BULK#<bulk_id>` | `WEBHOOK#<update_id>` | [`deliveries`] |
 //! | radar (and its identity claim) | `RADAR#<account_id>#<sha256 of identity>` | `RADAR` | [`radars`] |
+//! | deactivated radar | `RADAR#<account_id>#<sha256 of identity>` | `INACTIVE#<radar_id>` | [`catalog`] |
+//! | an account's usage in a month | `USAGE#<account_id>` | `MONTH#<YYYY-MM>` | [`usage`] |
 //! | webhook destination (slots, pace, circuit) | `DEST#<host>:<port>` | `DEST` | [`destinations`] |
 //!
 //! The bulk record also holds how it is paid for (`reserved`: the credits taken when it was
@@ -31,20 +33,30 @@
 //! webhook signing secrets are a record apart from the account, which submit and poll read on
 //! every request: only the dispatcher, which signs, and radarctl read `SECRET#` keys, and an IAM
 //! policy can say so by key prefix ([`secrets`]).
+//!
+//! One global secondary index, `by-account` (`apk`, `ask`), lists an account's radars and its
+//! accepted bulks newest first, and finds a radar by its id: the key design and what it costs
+//! are in [`index`]. Nothing is ever read with a `Scan`: an account's counts and monthly usage
+//! are a few records of its own ([`usage`]).
 
 pub mod accounts;
 mod backoff;
+pub mod bulk_list;
 pub mod bulks;
+pub mod catalog;
 pub mod completion;
 pub mod credits;
 pub mod deliveries;
 pub mod destinations;
 pub mod idempotency;
+pub mod index;
 pub mod items;
 pub mod radars;
 pub mod rate;
 pub mod secrets;
+pub mod single;
 pub mod snapshot;
+pub mod usage;
 
 use std::{collections::HashMap, str::FromStr};
 

@@ -35,7 +35,7 @@ use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 use super::{
-    Fields, Item, NEW_RECORD, Store,
+    Fields, Item, NEW_RECORD, Store, index,
     items::{Outcome, UNDECIDED, decided, outcome_record, undecided_names, undecided_values},
     key, n, s,
 };
@@ -52,6 +52,8 @@ pub struct NewRadar<'a> {
     pub data: &'a str,
     pub bulk_id: Uuid,
     pub item_index: u32,
+    /// The bulk's `webhook_url`: where the radar's own events would go.
+    pub webhook_url: &'a str,
     /// The bulk's `expires_at`: the item's record goes with its bulk.
     pub expires_at: i64,
     /// The item's `radar_created` outcome.
@@ -81,7 +83,7 @@ pub const MAX_BATCH: usize = 49;
 /// 3.1 s at most, well within the function's timeout, before the batch is left to SQS.
 pub const CONTENDED_TRIES: u32 = 6;
 
-fn radar_key(account_id: Uuid, identity: &Identity) -> Item {
+pub(super) fn radar_key(account_id: Uuid, identity: &Identity) -> Item {
     let digest = hex::encode(Sha256::digest(identity.key.as_bytes()));
     key(format!("RADAR#{account_id}#{digest}"), "RADAR")
 }
@@ -343,13 +345,35 @@ fn next_round(radars: &[NewRadar<'_>], answers: &[Option<Creation>]) -> Vec<usiz
 }
 
 fn radar_record(account_id: Uuid, radar: &NewRadar<'_>) -> Item {
-    let mut record = radar_key(account_id, radar.identity);
-    record.insert("radar_id".into(), s(radar.radar_id.to_string()));
-    record.insert("account_id".into(), s(account_id.to_string()));
-    record.insert("identity".into(), s(&radar.identity.key));
-    record.insert("data".into(), s(radar.data));
+    let mut record = active_radar(
+        account_id,
+        radar.radar_id,
+        radar.identity,
+        radar.data,
+        Some(radar.webhook_url),
+    );
     record.insert("bulk_id".into(), s(radar.bulk_id.to_string()));
     record.insert("item_index".into(), n(radar.item_index));
+    record
+}
+
+/// An active radar's record: its identity claim, and its entry in the account index.
+pub(super) fn active_radar(
+    account_id: Uuid,
+    radar_id: Uuid,
+    identity: &Identity,
+    data: &str,
+    webhook_url: Option<&str>,
+) -> Item {
+    let mut record = radar_key(account_id, identity);
+    record.insert("radar_id".into(), s(radar_id.to_string()));
+    record.insert("account_id".into(), s(account_id.to_string()));
+    record.insert("identity".into(), s(&identity.key));
+    record.insert("data".into(), s(data));
+    if let Some(url) = webhook_url {
+        record.insert("webhook_url".into(), s(url));
+    }
+    record.extend(index::radar_entry(account_id, radar_id));
     record
 }
 
@@ -461,6 +485,7 @@ mod tests {
             data: "{}",
             bulk_id: bulk,
             item_index,
+            webhook_url: "https://example.com/hook",
             expires_at: 0,
             outcome: &outcome,
         };
@@ -486,6 +511,7 @@ mod tests {
                 data: "{}",
                 bulk_id: Uuid::nil(),
                 item_index: 0,
+                webhook_url: "https://example.com/hook",
                 expires_at: 0,
                 outcome: &outcome,
             })
@@ -512,6 +538,7 @@ mod tests {
             data: "{}",
             bulk_id: Uuid::nil(),
             item_index: 0,
+            webhook_url: "https://example.com/hook",
             expires_at: 0,
             outcome: &outcome,
         }];

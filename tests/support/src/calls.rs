@@ -121,7 +121,16 @@ fn dynamodb_calls(operation: &str, body: &Value) -> Vec<Call> {
             calls
         }
         "Query" => {
-            // The partition key is named in the key condition: `pk = :placeholder ...`.
+            // A query of an index needs the permission on the index, `<table>/index/<name>`.
+            let resource = match body["IndexName"].as_str() {
+                Some(index) => Value::String(format!(
+                    "{}/index/{index}",
+                    body["TableName"].as_str().unwrap_or("?")
+                )),
+                None => body["TableName"].clone(),
+            };
+            // The partition key is named in the key condition: `pk = :placeholder ...` (on the
+            // account index, `#apk = :placeholder`).
             let placeholder = body["KeyConditionExpression"]
                 .as_str()
                 .and_then(|expression| expression.split("pk = ").nth(1))
@@ -129,7 +138,7 @@ fn dynamodb_calls(operation: &str, body: &Value) -> Vec<Call> {
                 .unwrap_or_default();
             let value = &body["ExpressionAttributeValues"][placeholder];
             let key = serde_json::json!({ "pk": value });
-            vec![call(operation, &body["TableName"], Some(&key))]
+            vec![call(operation, &resource, Some(&key))]
         }
         "Scan" => vec![call(operation, &body["TableName"], None)],
         _ => {

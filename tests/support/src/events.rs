@@ -9,8 +9,10 @@ pub fn api_request(method: &str, path: &str, headers: &[(&str, &str)], body: &st
     lambda_http::request::from_str(&event.to_string()).expect("a valid HTTP API event")
 }
 
-/// [`api_request`] as the JSON event Lambda's Runtime API hands the function.
+/// [`api_request`] as the JSON event Lambda's Runtime API hands the function. A `?` in
+/// `path` starts its query string.
 pub fn api_event(method: &str, path: &str, headers: &[(&str, &str)], body: &str) -> Value {
+    let (path, query) = path.split_once('?').unwrap_or((path, ""));
     let headers: serde_json::Map<String, Value> = headers
         .iter()
         .map(|(name, value)| ((*name).to_owned(), Value::String((*value).to_owned())))
@@ -19,7 +21,7 @@ pub fn api_event(method: &str, path: &str, headers: &[(&str, &str)], body: &str)
         "version": "2.0",
         "routeKey": format!("{method} {path}"),
         "rawPath": path,
-        "rawQueryString": "",
+        "rawQueryString": query,
         "headers": headers,
         "requestContext": {
             "accountId": "123456789012",

@@ -73,6 +73,7 @@ pub(crate) async fn open_accounts(
                 bulk_per_minute: Some(10_000),
                 read_per_minute: Some(100_000),
                 read_per_second: Some(10_000),
+                ..LimitOverrides::default()
             },
             active: true,
             created_at: Utc::now(),

@@ -1,6 +1,6 @@
-//! The four functions in this process, wired as Lambda and API Gateway would wire them: the
-//! processor and the dispatcher behind [`Invoke`] for the event source [`bridge`], and submit
-//! and poll behind an HTTP server on the API's real routes. The chaos run, the benchmarks and
+//! The five functions in this process, wired as Lambda and API Gateway would wire them: the
+//! processor and the dispatcher behind [`Invoke`] for the event source [`bridge`], and submit,
+//! poll and radars behind an HTTP server on the API's real routes. The chaos run, the benchmarks and
 //! the OpenAPI check drive the whole API this way, without `cargo lambda watch` in between, and
 //! can point each function's AWS clients wherever they like (a fault-injecting proxy, say).
 //!
@@ -27,6 +27,7 @@ pub struct Functions {
     pub poll: poll::Deps,
     pub processor: processor::Deps,
     pub dispatcher: dispatcher::Deps,
+    pub radars: radars::Deps,
 }
 
 impl Functions {
@@ -41,7 +42,7 @@ impl Functions {
 
     /// Every function on clients of its own, as each Lambda function has (its own connections,
     /// and its own SDK retry quota, which a busy neighbour's failures do not drain): `clients`
-    /// is asked once for each of `submit`, `poll`, `processor` and `dispatcher`.
+    /// is asked once for each of `submit`, `poll`, `processor`, `dispatcher` and `radars`.
     pub fn each(
         config: &Config,
         mut clients: impl FnMut(&str) -> (aws_sdk_dynamodb::Client, aws_sdk_sqs::Client),
@@ -55,30 +56,37 @@ impl Functions {
         let (dynamodb, sqs) = clients("dispatcher");
         let dispatcher =
             dispatcher::Deps::new(config.clone(), dynamodb, sqs, Arc::new(SystemLookup))?;
+        let (dynamodb, _) = clients("radars");
+        let radars = radars::Deps::new(config.clone(), dynamodb);
         Ok(Self {
             submit,
             poll,
             processor,
             dispatcher,
+            radars,
         })
     }
 
-    /// Answers one API request as API Gateway would route it: the two routes of the template,
-    /// and API Gateway's own 404 for anything else.
+    /// Answers one API request as API Gateway would route it: the routes of the template
+    /// (a static segment before a parameter, as API Gateway prefers it), and API Gateway's own
+    /// 404 for anything else.
     pub async fn answer(&self, request: lambda_http::Request) -> lambda_http::Response<Body> {
-        const COLLECTION: &str = "/v1/radars/bulk";
         let path = request.uri().path().to_owned();
-        let method = request.method().as_str().to_owned();
-        match (method.as_str(), path.strip_prefix(COLLECTION)) {
-            ("POST", Some("")) => submit::handle(&self.submit, request).await,
-            ("GET", Some(rest)) if rest.starts_with('/') && rest.len() > 1 => {
-                let bulk_id = rest[1..].to_owned();
+        let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
+        match (request.method().as_str(), segments.as_slice()) {
+            ("POST", ["v1", "radars", "bulk"]) => submit::handle(&self.submit, request).await,
+            ("GET", ["v1", "radars", "bulk", bulk_id]) => {
                 let request = request.with_path_parameters(
-                    [("bulk_id".to_owned(), vec![bulk_id])]
+                    [("bulk_id".to_owned(), vec![(*bulk_id).to_owned()])]
                         .into_iter()
                         .collect::<std::collections::HashMap<_, _>>(),
                 );
                 poll::handle(&self.poll, request).await
+            }
+            ("GET", ["v1", "radars" | "account"] | ["v1", "radars", _])
+            | ("DELETE", ["v1", "radars", _])
+            | ("POST", ["v1", "radars", "companies" | "contacts" | "industry"]) => {
+                radars::handle(&self.radars, request).await
             }
             _ => lambda_http::Response::builder()
                 .status(404)

@@ -50,11 +50,15 @@ pub(crate) async fn show(deps: &Deps, account_id: Uuid) -> Result<Value> {
             "bulk_per_minute": limits.bulk_per_minute,
             "read_per_minute": limits.read_per_minute,
             "read_per_second": limits.read_per_second,
+            "write_per_minute": limits.write_per_minute,
+            "write_per_second": limits.write_per_second,
         },
         "overrides": {
             "bulk_per_minute": account.limits.bulk_per_minute,
             "read_per_minute": account.limits.read_per_minute,
             "read_per_second": account.limits.read_per_second,
+            "write_per_minute": account.limits.write_per_minute,
+            "write_per_second": account.limits.write_per_second,
         },
     }))
 }
@@ -123,6 +127,8 @@ pub(crate) async fn set_limits(
         limits.bulk_per_minute,
         limits.read_per_minute,
         limits.read_per_second,
+        limits.write_per_minute,
+        limits.write_per_second,
     ]
     .contains(&Some(0))
     {

@@ -162,6 +162,10 @@ pub enum LimitsCommand {
         read_per_minute: Option<u32>,
         #[arg(long)]
         read_per_second: Option<u32>,
+        #[arg(long)]
+        write_per_minute: Option<u32>,
+        #[arg(long)]
+        write_per_second: Option<u32>,
     },
 }
 
@@ -249,11 +253,15 @@ pub async fn run(deps: &Deps, command: Command) -> Result<Value> {
             bulk_per_minute,
             read_per_minute,
             read_per_second,
+            write_per_minute,
+            write_per_second,
         }) => {
             let limits = shared::rate_limit::LimitOverrides {
                 bulk_per_minute,
                 read_per_minute,
                 read_per_second,
+                write_per_minute,
+                write_per_second,
             };
             accounts::set_limits(deps, account_id, &limits).await
         }

@@ -195,6 +195,10 @@ pub fn created(bulk_id: Uuid, index: u32, custom_fields: &Value) -> Event {
             email: None,
             profile_url: None,
             full_name: None,
+            departments: None,
+            seniorities: None,
+            job_titles: None,
+            countries: None,
         },
     })
 }

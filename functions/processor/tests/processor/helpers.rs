@@ -182,9 +182,10 @@ impl App {
             .credits
     }
 
-    /// Every radar record of an account, as `(radar_id, data)`.
+    /// Every radar record of an account, as `(radar_id, data)`: a scan of the whole table,
+    /// page after page (a scan reads at most 1 MB at a time, filter or not).
     pub async fn radars_of(&self, account_id: Uuid) -> Vec<(String, Value)> {
-        let output = self
+        let pages: Vec<_> = self
             .env
             .dynamodb
             .scan()
@@ -194,11 +195,13 @@ impl App {
                 ":prefix",
                 AttributeValue::S(format!("RADAR#{account_id}#")),
             )
+            .into_paginator()
+            .items()
             .send()
+            .collect::<Result<_, _>>()
             .await
             .unwrap();
-        output
-            .items()
+        pages
             .iter()
             .map(|item| {
                 (

@@ -264,6 +264,7 @@ async fn create_radars_answers_contended_for_what_another_transaction_holds_and_
         data: "{}",
         bulk_id,
         item_index: u32::try_from(i).unwrap(),
+        webhook_url: "https://example.com/hook",
         expires_at: 0,
         outcome: &outcomes[i],
     };

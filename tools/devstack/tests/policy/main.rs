@@ -46,7 +46,7 @@ use test_support::{Call, CallRecorder, Metered, TestAccount, TestEnv, store_bulk
 use tokio::net::TcpListener;
 use uuid::Uuid;
 
-const FUNCTIONS: [&str; 4] = ["submit", "poll", "processor", "dispatcher"];
+const FUNCTIONS: [&str; 5] = ["submit", "poll", "processor", "dispatcher", "radars"];
 
 #[tokio::test]
 async fn each_function_may_do_exactly_what_it_does() {
@@ -109,6 +109,7 @@ async fn run_every_path() -> BTreeMap<&'static str, BTreeSet<Call>> {
         &functions.poll.store,
         &functions.processor.store,
         &functions.dispatcher.store,
+        &functions.radars.store,
     ] {
         store.connect().await;
     }
@@ -144,13 +145,28 @@ async fn run_every_path() -> BTreeMap<&'static str, BTreeSet<Call>> {
                 .calls()
                 .into_iter()
                 .map(|call| Call {
-                    resource: names.get(&call.resource).cloned().unwrap_or(call.resource),
+                    resource: logical(&names, &call.resource),
                     ..call
                 })
                 .collect();
             (function, calls)
         })
         .collect()
+}
+
+/// A resource's logical id; an index of a table as the template names it in a policy
+/// (`${RadarTable.Arn}/index/by-account`).
+fn logical(names: &BTreeMap<String, String>, resource: &str) -> String {
+    match resource.split_once("/index/") {
+        Some((table, index)) => match names.get(table) {
+            Some(id) => format!("${{{id}.Arn}}/index/{index}"),
+            None => resource.to_owned(),
+        },
+        None => names
+            .get(resource)
+            .cloned()
+            .unwrap_or_else(|| resource.to_owned()),
+    }
 }
 
 /// Resource names on the emulators, to their logical ids in the template.
@@ -242,6 +258,57 @@ impl Workload {
         let completed = [a, early.id.to_string(), dead_lettered.id.to_string()];
         // Two items and the bulk's summary, each given up after its tries.
         self.wait(env, &completed, 3).await;
+
+        // The radar resources: a single create, its conflict and an unpaid one; the radar read,
+        // listed and deactivated; the account's bulks and its usage.
+        let company = json!({"radar_type": "company_reviews", "domain": "single.example"});
+        let (status, created) = self
+            .call(&self.rich, "POST", "/v1/radars/companies", Some(&company))
+            .await;
+        assert_eq!(status, 201, "{created}");
+        let radar_id = created["data"]["radar_id"].as_str().unwrap().to_owned();
+        let conflict = self
+            .call(&self.rich, "POST", "/v1/radars/companies", Some(&company))
+            .await;
+        assert_eq!(conflict.0, 409, "{}", conflict.1);
+        let unpaid = self
+            .call(&self.poor, "POST", "/v1/radars/companies", Some(&company))
+            .await;
+        assert_eq!(unpaid.0, 402, "{}", unpaid.1);
+        let radar = format!("/v1/radars/{radar_id}");
+        for (method, path, status) in [
+            ("GET", radar.as_str(), 200),
+            ("GET", "/v1/radars?radar_status=active", 200),
+            ("GET", "/v1/radars/bulk", 200),
+            ("GET", "/v1/account", 200),
+            ("DELETE", radar.as_str(), 200),
+        ] {
+            let (answered, body) = self.call(&self.rich, method, path, None).await;
+            assert_eq!(answered, status, "{method} {path}: {body}");
+        }
+    }
+
+    async fn call(
+        &self,
+        account: &TestAccount,
+        method: &str,
+        path: &str,
+        body: Option<&Value>,
+    ) -> (u16, Value) {
+        let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+        let mut request = self
+            .client
+            .request(method, format!("{}{path}", self.base))
+            .header("x-api-key", &account.api_key);
+        if let Some(body) = body {
+            request = request
+                .header("content-type", "application/json")
+                .body(body.to_string());
+        }
+        let response = request.send().await.expect("the API answers");
+        let status = response.status().as_u16();
+        let text = response.text().await.unwrap_or_default();
+        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
     }
 
     async fn submit(
