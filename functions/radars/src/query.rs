@@ -5,7 +5,8 @@ use chrono::{DateTime, NaiveDate, Utc};
 use lambda_http::Request;
 use shared::{
     Error, FieldError, Result,
-    radar::{ACTIVE, INACTIVE, RadarType},
+    api::{ACTIVE, INACTIVE},
+    radar::RadarType,
     store::{
         catalog::RadarFilter,
         index::{Cursor, DEFAULT_LIMIT, MAX_LIMIT, PageRequest},

@@ -15,8 +15,8 @@ pub use events::{BulkCompleted, CompletedSummary, RadarCreated, RadarData, Radar
 pub use failure::Refusal;
 pub use poll::{InFlightItem, PollEntry, PollResponse, PollSummary};
 pub use radars::{
-    AccountData, BILLING_CYCLE, BulkListed, CREATED, DEACTIVATED, Listed, MonthlyUsage,
-    RadarCounts, RadarObject, Success,
+    ACTIVE, AccountData, BILLING_CYCLE, BulkListed, CREATED, DEACTIVATED, INACTIVE, Listed,
+    MonthlyUsage, RadarCounts, RadarObject, Success,
 };
 pub use submit::{AcceptedSummary, SubmitAccepted, SubmitRequest};
 

@@ -7,10 +7,12 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use super::{RadarData, Status};
-use crate::{
-    clock,
-    radar::{ACTIVE, INACTIVE},
-};
+use crate::clock;
+
+/// The `radar_status` of a radar that runs (every radar just created).
+pub const ACTIVE: &str = "active";
+/// The `radar_status` of a deactivated radar.
+pub const INACTIVE: &str = "inactive";
 
 /// The message of a single create's `201`.
 pub const CREATED: &str = "Radar created successfully";

@@ -27,12 +27,7 @@ pub use parse::{EMPTY_STRINGS, NOT_A_STRING, NOT_STRINGS, REQUIRED};
 pub use types::{Kind, RadarType};
 pub use values::{Domain, Email, FullName, Keyword, ProfileUrl};
 
-use crate::api::RadarData;
-
-/// The `radar_status` of a radar just created.
-pub const ACTIVE: &str = "active";
-/// The `radar_status` of a deactivated radar.
-pub const INACTIVE: &str = "inactive";
+use crate::api::{ACTIVE, RadarData};
 
 /// What an item without `custom_fields` echoes, as JSON text.
 pub const NO_CUSTOM_FIELDS: &str = "{}";

@@ -141,8 +141,8 @@ fn submitted(index: u32, custom_fields: &Value) -> SubmittedItem {
 
 /// An item's terminal event, as the processor writes it.
 pub enum Event {
-    Created(RadarCreated),
-    Failed(RadarFailure),
+    Created(Box<RadarCreated>),
+    Failed(Box<RadarFailure>),
 }
 
 impl Event {
@@ -176,7 +176,7 @@ impl Event {
 /// A `radar_created` for a company radar on `company<index>.com`.
 pub fn created(bulk_id: Uuid, index: u32, custom_fields: &Value) -> Event {
     let at = "2026-05-25T11:17:20Z".to_owned();
-    Event::Created(RadarCreated {
+    Event::Created(Box::new(RadarCreated {
         update_id: Uuid::new_v4(),
         update_type: UpdateType::RadarCreated,
         completed_at: at.clone(),
@@ -200,14 +200,14 @@ pub fn created(bulk_id: Uuid, index: u32, custom_fields: &Value) -> Event {
             job_titles: None,
             countries: None,
         },
-    })
+    }))
 }
 
 /// A `radar_failure` with the spec's 409 conflict on `domain`.
 pub fn conflict(bulk_id: Uuid, index: u32, custom_fields: &Value) -> Event {
     let at = "2026-05-25T11:17:26Z".to_owned();
     let conflicting = Uuid::new_v4();
-    Event::Failed(RadarFailure {
+    Event::Failed(Box::new(RadarFailure {
         update_id: Uuid::new_v4(),
         update_type: UpdateType::RadarFailure,
         completed_at: at.clone(),
@@ -233,7 +233,7 @@ pub fn conflict(bulk_id: Uuid, index: u32, custom_fields: &Value) -> Event {
             timestamp: at,
             error_id: Uuid::new_v4(),
         },
-    })
+    }))
 }
 
 pub fn body_text(response: &Response<Body>) -> &str {
