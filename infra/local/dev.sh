@@ -35,7 +35,7 @@ say "building the functions and devstack"
 # As `cargo lambda watch` builds each instance: `cargo run --bin <function>` with no package
 # named resolves features for the whole workspace, not for the function's package alone, so a
 # `-p <function>` build here would leave every function to be rebuilt by its first instance.
-cargo build --locked --quiet --bin submit --bin processor --bin dispatcher --bin poll --bin devstack
+cargo build --locked --quiet --bin submit --bin processor --bin dispatcher --bin poll --bin radars --bin devstack
 
 mkdir -p "$OUT"
 # Absolute: cargo lambda watch reads functions.env from another directory.

@@ -1,4 +1,4 @@
-//! One chaos run: a fresh stack on the emulators, the four functions in this process with their
+//! One chaos run: a fresh stack on the emulators, the five functions in this process with their
 //! AWS calls through the fault proxies and their invocations killed at random, accounts
 //! submitting bulks over HTTP, webhook receivers recording every delivery; then, once it has
 //! settled, the invariants checked against what the receivers, the API and the table say.
@@ -128,7 +128,8 @@ pub async fn run(settings: Settings, emulators: &Emulators) -> Result<Report> {
         sqs: sqs_proxy.url.clone(),
     };
     let mut faulty = Vec::new();
-    for _ in 0..4 {
+    // One pair per function, as `Functions::each` asks for them.
+    for _ in 0..5 {
         faulty.push(Clients::new(&through_proxies, true).await);
     }
     let functions = Arc::new(

@@ -7,7 +7,7 @@
 //!   dispatcher running under `cargo lambda watch`.
 //! - [`delivery`]: how the bridge delivers: as moto does (in order, once), or as a standard SQS
 //!   queue does (out of order, held back, now and then twice).
-//! - [`local`]: the four functions in this process, behind the bridge and an HTTP server.
+//! - [`local`]: the five functions in this process, behind the bridge and an HTTP server.
 //! - [`receiver`]: a webhook receiver on 127.0.0.1 that checks signatures and prints events.
 
 pub mod bridge;

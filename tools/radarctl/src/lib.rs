@@ -1,6 +1,7 @@
 //! `radarctl`: what an operator does by hand. Accounts, their API keys and webhook signing
-//! secrets, credits and rate limits, a bulk's state and its webhook deliveries (and resending
-//! them), moving dead letters back to their queues, and webhook destinations' circuits.
+//! secrets, credits and rate limits, an account's radars and bulks, a bulk's state and its
+//! webhook deliveries (and resending them), moving dead letters back to their queues, and
+//! webhook destinations' circuits.
 //!
 //! It reads the same environment as the functions (`RADAR_TABLE_NAME`, the queue URLs, and
 //! `AWS_*`), so it works the same against the local emulators (`source .local/dev.env`) and
@@ -11,6 +12,7 @@ mod bulks;
 mod deliveries;
 mod destinations;
 mod dlq;
+mod radars;
 
 use clap::{Parser, Subcommand};
 use serde_json::Value;
@@ -83,9 +85,12 @@ pub enum Command {
     /// Rate limits: set an account's overrides.
     #[command(subcommand)]
     Limits(LimitsCommand),
-    /// Bulks: show one's state and every item's.
+    /// Bulks: show one's state and every item's, or list an account's.
     #[command(subcommand)]
     Bulk(BulkCommand),
+    /// Radars: show one of an account's, as the API shows it.
+    #[command(subcommand)]
+    Radar(RadarCommand),
     /// Webhook deliveries: list a bulk's, resend them.
     #[command(subcommand)]
     Delivery(DeliveryCommand),
@@ -171,7 +176,24 @@ pub enum LimitsCommand {
 
 #[derive(Debug, Subcommand)]
 pub enum BulkCommand {
-    Show { bulk_id: Uuid },
+    Show {
+        bulk_id: Uuid,
+    },
+    /// An account's bulks, newest first, with their counts: how a lost bulk_id is found.
+    List {
+        account_id: Uuid,
+        #[arg(long, default_value_t = shared::store::index::DEFAULT_LIMIT)]
+        limit: u32,
+        /// The `next_cursor` of the page before.
+        #[arg(long)]
+        cursor: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RadarCommand {
+    /// One radar of an account (active or deactivated), such as a 409's conflicting one.
+    Show { account_id: Uuid, radar_id: Uuid },
 }
 
 #[derive(Debug, Subcommand)]
@@ -266,6 +288,15 @@ pub async fn run(deps: &Deps, command: Command) -> Result<Value> {
             accounts::set_limits(deps, account_id, &limits).await
         }
         Command::Bulk(BulkCommand::Show { bulk_id }) => bulks::show(deps, bulk_id).await,
+        Command::Bulk(BulkCommand::List {
+            account_id,
+            limit,
+            cursor,
+        }) => bulks::list(deps, account_id, limit, cursor.as_deref()).await,
+        Command::Radar(RadarCommand::Show {
+            account_id,
+            radar_id,
+        }) => radars::show(deps, account_id, radar_id).await,
         Command::Delivery(DeliveryCommand::List { bulk_id, failed }) => {
             deliveries::list(deps, bulk_id, failed).await
         }

@@ -66,7 +66,7 @@ async fn serve(listener: TcpListener, receiver: Arc<Receiver>, secret: String) {
     }
 }
 
-/// The four functions on `env` behind an HTTP API and the event source mapping; the API's URL.
+/// The five functions on `env` behind an HTTP API and the event source mapping; the API's URL.
 async fn start(env: &TestEnv, config: &shared::config::Config) -> String {
     let functions = Arc::new(Functions::new(config, &env.dynamodb, &env.sqs).unwrap());
     let (base, _) = local::serve_api_on_loopback(Arc::clone(&functions))

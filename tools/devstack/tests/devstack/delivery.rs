@@ -1,5 +1,5 @@
 //! The bridge delivering as a standard SQS queue does (shuffled batches, held-back messages,
-//! second copies), against moto, and the four functions keeping every invariant under it.
+//! second copies), against moto, and the five functions keeping every invariant under it.
 
 use std::{
     collections::{BTreeMap, HashMap},

@@ -1,4 +1,4 @@
-//! What a full run gives away. The JSON log lines of all four functions (happy paths and
+//! What a full run gives away. The JSON log lines of all five functions (happy paths and
 //! error paths), captured at `trace` (see `local::logs`), carry no API key, webhook secret,
 //! idempotency key or submitted radar value; the table holds API keys and idempotency keys only
 //! as digests, and the webhook secret only on the account's `SECRET#` record, where signing

@@ -1,4 +1,4 @@
-//! The whole API in this process (the four functions, the event source bridge, a webhook
+//! The whole API in this process (the five functions, the event source bridge, a webhook
 //! receiver) on the emulators, driven over real HTTP as a hostile or careless client would:
 //! the OpenAPI document checked against it, bad input, and what secrets and personal data the
 //! logs and the table give away.
@@ -7,3 +7,4 @@ mod bad_input;
 mod leaks;
 mod local;
 mod openapi;
+mod resources;

@@ -1,7 +1,8 @@
 //! The real `make dev` path, end to end: `infra/local/dev.sh` (cargo-lambda, devstack's event
 //! source mapping and receiver) on the emulators that `make test` started. The spec's two-item
 //! example goes in over HTTP; both item events and `bulk_completed` must reach a receiver of
-//! this test's own, and a poll must say `completed`.
+//! this test's own, and a poll must say `completed`. Then the README's quick start around it:
+//! a single create's 409 followed to the radar, the balance, the lost `bulk_id` found again.
 
 use std::{
     collections::HashMap,
@@ -147,6 +148,7 @@ async fn the_specs_example_goes_through_make_dev_to_a_webhook_receiver_and_a_pol
         .await
         .unwrap();
     let poll: Value = serde_json::from_str(&poll).unwrap();
+    let resources = around_the_bulk(&client, &stack).await;
     let concurrency = stack.dev_env("RADAR_DEV_CONCURRENCY");
     let watch = watch_command_line(stack.api_port);
     drop(stack);
@@ -173,6 +175,8 @@ async fn the_specs_example_goes_through_make_dev_to_a_webhook_receiver_and_a_pol
     assert_eq!(completed["radars"][0], *items[0]);
     assert_eq!(poll["status"], "completed");
     assert_eq!(poll["radars"], completed["radars"]);
+    let bulk_radar = items[0]["data"]["radar_id"].as_str().unwrap();
+    resources.assert_about(bulk_radar, &bulk_id);
     // As many instances of a function as the template lets its queues invoke at once.
     let expected = busiest_functions_concurrency().to_string();
     assert_eq!(concurrency.as_deref(), Some(expected.as_str()));
@@ -183,6 +187,106 @@ async fn the_specs_example_goes_through_make_dev_to_a_webhook_receiver_and_a_pol
             .any(|w| w == ["--concurrency", expected.as_str()]),
         "{watch:?}"
     );
+}
+
+/// What the resources around a bulk answered through `make dev`.
+struct Resources {
+    /// The single create of the bulk's first target: its status and body.
+    conflict: (u16, Value),
+    /// `GET /v1/radars/{conflicting_radar_id}`.
+    radar: (u16, Value),
+    account: (u16, Value),
+    bulks: (u16, Value),
+    deactivated: (u16, Value),
+    /// The same single create once the conflicting radar is deactivated.
+    recreated: (u16, Value),
+}
+
+impl Resources {
+    fn assert_about(&self, bulk_radar: &str, bulk_id: &str) {
+        let (status, conflict) = &self.conflict;
+        assert_eq!(*status, 409, "{conflict}");
+        assert_eq!(conflict["errors"][0]["conflicting_radar_id"], bulk_radar);
+        let (status, radar) = &self.radar;
+        assert_eq!(*status, 200, "{radar}");
+        assert_eq!(radar["data"]["radar_id"], bulk_radar);
+        assert_eq!(radar["data"]["domain"], "stripe.com");
+        let (status, account) = &self.account;
+        assert_eq!(*status, 200, "{account}");
+        assert_eq!(
+            account["data"]["radars"]["active"], 2,
+            "the bulk's two radars"
+        );
+        assert!(account["data"]["balance"].is_i64(), "{account}");
+        let (status, bulks) = &self.bulks;
+        assert_eq!(*status, 200, "{bulks}");
+        assert_eq!(bulks["data"][0]["bulk_id"], bulk_id);
+        assert_eq!(bulks["data"][0]["status"], "completed");
+        let (status, deactivated) = &self.deactivated;
+        assert_eq!(*status, 200, "{deactivated}");
+        assert_eq!(deactivated["data"]["radar_status"], "inactive");
+        let (status, recreated) = &self.recreated;
+        assert_eq!(*status, 201, "{recreated}");
+        assert_ne!(recreated["data"]["radar_id"], bulk_radar);
+    }
+}
+
+/// The quick start's steps after a bulk, over HTTP through cargo-lambda's router.
+async fn around_the_bulk(client: &reqwest::Client, stack: &DevStack) -> Resources {
+    let base = format!("http://127.0.0.1:{}", stack.api_port);
+    let call = |method: reqwest::Method, path: String, body: Option<Value>| {
+        let mut request = client
+            .request(method, format!("{base}{path}"))
+            .header("x-api-key", &stack.api_key);
+        if let Some(body) = body {
+            request = request
+                .header("content-type", "application/json")
+                .body(body.to_string());
+        }
+        async move {
+            let response = request.send().await.expect("the API answers");
+            let status = response.status().as_u16();
+            let text = response.text().await.unwrap_or_default();
+            (
+                status,
+                serde_json::from_str(&text).unwrap_or(Value::String(text)),
+            )
+        }
+    };
+    let stripe = json!({"radar_type": "company_job_openings", "domain": "stripe.com"});
+    let conflict = call(
+        reqwest::Method::POST,
+        "/v1/radars/companies".into(),
+        Some(stripe.clone()),
+    )
+    .await;
+    let radar_id = conflict.1["errors"][0]["conflicting_radar_id"]
+        .as_str()
+        .unwrap_or("none")
+        .to_owned();
+    let radar = call(reqwest::Method::GET, format!("/v1/radars/{radar_id}"), None).await;
+    let account = call(reqwest::Method::GET, "/v1/account".into(), None).await;
+    let bulks = call(reqwest::Method::GET, "/v1/radars/bulk?limit=1".into(), None).await;
+    let deactivated = call(
+        reqwest::Method::DELETE,
+        format!("/v1/radars/{radar_id}"),
+        None,
+    )
+    .await;
+    let recreated = call(
+        reqwest::Method::POST,
+        "/v1/radars/companies".into(),
+        Some(stripe),
+    )
+    .await;
+    Resources {
+        conflict,
+        radar,
+        account,
+        bulks,
+        deactivated,
+        recreated,
+    }
 }
 
 /// cargo-lambda 1.9.2 answers a function's `POST .../invocation/{id}/response` before reading

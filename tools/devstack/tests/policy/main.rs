@@ -1,6 +1,6 @@
 //! Least privilege, proven from observed calls (DESIGN.md, invariant 10).
 //!
-//! The four functions run as `make dev` runs them, each on AWS clients of its own that record
+//! The five functions run as `make dev` runs them, each on AWS clients of its own that record
 //! every permission a request needs (`test_support::CallRecorder`), and so do the event source
 //! mappings, each on its function's clients, as Lambda's use the function's role. A workload
 //! then takes every path a function has: created, invalid, conflicting and unpaid items, an

@@ -187,6 +187,104 @@ async fn bulk_show_reports_the_state_of_every_item() {
 }
 
 #[tokio::test]
+async fn bulk_list_finds_an_accounts_bulks_newest_first_and_radar_show_a_radar() {
+    let (env, deps) = deps().await;
+    let account = env.account().await;
+    let mut ids = Vec::new();
+    for _ in 0..3 {
+        let bulk = Bulk {
+            id: Uuid::now_v7(),
+            account_id: account.id,
+            webhook_url: shared::webhook_url::WebhookUrl::from_stored("https://example.com/h")
+                .unwrap(),
+            total: 1,
+            state: BulkState::Submitting,
+            created_at: chrono::Utc::now(),
+            expires_at: chrono::Utc::now().timestamp() + 3600,
+            completion: None,
+            funding: shared::store::bulks::Funding::Metered,
+        };
+        let item = SubmittedItem {
+            index: 0,
+            radar: serde_json::value::to_raw_value(&serde_json::json!({})).unwrap(),
+            custom_fields: "{}".into(),
+        };
+        test_support::store_bulk(&deps.store, &bulk, &[item], BulkState::Accepted).await;
+        ids.push(bulk.id.to_string());
+        tokio::time::sleep(std::time::Duration::from_millis(3)).await;
+    }
+    ids.reverse();
+    let account_id = account.id.to_string();
+
+    let first = radarctl(&deps, &["bulk", "list", &account_id, "--limit", "2"])
+        .await
+        .unwrap();
+    let listed = |page: &Value| -> Vec<String> {
+        page["bulks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|bulk| text(&bulk["bulk_id"]).to_owned())
+            .collect()
+    };
+    assert_eq!(listed(&first), ids[..2]);
+    assert_eq!(first["bulks"][0]["summary"]["processing"], 1);
+    let cursor = text(&first["next_cursor"]).to_owned();
+    let second = radarctl(&deps, &["bulk", "list", &account_id, "--cursor", &cursor])
+        .await
+        .unwrap();
+    assert_eq!(listed(&second), ids[2..]);
+    assert_eq!(second["next_cursor"], Value::Null);
+    assert!(matches!(
+        radarctl(&deps, &["bulk", "list", &account_id, "--cursor", "nope"]).await,
+        Err(Error::Usage(_))
+    ));
+
+    // A radar, as a 409 names it: shown as its customer sees it; another account's is not found.
+    let radar = shared::radar::Radar::parse(&serde_json::json!({
+        "radar_type": "company_reviews", "domain": "shown.example"
+    }))
+    .unwrap();
+    let radar_id = Uuid::now_v7();
+    let data = radar.data(
+        radar_id,
+        "2026-12-02T00:00:00Z".into(),
+        serde_json::json!({}),
+    );
+    let data = serde_json::to_string(&data).unwrap();
+    let created = deps
+        .store
+        .create_single(
+            account.id,
+            &shared::store::single::SingleRadar {
+                radar_id,
+                identity: &radar.identity(),
+                cost: 1,
+                data: &data,
+                webhook_url: None,
+            },
+            chrono::Utc::now(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(created, shared::store::single::Single::Created);
+    let shown = radarctl(
+        &deps,
+        &["radar", "show", &account_id, &radar_id.to_string()],
+    )
+    .await
+    .unwrap();
+    assert_eq!(shown["radar_id"], radar_id.to_string());
+    assert_eq!(shown["domain"], "shown.example");
+    assert_eq!(shown["radar_status"], "active");
+    let other = env.account().await.id.to_string();
+    assert!(matches!(
+        radarctl(&deps, &["radar", "show", &other, &radar_id.to_string()]).await,
+        Err(Error::NotFound(_))
+    ));
+}
+
+#[tokio::test]
 async fn dlq_redrive_moves_dead_letters_back_to_the_item_queue() {
     let (env, deps) = deps().await;
     let dead_letters = env.queue_url("ItemDeadLetterQueue");
