@@ -15,7 +15,8 @@ async fn the_spec_example_is_accepted_with_the_documented_202() {
     let (status, body) = response_json(&response);
     assert_eq!(status, 202, "{body}");
     let bulk_id: Uuid = body["bulk_id"].as_str().unwrap().parse().unwrap();
-    assert_eq!(bulk_id.get_version_num(), 4);
+    // Time-ordered (v7): an account's bulks list newest first by id.
+    assert_eq!(bulk_id.get_version_num(), 7);
     assert_eq!(
         body,
         json!({
