@@ -1,5 +1,6 @@
-//! Hostile input to the two parsers that read what callers send: the submit envelope
-//! ([`shared::submission::Submission::parse`]) and one item ([`shared::radar::Radar::parse`]).
+//! Hostile input to the parsers that read what callers send: the submit envelope
+//! ([`shared::submission::Submission::parse`]), one item ([`shared::radar::Radar::parse`]) and a
+//! single create's body ([`shared::single::SingleCreate::parse`]).
 //! Whatever arrives (arbitrary bytes, deep nesting, huge numbers and strings, odd Unicode),
 //! neither panics, and every refusal is the documented 400 envelope naming a field the API has.
 //!
@@ -8,6 +9,7 @@
 
 mod envelope;
 mod items;
+mod single;
 mod strategies;
 
 use chrono::Utc;
