@@ -198,7 +198,9 @@ async fn radars(
     created: &HashMap<usize, Vec<&Value>>,
 ) -> Result<[Check; 2]> {
     let mut twice = Findings::new("2. no radar created twice (per item, per identity)");
-    let mut balances = Findings::new("3. each balance = start - cost of the radars it owns");
+    let mut balances = Findings::new(
+        "3. each balance = start - cost of the radars it owns, and its usage counts them",
+    );
     let owned = radars_by_account(evidence.store).await?;
     for (index, account) in evidence.accounts.iter().enumerate() {
         let created = created.get(&index).cloned().unwrap_or_default();
@@ -239,6 +241,14 @@ async fn radars(
             format!(
                 "account {index}: started {}, paid for {cost}, holds {holds}",
                 account.credits
+            )
+        });
+        // Each completed bulk counts its radars once, when it settles (`store::usage`).
+        let active = evidence.store.usage(account.id).await?.active();
+        balances.check(active == created.len() as u64, || {
+            format!(
+                "account {index}: usage counts {active} active radars, {} were created",
+                created.len()
             )
         });
     }
