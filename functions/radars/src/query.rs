@@ -38,9 +38,9 @@ impl Query {
     pub(crate) fn page(&self) -> Result<PageRequest> {
         let limit = match self.one("limit")? {
             None => DEFAULT_LIMIT,
-            Some(text) => text
-                .parse::<u32>()
-                .ok()
+            Some(text) => digits(text)
+                .then(|| text.parse::<u32>().ok())
+                .flatten()
                 .filter(|limit| (1..=MAX_LIMIT).contains(limit))
                 .ok_or_else(|| {
                     invalid(
@@ -88,8 +88,14 @@ impl Query {
     pub(crate) fn month(&self, now: DateTime<Utc>) -> Result<String> {
         match self.one("month")? {
             None => Ok(usage::month_of(now)),
+            // Exactly four digits, a hyphen and two: chrono alone would take a sign or a
+            // space, and the answer echoes the month back.
             Some(month)
                 if month.len() == 7
+                    && month.is_ascii()
+                    && digits(&month[..4])
+                    && month.as_bytes()[4] == b'-'
+                    && digits(&month[5..])
                     && NaiveDate::parse_from_str(&format!("{month}-01"), "%Y-%m-%d").is_ok() =>
             {
                 Ok(month.to_owned())
@@ -97,6 +103,11 @@ impl Query {
             Some(_) => Err(invalid("month", "Must be a calendar month as YYYY-MM")),
         }
     }
+}
+
+/// Only ASCII digits, at least one.
+fn digits(text: &str) -> bool {
+    !text.is_empty() && text.bytes().all(|byte| byte.is_ascii_digit())
 }
 
 fn invalid(field: &str, reason: impl Into<String>) -> Error {

@@ -116,6 +116,28 @@ impl LocalApi {
         answer(response).await
     }
 
+    /// `method path` (path and query, such as `/v1/radars?limit=2`) under `api_key`, with
+    /// `body` as JSON if one is given; the status and the body as JSON (`Value::Null` if it is
+    /// not JSON).
+    pub async fn call_as(
+        &self,
+        api_key: &str,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<String>,
+    ) -> (u16, Value) {
+        let mut request = self
+            .client
+            .request(method, format!("{}{path}", self.base))
+            .header("x-api-key", api_key);
+        if let Some(body) = body {
+            request = request
+                .header("content-type", "application/json")
+                .body(body);
+        }
+        answer(request.send().await.expect("the API answers")).await
+    }
+
     /// Every delivery the receiver got, once `bulk_completed` for `bulk_id` has arrived.
     pub async fn deliveries_until_completed(&self, bulk_id: &str) -> Vec<Received> {
         tokio::time::timeout(Duration::from_secs(90), async {
