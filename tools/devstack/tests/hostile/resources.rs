@@ -91,7 +91,12 @@ fn hostile_bodies() -> Vec<(Vec<u8>, &'static str)> {
 
 #[tokio::test]
 async fn hostile_bodies_paths_and_queries_get_the_documented_answer_never_a_500() {
-    let api = LocalApi::start(&[]).await;
+    // Every id below spends a read token: more than a second's default budget.
+    let api = LocalApi::start(&[
+        ("RADAR_READ_PER_SECOND", "100000"),
+        ("RADAR_READ_PER_MINUTE", "100000"),
+    ])
+    .await;
     let key = api.account.api_key.clone();
     for (body, field) in hostile_bodies() {
         let preview = String::from_utf8_lossy(&body[..body.len().min(60)]).into_owned();
