@@ -27,6 +27,15 @@ pub struct RadarData {
     pub radar_status: String,
     pub created_at: String,
     pub custom_fields: Value,
+    #[serde(flatten)]
+    pub kind: KindFields,
+}
+
+/// A radar's own fields by kind, each present only when it has a value: a contact's
+/// identifiers, an industry radar's keyword and countries, a company radar's filters. The same
+/// in `radar_created.data` and wherever the API shows a radar.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct KindFields {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub keyword: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -35,14 +44,12 @@ pub struct RadarData {
     pub profile_url: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub full_name: Option<String>,
-    /// A company radar's filters, when given.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub departments: Option<Vec<String>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seniorities: Option<Vec<String>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub job_titles: Option<String>,
-    /// An industry radar's countries, when given.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub countries: Option<Vec<String>>,
 }

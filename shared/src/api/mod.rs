@@ -11,7 +11,9 @@ mod submit;
 use serde::{Deserialize, Serialize};
 
 pub use envelope::{ErrorBody, FieldError};
-pub use events::{BulkCompleted, CompletedSummary, RadarCreated, RadarData, RadarFailure};
+pub use events::{
+    BulkCompleted, CompletedSummary, KindFields, RadarCreated, RadarData, RadarFailure,
+};
 pub use failure::Refusal;
 pub use poll::{InFlightItem, PollEntry, PollResponse, PollSummary};
 pub use radars::{

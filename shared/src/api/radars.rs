@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use uuid::Uuid;
 
-use super::{RadarData, Status};
+use super::{KindFields, RadarData, Status};
 use crate::clock;
 
 /// The `radar_status` of a radar that runs (every radar just created).
@@ -39,22 +39,8 @@ pub struct RadarObject {
     /// 30 days after creation while active; `null` once inactive.
     pub next_charge_at: Option<String>,
     pub custom_fields: Value,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub keyword: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub email: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub profile_url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub full_name: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub departments: Option<Vec<String>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub seniorities: Option<Vec<String>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub job_titles: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub countries: Option<Vec<String>>,
+    #[serde(flatten)]
+    pub kind: KindFields,
 }
 
 impl RadarObject {
@@ -87,14 +73,7 @@ impl RadarObject {
             deactivated_at: deactivated_at.map(clock::rfc3339),
             next_charge_at,
             custom_fields: data.custom_fields,
-            keyword: data.keyword,
-            email: data.email,
-            profile_url: data.profile_url,
-            full_name: data.full_name,
-            departments: data.departments,
-            seniorities: data.seniorities,
-            job_titles: data.job_titles,
-            countries: data.countries,
+            kind: data.kind,
         }
     }
 }

@@ -102,14 +102,7 @@ fn radar_created_keeps_the_spec_field_order() {
             radar_status: "active".into(),
             created_at: "2026-05-25T11:17:20Z".into(),
             custom_fields: serde_json::json!({"crm_account_id": "acc_001"}),
-            keyword: None,
-            email: None,
-            profile_url: None,
-            full_name: None,
-            departments: None,
-            seniorities: None,
-            job_titles: None,
-            countries: None,
+            kind: KindFields::default(),
         },
     };
     let text = serde_json::to_string(&created).unwrap();
@@ -122,7 +115,10 @@ fn radar_created_keeps_the_spec_field_order() {
     )));
     let industry = RadarData {
         domain: None,
-        keyword: Some("fintech".into()),
+        kind: KindFields {
+            keyword: Some("fintech".into()),
+            ..KindFields::default()
+        },
         ..created.data
     };
     let data = serde_json::to_value(&industry).unwrap();

@@ -27,7 +27,7 @@ pub use parse::{EMPTY_STRINGS, NOT_A_STRING, NOT_STRINGS, REQUIRED};
 pub use types::{Kind, RadarType};
 pub use values::{Domain, Email, FullName, Keyword, ProfileUrl};
 
-use crate::api::{ACTIVE, RadarData};
+use crate::api::{ACTIVE, KindFields, RadarData};
 
 /// What an item without `custom_fields` echoes, as JSON text.
 pub const NO_CUSTOM_FIELDS: &str = "{}";
@@ -104,22 +104,15 @@ impl Radar {
             radar_status: ACTIVE.to_owned(),
             created_at,
             custom_fields,
-            keyword: None,
-            email: None,
-            profile_url: None,
-            full_name: None,
-            departments: None,
-            seniorities: None,
-            job_titles: None,
-            countries: None,
+            kind: KindFields::default(),
         };
         let text = |value: Option<&str>| value.map(str::to_owned);
         match &self.target {
             Target::Company { domain, filters } => {
                 data.domain = Some(domain.as_str().to_owned());
-                data.departments.clone_from(&filters.departments);
-                data.seniorities.clone_from(&filters.seniorities);
-                data.job_titles.clone_from(&filters.job_titles);
+                data.kind.departments.clone_from(&filters.departments);
+                data.kind.seniorities.clone_from(&filters.seniorities);
+                data.kind.job_titles.clone_from(&filters.job_titles);
             }
             Target::Contact {
                 domain,
@@ -128,13 +121,13 @@ impl Radar {
                 full_name,
             } => {
                 data.domain = text(domain.as_ref().map(Domain::as_str));
-                data.email = text(email.as_ref().map(Email::as_str));
-                data.profile_url = text(profile_url.as_ref().map(ProfileUrl::as_str));
-                data.full_name = text(full_name.as_ref().map(FullName::as_str));
+                data.kind.email = text(email.as_ref().map(Email::as_str));
+                data.kind.profile_url = text(profile_url.as_ref().map(ProfileUrl::as_str));
+                data.kind.full_name = text(full_name.as_ref().map(FullName::as_str));
             }
             Target::Industry { keyword, countries } => {
-                data.keyword = text(keyword.as_ref().map(Keyword::as_str));
-                data.countries = (!countries.is_empty()).then(|| countries.clone());
+                data.kind.keyword = text(keyword.as_ref().map(Keyword::as_str));
+                data.kind.countries = (!countries.is_empty()).then(|| countries.clone());
             }
         }
         data

@@ -6,7 +6,10 @@ use lambda_http::{Body, Response};
 use poll::Deps;
 use serde_json::{Value, json};
 use shared::{
-    api::{ErrorBody, FieldError, RadarCreated, RadarData, RadarFailure, Status, UpdateType},
+    api::{
+        ErrorBody, FieldError, KindFields, RadarCreated, RadarData, RadarFailure, Status,
+        UpdateType,
+    },
     clock,
     store::{
         bulks::{Bulk, BulkState},
@@ -191,14 +194,7 @@ pub fn created(bulk_id: Uuid, index: u32, custom_fields: &Value) -> Event {
             radar_status: "active".into(),
             created_at: at,
             custom_fields: custom_fields.clone(),
-            keyword: None,
-            email: None,
-            profile_url: None,
-            full_name: None,
-            departments: None,
-            seniorities: None,
-            job_titles: None,
-            countries: None,
+            kind: KindFields::default(),
         },
     }))
 }
