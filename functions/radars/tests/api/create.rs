@@ -130,13 +130,7 @@ async fn a_bad_body_is_a_400_with_every_problem_the_bulk_item_would_get_and_spen
     }
     assert_eq!(app.credits().await, 100, "nothing charged");
     // No write token was spent: the first create still sees the whole budget.
-    let response = app
-        .call(
-            "POST",
-            "/v1/radars/companies",
-            &company("acme.com").to_string(),
-        )
-        .await;
+    let response = app.post_company("acme.com").await;
     assert_eq!(header(&response, "x-ratelimit-remaining"), Some("99"));
 }
 
@@ -161,13 +155,7 @@ async fn a_missing_or_unknown_key_is_a_401() {
 async fn a_radar_the_balance_cannot_cover_is_a_402_that_creates_and_charges_nothing() {
     let app = spawn_app_with(0, LimitOverrides::default()).await;
 
-    let response = app
-        .call(
-            "POST",
-            "/v1/radars/companies",
-            &company("acme.com").to_string(),
-        )
-        .await;
+    let response = app.post_company("acme.com").await;
 
     let body = assert_envelope(&response, 402, "Insufficient balance");
     assert_eq!(field_errors(&body)[0].0, "balance");
@@ -181,13 +169,7 @@ async fn a_second_radar_of_one_target_is_a_409_naming_the_first() {
     let app = spawn_app().await;
     let first = app.created("acme.com").await;
 
-    let response = app
-        .call(
-            "POST",
-            "/v1/radars/companies",
-            &company("https://ACME.com/").to_string(),
-        )
-        .await;
+    let response = app.post_company("https://ACME.com/").await;
 
     let body = assert_envelope(&response, 409, "Conflict: Radar already exists");
     assert_eq!(body["errors"][0]["field"], "domain");
@@ -277,13 +259,7 @@ async fn the_write_bucket_refuses_past_its_second_and_minute_budgets() {
     app.created("a.com").await;
     app.created("b.com").await;
 
-    let response = app
-        .call(
-            "POST",
-            "/v1/radars/companies",
-            &company("c.com").to_string(),
-        )
-        .await;
+    let response = app.post_company("c.com").await;
     let body = assert_envelope(
         &response,
         429,
@@ -300,13 +276,7 @@ async fn the_write_bucket_refuses_past_its_second_and_minute_budgets() {
         ..app
     };
     later.created("c.com").await;
-    let response = later
-        .call(
-            "POST",
-            "/v1/radars/companies",
-            &company("d.com").to_string(),
-        )
-        .await;
+    let response = later.post_company("d.com").await;
     let body = assert_envelope(
         &response,
         429,

@@ -82,6 +82,12 @@ impl App {
         response_json(&self.call("POST", &path, &body.to_string()).await)
     }
 
+    /// `POST /v1/radars/companies` of a company radar for `domain`.
+    pub async fn post_company(&self, domain: &str) -> Response<Body> {
+        self.call("POST", "/v1/radars/companies", &company(domain).to_string())
+            .await
+    }
+
     /// Creates a company radar that must be created; its id.
     pub async fn created(&self, domain: &str) -> String {
         let (status, body) = self.create("companies", &company(domain)).await;
