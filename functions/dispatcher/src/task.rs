@@ -21,8 +21,13 @@
 //! 5. Record the result and decide: delivered (a first attempt's success is left to the batch,
 //!    which notes all of them in their tally records' `delivered` sets at once); retry later (the next attempt's message is
 //!    queued by the batch after the record is written); or give up (410, a refused
-//!    destination, the schedule spent, a circuit open for longer than that): the message is parked on the dead-letter queue first,
-//!    then the delivery is marked failed.
+//!    destination, the schedule spent, a circuit open for longer than that): the delivery is
+//!    marked failed, then the message is parked on the dead-letter queue. A message that finds
+//!    its delivery failed (this one, redelivered after a crash between the two; or any other
+//!    copy) parks itself too: a delivery may be parked twice, never not at all, and nothing is
+//!    parked that did not end failed. (Parking first left a stray copy behind whenever the
+//!    record was then refused, a lapsed lease or a crash, and the attempt made again was
+//!    delivered: `make chaos` found one among 10,000 deliveries to a flapping endpoint.)
 //!
 //! A crash after the record and before the next attempt's message is queued is healed by the
 //! original message, which SQS redelivers: it finds its attempt spent and the next one not
@@ -43,7 +48,7 @@ use shared::{
     queue::{MAX_DELAY, WebhookMessage, WebhookTask},
     store::{
         bulks::Bulk,
-        deliveries::{AttemptRecord, Claim, Claimed, DeliveryKey},
+        deliveries::{AttemptRecord, Claim, Claimed, DeliveryKey, DeliveryState},
         items::ItemRecord,
     },
 };
@@ -266,6 +271,13 @@ async fn claim(
     };
     match claimed {
         Claimed::Now(claim) => ControlFlow::Continue(claim),
+        Claimed::Settled(DeliveryState::Failed) => {
+            tracing::info!("given up already; parking this copy");
+            ControlFlow::Break(Some(match park(deps, *task).await {
+                Ok(()) => Step::Done,
+                Err(()) => Step::Retry,
+            }))
+        }
         Claimed::Settled(state) => {
             tracing::info!(?state, "already settled");
             ControlFlow::Break(Some(Step::Done))
@@ -398,22 +410,8 @@ async fn settle(
             let next_at = now + chrono_duration(pause);
             deps.store.schedule_retry(claim, record, next_at).await
         }
-        Outcome::GiveUp(reason) => {
-            // Parked first: a crash before the record costs a second parking, never none.
-            if let Err(error) = deps.dead_letters.send_all(&[task]).await {
-                tracing::warn!(error = %Chain(&error), "could not park the delivery");
-                return Step::Retry;
-            }
-            tracing::error!(
-                bulk_id = %task.event.bulk_id(),
-                update_id = %task.event.update_id(),
-                attempts = task.attempt,
-                reason = reason.as_str(),
-                "webhook delivery given up and parked on the dead-letter queue"
-            );
-            metrics::given_up(reason.as_str());
-            deps.store.mark_given_up(claim, record).await
-        }
+        // Recorded first, parked once the record stands (below).
+        Outcome::GiveUp(_) => deps.store.mark_given_up(claim, record).await,
     };
     match recorded {
         Ok(true) => {}
@@ -444,7 +442,21 @@ async fn settle(
             metrics::delivered();
             Step::Delivered
         }
-        Outcome::GiveUp(_) => Step::Parked,
+        Outcome::GiveUp(reason) => {
+            tracing::error!(
+                bulk_id = %task.event.bulk_id(),
+                update_id = %task.event.update_id(),
+                attempts = task.attempt,
+                reason = reason.as_str(),
+                "webhook delivery given up; parking it on the dead-letter queue"
+            );
+            metrics::given_up(reason.as_str());
+            match park(deps, task).await {
+                Ok(()) => Step::Parked,
+                // SQS redelivers the message, which finds the delivery failed and parks itself.
+                Err(()) => Step::Retry,
+            }
+        }
         Outcome::RetryAfter(pause) => {
             let next = WebhookTask {
                 attempt: task.attempt + 1,
@@ -454,6 +466,13 @@ async fn settle(
             Step::Requeue(next, pause.min(MAX_DELAY))
         }
     }
+}
+
+/// Parks `task` on the webhook dead-letter queue.
+async fn park(deps: &Deps, task: WebhookTask) -> Result<(), ()> {
+    deps.dead_letters.send_all(&[task]).await.map_err(|error| {
+        tracing::warn!(error = %Chain(&error), "could not park the delivery");
+    })
 }
 
 /// The event's body: `None` when it no longer exists.

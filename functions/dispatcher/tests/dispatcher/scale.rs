@@ -3,8 +3,17 @@ use futures::{StreamExt, stream};
 use std::sync::Arc;
 
 use dispatcher::resolver::SystemLookup;
+use shared::queue::WebhookTask;
 
 use crate::helpers::spawn_app_with;
+
+/// The messages a round of batches queued again.
+fn requeued(reports: &[dispatcher::BatchReport]) -> Vec<WebhookTask> {
+    reports
+        .iter()
+        .flat_map(|report| report.requeued.iter().map(|(task, _)| *task))
+        .collect()
+}
 
 #[tokio::test]
 async fn a_1000_item_bulk_delivers_1000_events_then_one_summary_holding_them() {
@@ -21,15 +30,29 @@ async fn a_1000_item_bulk_delivers_1000_events_then_one_summary_holding_them() {
     app.env.requests.reset();
     let items = seeded.items();
 
-    let reports: Vec<_> = stream::iter(items.chunks(10))
+    let mut reports: Vec<_> = stream::iter(items.chunks(10))
         .map(|batch| app.dispatch(batch))
         .buffer_unordered(4)
         .collect()
         .await;
+    // On a loaded machine a batch may find its destination's gate undecided (its record
+    // contended past the gate's tries): its messages come back in a few seconds, as SQS would
+    // bring them, and go then.
+    let mut again: Vec<WebhookTask> = requeued(&reports);
+    for _ in 0..5 {
+        if again.is_empty() {
+            break;
+        }
+        let report = app.dispatch(&again).await;
+        again = requeued(std::slice::from_ref(&report));
+        reports.push(report);
+    }
     let summary = app.dispatch(&[seeded.completed()]).await;
 
-    assert!(
-        reports.iter().all(|r| r.delivered.len() == 10),
+    let delivered: usize = reports.iter().map(|r| r.delivered.len()).sum();
+    assert_eq!(
+        delivered,
+        1000,
         "{:?}",
         reports
             .iter()
