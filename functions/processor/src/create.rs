@@ -9,7 +9,9 @@
 //! records a 500 does ([`crate::settle`]). So a radar stands only beside its `radar_created`.
 //!
 //! A metered bulk's radars are created and charged together, in transactions of what one holds,
-//! one account each: the charge must be atomic with the radar.
+//! one account each: the charge must be atomic with the radar. An item the balance cannot
+//! cover while the account's prepaid bulks still hold credits is not refused yet: those bulks'
+//! refunds may cover it ([`Tried::Short`], [`crate::settle`]).
 
 use std::{collections::BTreeMap, sync::Arc};
 
@@ -44,6 +46,9 @@ pub(crate) enum Tried {
     Stored(Outcome),
     /// A failure outcome, still to record.
     Refused(Refusal),
+    /// The balance is short of it while the account's prepaid bulks hold credits they may give
+    /// back: the item waits for their refunds, or takes this 402 if it can wait no longer.
+    Short(Refusal),
     /// Transient failure.
     Failed(Failure),
 }
@@ -222,6 +227,9 @@ async fn create(deps: &Deps, account: Uuid, chunk: Vec<(Item, Prepared)>) -> Vec
                         cost: prepared.cost,
                     })
                 }
+                Some(Creation::AwaitingRefunds) => Tried::Short(Refusal::InsufficientCredits {
+                    cost: prepared.cost,
+                }),
                 Some(Creation::Contended) | None => Tried::Failed(Failure::Contended),
             };
             (item, tried)

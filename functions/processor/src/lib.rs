@@ -10,13 +10,14 @@
 //! 3. [`decide`]: from each item alone, a radar to create or a refusal (400).
 //! 4. [`create`]: a prepaid bulk's radars by two plain puts each (radar, then outcome); a
 //!    metered bulk's created and charged in one transaction per account; conflicts (409) and
-//!    short balances (402) become refusals.
+//!    short balances (402) become refusals, unless the account's prepaid bulks hold credits
+//!    that may come back: then the item waits for them, back on the queue.
 //! 5. [`settle`]: every refusal recorded (a 500 also deletes a radar its item left behind),
 //!    transient failures classified (a 500 on the last delivery), the items tallied towards
 //!    their bulk, one update per shard, and if they were its last, the bulk's completion fixed
 //!    and a prepaid bulk's unspent credits given back.
-//! 6. hand on: every decided event to the webhook queue in batches, deferred items back to the
-//!    item queue, and the messages that must be retried reported; SQS redelivers those and
+//! 6. hand on: every decided event to the webhook queue in batches, deferred and waiting items
+//!    back to the item queue, and the messages that must be retried reported; SQS redelivers those and
 //!    only those.
 //!
 //! Every step can be repeated: a redelivered item finds its outcome already decided and hands
@@ -85,6 +86,9 @@ impl Deps {
 const CONCURRENCY: usize = 10;
 /// How long an item that arrived before its bulk was accepted waits before its next try.
 const DEFER: Duration = Duration::from_secs(5);
+/// How long an item waiting for its account's refunds waits before its next try: a bulk's
+/// refund comes when its last item is decided, seconds to minutes away.
+const AWAIT: Duration = Duration::from_secs(10);
 /// How long an item whose transaction kept meeting others waits before its next delivery,
 /// instead of the queue's visibility timeout (180 s): long enough for the contenders to pass.
 const CONTENDED: Duration = Duration::from_secs(3);
@@ -101,6 +105,9 @@ pub(crate) enum Verdict {
     Dropped,
     /// Its bulk is still being submitted: send it back to the queue for a later try.
     Defer,
+    /// The balance cannot cover it until the account's other bulks give credits back: send it
+    /// back to the queue for a later try, which spends none of its attempts.
+    Await,
     /// Transient failure: SQS redelivers it.
     Retry,
     /// Its creating transaction kept meeting concurrent ones: SQS redelivers it, soon.
@@ -163,6 +170,7 @@ pub async fn process_batch(deps: &Deps, event: SqsEvent, now: DateTime<Utc>) -> 
 /// retries to the partial batch response.
 async fn hand_on(deps: &Deps, verdicts: Vec<(Record, Verdict)>, report: &mut BatchReport) {
     let mut deferred = Vec::new();
+    let mut awaiting = Vec::new();
     let mut decided = Vec::new();
     let mut contended = Vec::new();
     for (record, verdict) in verdicts {
@@ -172,6 +180,7 @@ async fn hand_on(deps: &Deps, verdicts: Vec<(Record, Verdict)>, report: &mut Bat
             }
             Verdict::Dropped => {}
             Verdict::Defer => deferred.push(record),
+            Verdict::Await => awaiting.push(record),
             Verdict::Retry => report.response.add_failure(record.message_id),
             Verdict::Contended => {
                 contended.extend(record.receipt_handle);
@@ -183,18 +192,24 @@ async fn hand_on(deps: &Deps, verdicts: Vec<(Record, Verdict)>, report: &mut Bat
         let handles: Vec<&str> = contended.iter().map(String::as_str).collect();
         report.hurried = deps.items.show_again_after(&handles, CONTENDED).await;
     }
-    defer(deps, deferred, &mut report.response).await;
+    defer(deps, deferred, DEFER, &mut report.response).await;
+    defer(deps, awaiting, AWAIT, &mut report.response).await;
     hand_off(deps, decided, report).await;
 }
 
-/// Sends items back to the item queue for a later try. Those that cannot be sent back are
-/// retried by SQS instead.
-async fn defer(deps: &Deps, records: Vec<Record>, response: &mut SqsBatchResponse) {
+/// Sends items back to the item queue for a try after `delay`. Those that cannot be sent back
+/// are retried by SQS instead.
+async fn defer(
+    deps: &Deps,
+    records: Vec<Record>,
+    delay: Duration,
+    response: &mut SqsBatchResponse,
+) {
     if records.is_empty() {
         return;
     }
     let messages: Vec<&ItemMessage> = records.iter().map(|record| &record.body).collect();
-    if let Err(error) = deps.items.send_all_after(&messages, DEFER).await {
+    if let Err(error) = deps.items.send_all_after(&messages, delay).await {
         tracing::warn!(error = %Chain(&error), "could not defer items; SQS will redeliver them");
         for record in records {
             response.add_failure(record.message_id);

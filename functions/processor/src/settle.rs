@@ -31,6 +31,13 @@ use crate::{
     faults::Step, metrics,
 };
 
+/// How long after its bulk's submission an item the balance cannot cover may wait for the
+/// refunds of the account's other bulks, before it takes its 402. A prepaid bulk settles when
+/// its last item is decided, within minutes even when its items meet faults and retries; the
+/// bound keeps an account whose reserve never comes back (a bug, a hand edit) from holding its
+/// items forever.
+const WAIT_FOR_REFUNDS: chrono::TimeDelta = chrono::TimeDelta::hours(1);
+
 /// Settles every item the creating step tried: each one's verdict.
 pub(crate) async fn settle_all(
     deps: &Deps,
@@ -96,6 +103,15 @@ async fn conclude(
     let stored = match tried {
         Tried::Stored(outcome) => Ok(outcome),
         Tried::Refused(refusal) => record(deps, item, &refusal, now).await,
+        Tried::Short(refusal) if last_try || now - item.bulk.created_at >= WAIT_FOR_REFUNDS => {
+            record(deps, item, &refusal, now).await
+        }
+        Tried::Short(_) => {
+            tracing::info!(
+                "the balance is short while the account's bulks hold credits; waiting for their refunds"
+            );
+            return Err(Verdict::Await);
+        }
         Tried::Failed(failure) => Err(failure),
     };
     let stored = stored.and_then(|outcome| {

@@ -6,7 +6,9 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use super::{
-    Fields, Item, NEW_RECORD, Read, Store, b, key, n, s,
+    Fields, Item, NEW_RECORD, Read, Store, b,
+    bulks::RESERVED,
+    key, n, s,
     secrets::{AccountSecrets, Secrets},
 };
 use crate::{
@@ -23,6 +25,9 @@ use crate::{
 pub struct Account {
     pub id: Uuid,
     pub credits: i64,
+    /// Credits taken by the account's prepaid bulks that are not settled yet: what their
+    /// completions may give back ([`super::credits`]).
+    pub reserved: i64,
     pub limits: LimitOverrides,
     pub active: bool,
     pub created_at: DateTime<Utc>,
@@ -45,6 +50,9 @@ impl From<&Account> for Item {
         let mut item = account_key(account.id);
         item.insert("account_id".into(), s(account.id.to_string()));
         item.insert("credits".into(), n(account.credits));
+        if account.reserved != 0 {
+            item.insert(RESERVED.into(), n(account.reserved));
+        }
         item.insert("active".into(), b(account.active));
         item.insert("created_at".into(), s(clock::rfc3339(account.created_at)));
         let limits = &account.limits;
@@ -71,6 +79,7 @@ impl TryFrom<&Item> for Account {
         Ok(Self {
             id: fields.parsed("account_id")?,
             credits: fields.number("credits")?,
+            reserved: fields.optional_number(RESERVED)?.unwrap_or(0),
             limits: LimitOverrides {
                 bulk_per_minute: fields.optional_number("bulk_per_minute")?,
                 read_per_minute: fields.optional_number("read_per_minute")?,

@@ -4,6 +4,10 @@
 //! [`super::bulks::Funding`]); [`Store::settle_bulk`] gives back, once, what its items did
 //! not use. A metered bulk pays per creating transaction instead ([`super::radars`]). Every
 //! charge is conditional on the balance covering it, so a balance never goes below zero.
+//!
+//! The account's record also counts what its unsettled bulks hold ([`RESERVED`]): a metered item
+//! that finds the balance short while some is held waits for the refunds rather than take a 402
+//! that the account's own reserve caused (`processor::create`).
 
 use aws_sdk_dynamodb::types::{ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update};
 use chrono::{DateTime, Utc};
@@ -43,6 +47,20 @@ pub(super) fn charge(table: &str, account_id: Uuid, cost: i64) -> Result<Update>
         .map_err(Error::dynamo)
 }
 
+/// Takes a bulk's `price` from the account, only if its balance covers it, and counts it as
+/// held by an unsettled bulk until [`Store::settle_bulk`] releases it.
+fn reserve(table: &str, account_id: Uuid, price: i64) -> Result<Update> {
+    Update::builder()
+        .table_name(table)
+        .set_key(Some(account_key(account_id)))
+        .update_expression("SET credits = credits - :price ADD #reserved :price")
+        .condition_expression("credits >= :price")
+        .expression_attribute_names("#reserved", RESERVED)
+        .expression_attribute_values(":price", n(price))
+        .build()
+        .map_err(Error::dynamo)
+}
+
 /// Just enough of a `radar_created` to price it.
 #[derive(Deserialize)]
 struct Created {
@@ -62,6 +80,14 @@ pub fn cost_of(outcome: &Outcome) -> Option<i64> {
     }
     let created: Created = serde_json::from_str(&outcome.event).ok()?;
     RadarType::lookup(&created.data.radar_type).map(|radar_type| radar_type.cost)
+}
+
+/// What settling a prepaid bulk does to its account: the credits it held, and of those, the
+/// ones its items did not spend.
+#[derive(Debug, Clone, Copy)]
+struct Release {
+    reserved: i64,
+    refund: i64,
 }
 
 impl Store {
@@ -90,7 +116,7 @@ impl Store {
                     .expression_attribute_values(":ask", id)
                     .build()
                     .map_err(Error::dynamo)?;
-                let pay = charge(self.table(), bulk.account_id, price)?;
+                let pay = reserve(self.table(), bulk.account_id, price)?;
                 let paid = self
                     .client()
                     .transact_write_items()
@@ -150,31 +176,32 @@ impl Store {
     /// `refunded` mark. Returns the credits given back by this call.
     pub async fn settle_bulk(&self, bulk: &Bulk, completed_at: DateTime<Utc>) -> Result<i64> {
         let totals = self.tally_totals(bulk.id).await?;
-        let refund = match bulk.funding {
+        let (reserved, refund) = match bulk.funding {
             Funding::Reserved(reserved) => {
                 let refund = reserved - totals.spent;
                 if refund < 0 {
                     tracing::error!(bulk_id = %bulk.id, reserved, spent = totals.spent, "a bulk spent more than it reserved");
                 }
-                refund.max(0)
+                (reserved, refund.max(0))
             }
-            Funding::Metered => 0,
+            Funding::Metered => (0, 0),
         };
         let counted = Counted {
             activated: u64::from(totals.created),
             failed: u64::from(totals.failed()),
             deactivated: 0,
         };
-        if refund == 0 && counted.is_empty() {
+        if reserved == 0 && counted.is_empty() {
             return Ok(0);
         }
-        self.give_back(bulk, refund, counted, completed_at).await
+        let release = Release { reserved, refund };
+        self.give_back(bulk, release, counted, completed_at).await
     }
 
     async fn give_back(
         &self,
         bulk: &Bulk,
-        refund: i64,
+        Release { reserved, refund }: Release,
         counted: Counted,
         completed_at: DateTime<Utc>,
     ) -> Result<i64> {
@@ -197,15 +224,18 @@ impl Store {
                 let count = usage::count(self.table(), bulk.account_id, completed_at, counted)?;
                 settle = settle.transact_items(TransactWriteItem::builder().update(count).build());
             }
-            // Written only when there is something to give back: the account's record is read by
-            // every request of the account, and a bulk that spent what it reserved leaves it be.
-            if refund > 0 {
+            // Written for every prepaid bulk: what it held is released, and what it did not
+            // spend given back. The record is the one every request of the account reads, so a
+            // bulk that reserved nothing leaves it be.
+            if reserved > 0 {
                 let credit = Update::builder()
                     .table_name(self.table())
                     .set_key(Some(account_key(bulk.account_id)))
-                    .update_expression("SET credits = credits + :refund")
+                    .update_expression("SET credits = credits + :refund ADD #reserved :release")
                     .condition_expression("attribute_exists(pk)")
+                    .expression_attribute_names("#reserved", RESERVED)
                     .expression_attribute_values(":refund", n(refund))
+                    .expression_attribute_values(":release", n(-reserved))
                     .build()
                     .map_err(Error::dynamo)?;
                 settle = settle.transact_items(TransactWriteItem::builder().update(credit).build());

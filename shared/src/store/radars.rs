@@ -35,7 +35,9 @@ use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 use super::{
-    Fields, Item, NEW_RECORD, Store, index,
+    Fields, Item, NEW_RECORD, Store,
+    bulks::RESERVED,
+    index,
     items::{Outcome, UNDECIDED, decided, outcome_record, undecided_names, undecided_values},
     key, n, s,
 };
@@ -71,6 +73,10 @@ pub enum Creation {
     Conflict { radar_id: Uuid },
     /// The balance does not cover it: nothing was written.
     InsufficientCredits,
+    /// The balance does not cover it, but the account's unsettled prepaid bulks hold credits
+    /// that their completions may give back: nothing was written, and trying again once they
+    /// settle is right.
+    AwaitingRefunds,
     /// It kept meeting concurrent transactions on the same records: nothing was written, and
     /// trying again later is right.
     Contended,
@@ -407,11 +413,22 @@ fn why_cancelled(
     }
     let charge = 2 * round.len();
     if code(charge) == Some(FAILED) {
-        let balance: i64 = match reasons[charge].item() {
-            Some(account) => Fields(account).number("credits")?,
-            None => 0,
+        let (balance, reserved) = match reasons[charge].item() {
+            Some(account) => {
+                let fields = Fields(account);
+                let reserved: Option<i64> = fields.optional_number(RESERVED)?;
+                (fields.number("credits")?, reserved.unwrap_or(0))
+            }
+            None => (0, 0),
         };
-        return Ok(Some(Round::Done(within_balance(radars, round, balance))));
+        let short = if reserved > 0 {
+            Creation::AwaitingRefunds
+        } else {
+            Creation::InsufficientCredits
+        };
+        return Ok(Some(Round::Done(within_balance(
+            radars, round, balance, &short,
+        ))));
     }
     // Another transaction holds one of the records, or one's partition is past its
     // throughput: nothing was written, and the same round can go again after a pause.
@@ -422,12 +439,13 @@ fn why_cancelled(
     Ok(None)
 }
 
-/// The radars of a round that the balance refuses: those past the longest prefix it covers.
-/// The ones it covers get no answer, so they are tried again.
+/// The radars of a round that the balance refuses, answered `short`: those past the longest
+/// prefix it covers. The ones it covers get no answer, so they are tried again.
 fn within_balance(
     radars: &[NewRadar<'_>],
     round: &[usize],
     balance: i64,
+    short: &Creation,
 ) -> Vec<(usize, Creation)> {
     let mut left = balance;
     let mut refused = Vec::new();
@@ -435,7 +453,7 @@ fn within_balance(
         if refused.is_empty() && radars[at].cost <= left {
             left -= radars[at].cost;
         } else {
-            refused.push((at, Creation::InsufficientCredits));
+            refused.push((at, short.clone()));
         }
     }
     refused
@@ -517,14 +535,21 @@ mod tests {
             })
             .collect();
 
-        let refused: Vec<usize> = within_balance(&radars, &[0, 1, 2, 3], 3)
+        let short = Creation::InsufficientCredits;
+        let refused: Vec<usize> = within_balance(&radars, &[0, 1, 2, 3], 3, &short)
             .into_iter()
             .map(|(at, _)| at)
             .collect();
 
         // 1 + 2 fit; the third (cost 1) would too, but order is kept: it is refused with the rest.
         assert_eq!(refused, [2, 3]);
-        assert_eq!(within_balance(&radars, &[0, 1], 0).len(), 2);
+        assert_eq!(within_balance(&radars, &[0, 1], 0, &short).len(), 2);
+        let waiting = within_balance(&radars, &[0, 1], 0, &Creation::AwaitingRefunds);
+        assert!(
+            waiting
+                .iter()
+                .all(|(_, answer)| *answer == Creation::AwaitingRefunds)
+        );
     }
 
     #[test]

@@ -19,6 +19,7 @@ fn new_account() -> Account {
     Account {
         id: Uuid::new_v4(),
         credits: 100,
+        reserved: 0,
         limits: LimitOverrides::default(),
         active: true,
         created_at: Utc::now().trunc_subsecs(0),

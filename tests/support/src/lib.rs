@@ -224,6 +224,7 @@ impl TestEnv {
         let account = Account {
             id: Uuid::new_v4(),
             credits,
+            reserved: 0,
             limits,
             active: true,
             created_at: Utc::now(),

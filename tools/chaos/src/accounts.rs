@@ -69,6 +69,7 @@ pub(crate) async fn open_accounts(
         let account = Account {
             id: Uuid::new_v4(),
             credits,
+            reserved: 0,
             limits: LimitOverrides {
                 bulk_per_minute: Some(10_000),
                 read_per_minute: Some(100_000),

@@ -17,6 +17,7 @@ pub(crate) async fn create(deps: &Deps, credits: i64, api_key: Option<String>) -
     let account = Account {
         id: Uuid::new_v4(),
         credits,
+        reserved: 0,
         limits: LimitOverrides::default(),
         active: true,
         created_at: Utc::now(),
@@ -45,6 +46,7 @@ pub(crate) async fn show(deps: &Deps, account_id: Uuid) -> Result<Value> {
         "account_id": account.id,
         "active": account.active,
         "credits": account.credits,
+        "reserved": account.reserved,
         "created_at": shared::clock::rfc3339(account.created_at),
         "limits": {
             "bulk_per_minute": limits.bulk_per_minute,

@@ -142,3 +142,81 @@ async fn a_second_worker_on_a_prepaid_item_reports_the_first_ones_radar() {
     assert_eq!(app.radars().await.len(), 1);
     assert_eq!(app.balance().await, 99);
 }
+
+/// The account's record, as the store reads it.
+async fn account(app: &crate::helpers::App) -> shared::store::accounts::Account {
+    app.deps
+        .store
+        .get_account(app.account.id)
+        .await
+        .unwrap()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_metered_item_waits_for_the_refund_of_a_prepaid_bulk_instead_of_taking_a_402() {
+    let app = spawn_app_with_credits(2).await;
+    // Two valid items naming one company: both are paid for up front, and one will be a 409
+    // whose credit comes back only when the bulk completes.
+    let prepaid = app.submit(&[company("a.com"), company("a.com")]).await;
+    assert_eq!(prepaid.bulk.funding, Funding::Reserved(2));
+    assert_eq!(account(&app).await.reserved, 2);
+    let metered = app.submit(&[company("b.com")]).await;
+    assert_eq!(metered.bulk.funding, Funding::Metered);
+
+    let report = app.process(metered.all(1)).await;
+
+    assert!(
+        retried(&report).is_empty(),
+        "sent back to the queue, not failed: no attempt spent"
+    );
+    assert_eq!(app.env.queue_depth("ItemQueue").await, 1);
+    assert_eq!(app.states(&metered.bulk).await, [None], "no 402 yet");
+
+    // The prepaid bulk completes and gives back its 409's credit, which the item then spends.
+    app.process(prepaid.all(1)).await;
+    let settled = account(&app).await;
+    assert_eq!((settled.credits, settled.reserved), (1, 0));
+    app.process(metered.all(1)).await;
+    assert_eq!(app.states(&metered.bulk).await, [Some(ItemState::Created)]);
+    assert_eq!(app.balance().await, 0);
+}
+
+#[tokio::test]
+async fn a_metered_item_takes_its_402_on_its_last_try_or_once_it_has_waited_an_hour() {
+    let app = spawn_app_with_credits(1).await;
+    let prepaid = app.submit(&[company("a.com")]).await;
+    assert_eq!(prepaid.bulk.funding, Funding::Reserved(1));
+    let metered = app.submit(&[company("b.com"), company("c.com")]).await;
+    let old = app
+        .submit_as(
+            app.account.id,
+            &[company("d.com")],
+            shared::store::bulks::BulkState::Accepted,
+            chrono::Utc::now() - chrono::Duration::minutes(61),
+        )
+        .await;
+
+    let last_try = app.deps.config.item_max_receive_count;
+    app.process(metered.event([0], last_try)).await;
+    app.process(metered.event([1], 1)).await;
+    app.process(old.all(1)).await;
+
+    let codes = |events: Vec<Option<serde_json::Value>>| -> Vec<_> {
+        events
+            .into_iter()
+            .map(|event| event.map(|event| event["code"].clone()))
+            .collect()
+    };
+    assert_eq!(
+        codes(app.events(&metered.bulk).await),
+        [Some(json!(402)), None],
+        "the last try takes its 402; the first try waits"
+    );
+    assert_eq!(
+        codes(app.events(&old.bulk).await),
+        [Some(json!(402))],
+        "waited long enough"
+    );
+    assert_eq!(account(&app).await.reserved, 1, "the reserve is still held");
+}
