@@ -100,7 +100,8 @@ impl Stack {
 
     /// `export` lines for a shell to `source`: the functions' environment, the development
     /// account, where the API and the receiver listen, and how many instances of each function
-    /// run (`infra/local/dev.sh` passes it to `cargo lambda watch --concurrency`).
+    /// run (`infra/local/dev.sh` passes it to `cargo lambda watch --concurrency`). The API, its
+    /// key, the receiver and the secret are also under the names the `radar` client reads.
     pub fn dev_env(&self, api: &str, receiver: &str) -> String {
         let mut text =
             String::from("# Written by make dev. In another terminal: source .local/dev.env\n");
@@ -112,6 +113,8 @@ impl Stack {
             ("RADAR_DEV_API_KEY", self.field("api_key")),
             ("RADAR_DEV_WEBHOOK_SECRET", self.field("webhook_secret")),
             ("RADAR_DEV_CONCURRENCY", instances.as_str()),
+            ("RADAR_API_KEY", self.field("api_key")),
+            ("RADAR_WEBHOOK_SECRET", self.field("webhook_secret")),
         ];
         let lines = self
             .environment

@@ -342,6 +342,7 @@ async fn up_makes_the_stack_a_working_dev_account_and_the_env_files() {
     assert_eq!(stack.environment["RADAR_ALLOW_INSECURE_WEBHOOKS"], "true");
     let dev_env = stack.dev_env("http://127.0.0.1:9000", "http://127.0.0.1:9999/");
     assert!(dev_env.contains("export RADAR_DEV_API_KEY='rbk_dev_key_for_tests_0001'\n"));
+    assert!(dev_env.contains("export RADAR_API_KEY='rbk_dev_key_for_tests_0001'\n"));
     assert!(dev_env.contains(&format!("export RADAR_TABLE_NAME='{prefix}-RadarTable'\n")));
     assert!(
         stack

@@ -2,7 +2,8 @@
 //! source mapping and receiver) on the emulators that `make test` started. The spec's two-item
 //! example goes in over HTTP; both item events and `bulk_completed` must reach a receiver of
 //! this test's own, and a poll must say `completed`. Then the README's quick start around it:
-//! a single create's 409 followed to the radar, the balance, the lost `bulk_id` found again.
+//! a single create's 409 followed to the radar, the balance, the lost `bulk_id` found again,
+//! and the sample CSV submitted with the `radar` client, followed to its results file.
 
 use std::{
     collections::HashMap,
@@ -149,6 +150,7 @@ async fn the_specs_example_goes_through_make_dev_to_a_webhook_receiver_and_a_pol
         .unwrap();
     let poll: Value = serde_json::from_str(&poll).unwrap();
     let resources = around_the_bulk(&client, &stack).await;
+    let (sample, results) = the_sample_through_the_client(&stack, &webhook_url).await;
     let concurrency = stack.dev_env("RADAR_DEV_CONCURRENCY");
     let watch = watch_command_line(stack.api_port);
     drop(stack);
@@ -177,6 +179,14 @@ async fn the_specs_example_goes_through_make_dev_to_a_webhook_receiver_and_a_pol
     assert_eq!(poll["radars"], completed["radars"]);
     let bulk_radar = items[0]["data"]["radar_id"].as_str().unwrap();
     resources.assert_about(bulk_radar, &bulk_id);
+    // The sample's 36 rows: two are 400s (not a domain; a contact with nothing to find them
+    // by), and three 409s: its two rows for Stripe's job openings and its funding rounds meet
+    // the radars the example created.
+    assert!(
+        sample.contains("1 bulk(s), 36 items: 31 created, 5 failed (2 × 400, 3 × 409)"),
+        "{sample}"
+    );
+    assert_eq!(results.lines().count(), 37, "a header and a row per item");
     // As many instances of a function as the template lets its queues invoke at once.
     let expected = busiest_functions_concurrency().to_string();
     assert_eq!(concurrency.as_deref(), Some(expected.as_str()));
@@ -187,6 +197,52 @@ async fn the_specs_example_goes_through_make_dev_to_a_webhook_receiver_and_a_pol
             .any(|w| w == ["--concurrency", expected.as_str()]),
         "{watch:?}"
     );
+}
+
+/// The README's client quick start against `make dev`: `radar bulk submit` of the sample CSV
+/// with `--wait --results`. What it printed, and the results file.
+async fn the_sample_through_the_client(stack: &DevStack, webhook_url: &str) -> (String, String) {
+    use clap::Parser;
+
+    let sample = concat!(env!("CARGO_MANIFEST_DIR"), "/../../clients/radar/samples/radars.csv");
+    let results = stack.out.join("results.csv");
+    let api = format!("http://127.0.0.1:{}", stack.api_port);
+    let cli = radar::Cli::try_parse_from([
+        "radar",
+        "--api",
+        &api,
+        "--api-key",
+        &stack.api_key,
+        "bulk",
+        "submit",
+        sample,
+        "--webhook-url",
+        webhook_url,
+        "--wait",
+        "--results",
+        results.to_str().unwrap(),
+    ])
+    .unwrap();
+    let printed = Printed::default();
+    let answer = radar::run(cli, &radar::Output::plain(printed.clone())).await;
+    let printed = String::from_utf8(printed.0.lock().unwrap().clone()).unwrap();
+    assert!(answer.is_ok(), "{answer:?}\n{printed}");
+    (printed, std::fs::read_to_string(results).unwrap())
+}
+
+/// What a command printed.
+#[derive(Clone, Default)]
+struct Printed(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for Printed {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }
 
 /// What the resources around a bulk answered through `make dev`.
