@@ -53,7 +53,7 @@ deploy: build ## sam deploy with infra/samconfig.toml (needs AWS credentials)
 
 # Where cargo puts what it builds (CARGO_TARGET_DIR when set).
 TARGET := $(or $(CARGO_TARGET_DIR),$(CURDIR)/target)
-FUNCTIONS := -p submit -p processor -p dispatcher -p poll
+FUNCTIONS := -p submit -p processor -p dispatcher -p poll -p radars
 
 .PHONY: bench
 bench: ## Measure latency, throughput, AWS usage and cost per item, size, init and memory; writes docs/PERFORMANCE.md (BENCH_ARGS passes options on)

@@ -12,7 +12,10 @@ use test_support::api_event;
 
 use crate::{Error, Result, harness::Stack, runtime::Function, workload};
 
+/// The functions run here under the bulk.
 pub const NAMES: [&str; 4] = ["submit", "processor", "dispatcher", "poll"];
+/// Every function the template deploys: their dependency stacks and binary sizes are measured.
+pub const DEPLOYED: [&str; 5] = ["submit", "processor", "dispatcher", "poll", "radars"];
 
 /// One function's process.
 #[derive(Debug, Clone)]

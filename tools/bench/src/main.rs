@@ -204,7 +204,7 @@ async fn main() -> bench::Result<()> {
     }
     let inherited = sdk_init_runs(args.sdk_runs, Roots::Inherited);
     figures.sdk_init_inherited = note(&mut figures, "SDK init (environment's roots)", inherited);
-    for name in functions::NAMES {
+    for name in functions::DEPLOYED {
         let stacks = note(
             &mut figures,
             &format!("cargo tree -p {name}"),
