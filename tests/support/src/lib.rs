@@ -12,6 +12,7 @@ mod capacity;
 mod counter;
 mod endpoints;
 mod events;
+mod printed;
 pub mod receiver;
 mod responses;
 
@@ -38,6 +39,7 @@ pub use capacity::{CapacityMeter, Units};
 pub use counter::RequestCounter;
 pub use endpoints::Endpoints;
 pub use events::{api_event, api_request, response_json};
+pub use printed::Printed;
 pub use responses::{assert_envelope, assert_envelope_body, field_errors, header};
 
 /// The repository's root.

@@ -8,7 +8,9 @@ use radar::Output;
 use radar_client::webhook::Verifier;
 use tokio::net::TcpListener;
 
-use crate::support::{Lines, Stack, read_results};
+use test_support::Printed;
+
+use crate::support::{Stack, read_results};
 
 const SAMPLE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/samples/radars.csv");
 
@@ -17,7 +19,7 @@ async fn webhook_listen_hears_the_sample_bulk_and_refuses_a_tampered_or_stale_re
     let stack = Stack::up(100).await;
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}/", listener.local_addr().unwrap());
-    let heard = Lines::default();
+    let heard = Printed::default();
     let jsonl = stack.path("events.jsonl");
     let output = Arc::new(Output::plain(heard.clone()));
     let verifier = Verifier::new(&stack.secret).unwrap();

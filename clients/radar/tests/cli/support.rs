@@ -1,9 +1,8 @@
 //! The stack every test runs the command line against, and what the tests read back.
 
 use std::{
-    io::Write,
     path::{Path, PathBuf},
-    sync::{Arc, Mutex},
+    sync::Arc,
 };
 
 use clap::Parser;
@@ -13,38 +12,9 @@ use radar::{Cli, Failure, Output};
 use radar_client::webhook::{self, Verifier};
 use serde_json::Value;
 use shared::rate_limit::LimitOverrides;
-use test_support::TestEnv;
+use test_support::{Printed, TestEnv};
 use tokio::net::TcpListener;
 use uuid::Uuid;
-
-/// The output of a command, as the lines a pipe would get.
-#[derive(Debug, Clone, Default)]
-pub struct Lines(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Lines {
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(bytes);
-        Ok(bytes.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl Lines {
-    pub fn text(&self) -> String {
-        String::from_utf8(self.0.lock().unwrap().clone()).unwrap()
-    }
-
-    pub fn matching(&self, needle: &str) -> Vec<String> {
-        self.text()
-            .lines()
-            .filter(|line| line.contains(needle))
-            .map(str::to_owned)
-            .collect()
-    }
-}
 
 /// A fresh stack, its seeded account, and a directory of files for the test.
 pub struct Stack {
@@ -121,16 +91,16 @@ impl Stack {
     }
 
     /// Runs `radar --api BASE --api-key KEY ARGS...`; its lines and its answer.
-    pub async fn radar(&self, args: &[&str]) -> (Lines, Result<(), Failure>) {
+    pub async fn radar(&self, args: &[&str]) -> (Printed, Result<(), Failure>) {
         self.radar_at(&self.base, args).await
     }
 
     /// The same, against another API URL (a fault layer in front of this one).
-    pub async fn radar_at(&self, base: &str, args: &[&str]) -> (Lines, Result<(), Failure>) {
+    pub async fn radar_at(&self, base: &str, args: &[&str]) -> (Printed, Result<(), Failure>) {
         let mut command = vec!["radar", "--api", base, "--api-key", &self.api_key];
         command.extend_from_slice(args);
         let cli = Cli::try_parse_from(command).expect("the test's command line parses");
-        let lines = Lines::default();
+        let lines = Printed::default();
         let answer = radar::run(cli, &Output::plain(lines.clone())).await;
         (lines, answer)
     }

@@ -204,7 +204,10 @@ async fn the_specs_example_goes_through_make_dev_to_a_webhook_receiver_and_a_pol
 async fn the_sample_through_the_client(stack: &DevStack, webhook_url: &str) -> (String, String) {
     use clap::Parser;
 
-    let sample = concat!(env!("CARGO_MANIFEST_DIR"), "/../../clients/radar/samples/radars.csv");
+    let sample = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../clients/radar/samples/radars.csv"
+    );
     let results = stack.out.join("results.csv");
     let api = format!("http://127.0.0.1:{}", stack.api_port);
     let cli = radar::Cli::try_parse_from([
@@ -223,26 +226,11 @@ async fn the_sample_through_the_client(stack: &DevStack, webhook_url: &str) -> (
         results.to_str().unwrap(),
     ])
     .unwrap();
-    let printed = Printed::default();
+    let printed = test_support::Printed::default();
     let answer = radar::run(cli, &radar::Output::plain(printed.clone())).await;
-    let printed = String::from_utf8(printed.0.lock().unwrap().clone()).unwrap();
+    let printed = printed.text();
     assert!(answer.is_ok(), "{answer:?}\n{printed}");
     (printed, std::fs::read_to_string(results).unwrap())
-}
-
-/// What a command printed.
-#[derive(Clone, Default)]
-struct Printed(Arc<Mutex<Vec<u8>>>);
-
-impl std::io::Write for Printed {
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(bytes);
-        Ok(bytes.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
 }
 
 /// What the resources around a bulk answered through `make dev`.
