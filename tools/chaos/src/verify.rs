@@ -199,7 +199,7 @@ async fn radars(
 ) -> Result<[Check; 2]> {
     let mut twice = Findings::new("2. no radar created twice (per item, per identity)");
     let mut balances = Findings::new(
-        "3. each balance = start - cost of the radars it owns, and its usage counts them",
+        "3. each balance = start - cost of the radars it owns, nothing left reserved, and its usage counts them",
     );
     let owned = radars_by_account(evidence.store).await?;
     for (index, account) in evidence.accounts.iter().enumerate() {
@@ -232,16 +232,20 @@ async fn radars(
                     .map_or(0, |t| t.cost)
             })
             .sum();
-        let holds = evidence
+        let (holds, reserved) = evidence
             .store
             .get_account(account.id)
             .await?
-            .map_or(i64::MIN, |a| a.credits);
+            .map_or((i64::MIN, i64::MIN), |a| (a.credits, a.reserved));
         balances.check(holds == account.credits - cost, || {
             format!(
                 "account {index}: started {}, paid for {cost}, holds {holds}",
                 account.credits
             )
+        });
+        // Every bulk has settled, so none holds a reserve any more.
+        balances.check(reserved == 0, || {
+            format!("account {index}: {reserved} credits still reserved after every bulk settled")
         });
         // Each completed bulk counts its radars once, when it settles (`store::usage`).
         let active = evidence.store.usage(account.id).await?.active();
