@@ -4,5 +4,6 @@
 
 mod faults;
 mod listen;
+mod resources;
 mod submit;
 mod support;
