@@ -89,6 +89,27 @@ async fn a_csv_of_2500_rows_is_three_bulks_whose_results_match_the_api_and_a_rer
         "{}",
         lines.text()
     );
+    // `bulk results --failed` of every bulk in the state file: the 525 failures, rows named.
+    let failed = stack.path("failed.csv");
+    let (_, answer) = stack
+        .radar(&[
+            "bulk",
+            "results",
+            "--out",
+            failed.to_str().unwrap(),
+            "--failed",
+            "--state",
+            state.to_str().unwrap(),
+        ])
+        .await;
+    answer.unwrap();
+    let failed = read_results(&failed);
+    assert_eq!(failed.len(), 525);
+    assert!(
+        failed
+            .iter()
+            .all(|row| row["outcome"] == "failed" && !row["row"].is_empty())
+    );
     let account = stack.get("/v1/account").await;
     let balance = account["data"]["balance"].clone();
     assert_eq!(account["data"]["radars"]["active"], 1975 + 25);
