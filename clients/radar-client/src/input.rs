@@ -143,6 +143,9 @@ impl Column {
 }
 
 fn csv_rows(bytes: &[u8]) -> Result<(Vec<Row>, Vec<Rejected>), String> {
+    // Spreadsheets often save UTF-8 with a byte order mark, which would stick to the first
+    // column's name.
+    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(true)
         .flexible(false)
@@ -302,6 +305,15 @@ mod tests {
         assert_eq!(input.rejected.len(), 1);
         assert_eq!(input.rejected[0].line, 3);
         assert!(input.rejected[0].reason.contains("2 cells"));
+    }
+
+    #[test]
+    fn a_byte_order_mark_is_not_part_of_the_first_column() {
+        let input = parse(Format::Csv, b"\xEF\xBB\xBFradar_type,domain\nx,y.com\n").unwrap();
+        assert_eq!(
+            input.rows[0].radar,
+            json!({"radar_type": "x", "domain": "y.com"})
+        );
     }
 
     #[test]
