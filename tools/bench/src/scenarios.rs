@@ -1,7 +1,10 @@
 //! The runs against the emulators: submit latency, bulks from submit to `bulk_completed`, and
 //! what each function asks of AWS per item.
 
-use std::time::{Duration, Instant};
+use std::{
+    collections::{BTreeSet, HashMap},
+    time::{Duration, Instant},
+};
 
 use aws_sdk_dynamodb::types::AttributeValue;
 
@@ -168,10 +171,12 @@ async fn one_bulk(stack: &Stack, item: fn(usize, usize) -> serde_json::Value) ->
 
 /// What DynamoDB bills the transactions of a bulk, which DynamoDB Local cannot meter: every
 /// write at twice the units of its record's size (the larger of before and after, which is
-/// after). A prepaid bulk's (its record holds `reserved`) are its acceptance in submit and its
-/// refund in the processor, each writing the bulk's record and the account's. A metered
-/// bulk's are the processor's creating transactions, each writing its items' outcomes and
-/// radars and charging the account once.
+/// after). Every bulk is settled by one transaction in the processor: its `refunded` mark and
+/// the account's monthly usage, and for a prepaid bulk (its record holds `reserved`) the
+/// account's balance and reserve too. A prepaid bulk's other transaction is its acceptance in
+/// submit (the bulk's record and the account's). A metered bulk's others are the processor's
+/// creating transactions, each writing its created items' outcomes and radars and charging
+/// the account once.
 async fn transaction_units(
     stack: &Stack,
     bulk_id: &str,
@@ -181,47 +186,64 @@ async fn transaction_units(
     if submit + processor == 0 {
         return Ok(0.0);
     }
-    let account = stack
-        .env
-        .partition(&format!("ACCOUNT#{}", stack.account.id))
-        .await;
-    let account_units = account
-        .first()
-        .map_or(1.0, |(_, record)| size::write_units(record));
+    let account_id = stack.account.id;
+    let first_units = |records: Vec<(String, HashMap<String, AttributeValue>)>| {
+        records
+            .first()
+            .map_or(1.0, |(_, record)| size::write_units(record))
+    };
+    let account_units = first_units(stack.env.partition(&format!("ACCOUNT#{account_id}")).await);
+    let usage_units = first_units(stack.env.partition(&format!("USAGE#{account_id}")).await);
     let records = stack.env.partition(&format!("BULK#{bulk_id}")).await;
-    let bulk = records.iter().find(|(sk, _)| sk == "BULK");
-    if let Some((_, record)) = bulk.filter(|(_, record)| record.contains_key("reserved")) {
-        #[allow(clippy::cast_precision_loss)]
-        let both = (submit + processor) as f64;
-        return Ok(both * 2.0 * (size::write_units(record) + account_units));
-    }
-    let transactions = processor;
-    if transactions == 0 {
+    let Some((_, bulk)) = records.iter().find(|(sk, _)| sk == "BULK") else {
         return Ok(0.0);
+    };
+    let bulk_units = size::write_units(bulk);
+    let prepaid = bulk.contains_key("reserved");
+    let settle = if processor > 0 {
+        2.0 * (bulk_units + usage_units + if prepaid { account_units } else { 0.0 })
+    } else {
+        0.0
+    };
+    #[allow(clippy::cast_precision_loss)]
+    if prepaid {
+        return Ok(submit as f64 * 2.0 * (bulk_units + account_units) + settle);
     }
-    let item_units: f64 = records
-        .iter()
-        .filter(|(sk, _)| sk.starts_with("ITEM#"))
-        .map(|(_, item)| 2.0 * size::write_units(item))
-        .sum();
+    let creating = processor.saturating_sub(1);
+    if creating == 0 {
+        return Ok(settle);
+    }
     let radars = stack
         .env
         .dynamodb
         .scan()
         .table_name(stack.env.config().table_name)
-        .filter_expression("begins_with(pk, :radar)")
+        .filter_expression("begins_with(pk, :radar) AND bulk_id = :bulk")
         .expression_attribute_values(":radar", AttributeValue::S("RADAR#".into()))
+        .expression_attribute_values(":bulk", AttributeValue::S(bulk_id.to_owned()))
         .into_paginator()
         .items()
         .send()
         .collect::<std::result::Result<Vec<_>, _>>()
         .await
         .map_err(|error| crate::Error::Failed(format!("scan: {error}")))?;
+    let index = |record: &HashMap<String, AttributeValue>| match record.get("item_index") {
+        Some(AttributeValue::N(index)) => Some(index.clone()),
+        _ => None,
+    };
+    let created: BTreeSet<String> = radars.iter().filter_map(index).collect();
+    let item_units: f64 = records
+        .iter()
+        .filter(|(sk, item)| {
+            sk.starts_with("ITEM#") && index(item).is_some_and(|i| created.contains(&i))
+        })
+        .map(|(_, item)| 2.0 * size::write_units(item))
+        .sum();
     let radar_units: f64 = radars
         .iter()
         .map(|radar| 2.0 * size::write_units(radar))
         .sum();
     #[allow(clippy::cast_precision_loss)]
-    let charges = 2.0 * account_units * transactions as f64;
-    Ok(item_units + radar_units + charges)
+    let charges = 2.0 * account_units * creating as f64;
+    Ok(item_units + radar_units + charges + settle)
 }
