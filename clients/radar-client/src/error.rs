@@ -45,15 +45,6 @@ impl Error {
         let path = path.into();
         move |source| Self::Io { path, source }
     }
-
-    /// The HTTP status the API answered, when it did.
-    pub fn status(&self) -> Option<u16> {
-        match self {
-            Self::Api { status, .. } | Self::Unexpected { status, .. } => Some(*status),
-            Self::GaveUp { last, .. } => last.status(),
-            _ => None,
-        }
-    }
 }
 
 /// An envelope as one line: its message, then each `field: reason`.

@@ -175,7 +175,7 @@ impl std::fmt::Display for Summary {
 }
 
 /// The fixed columns, before one `custom_fields.NAME` column per custom field.
-pub const COLUMNS: [&str; 10] = [
+pub const COLUMNS: [&str; 9] = [
     "row",
     "bulk_id",
     "item_index",
@@ -185,10 +185,9 @@ pub const COLUMNS: [&str; 10] = [
     "conflicting_radar_id",
     "field",
     "reason",
-    "custom_fields",
 ];
 
-/// Writes `results` as CSV: [`COLUMNS`] but the last, then each custom field's key (sorted)
+/// Writes `results` as CSV: [`COLUMNS`], then each custom field's key (sorted)
 /// as a `custom_fields.KEY` column. A value that is not a string is written as JSON.
 pub fn write_csv(results: &[ItemResult], out: impl Write) -> Result<()> {
     let keys: BTreeSet<&str> = results
@@ -196,10 +195,7 @@ pub fn write_csv(results: &[ItemResult], out: impl Write) -> Result<()> {
         .flat_map(|result| result.custom_fields.keys().map(String::as_str))
         .collect();
     let mut writer = csv::Writer::from_writer(out);
-    let mut header: Vec<String> = COLUMNS[..COLUMNS.len() - 1]
-        .iter()
-        .map(|column| (*column).to_owned())
-        .collect();
+    let mut header: Vec<String> = COLUMNS.iter().map(|column| (*column).to_owned()).collect();
     header.extend(keys.iter().map(|key| format!("custom_fields.{key}")));
     writer.write_record(&header)?;
     let text = |value: Option<String>| value.unwrap_or_default();
