@@ -14,19 +14,7 @@ async fn a_created_radar_and_the_account_are_shown_and_an_unknown_radar_is_the_a
     )
     .unwrap();
     let out = stack.path("one.csv");
-    let (lines, answer) = stack
-        .radar(&[
-            "bulk",
-            "submit",
-            file.to_str().unwrap(),
-            "--webhook-url",
-            &stack.webhook_url,
-            "--results",
-            out.to_str().unwrap(),
-            "--interval",
-            "0.2",
-        ])
-        .await;
+    let (lines, answer) = stack.radar(&stack.submit_args(&file, &out)).await;
     answer.unwrap();
     let radar_id = read_results(&out)[0]["radar_id"].clone();
     assert!(!radar_id.is_empty(), "{}", lines.text());

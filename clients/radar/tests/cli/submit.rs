@@ -50,17 +50,7 @@ async fn a_csv_of_2500_rows_is_three_bulks_whose_results_match_the_api_and_a_rer
     let existing = seed_existing(&stack).await;
     let file = write_file(&stack);
     let out = stack.path("out.csv");
-    let submit = [
-        "bulk",
-        "submit",
-        file.to_str().unwrap(),
-        "--webhook-url",
-        &stack.webhook_url,
-        "--results",
-        out.to_str().unwrap(),
-        "--interval",
-        "0.5",
-    ];
+    let submit = stack.submit_args(&file, &out);
 
     let (lines, answer) = stack.radar(&submit).await;
 

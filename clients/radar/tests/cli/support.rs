@@ -95,6 +95,21 @@ impl Stack {
         self.radar_at(&self.base, args).await
     }
 
+    /// `bulk submit FILE --results OUT` to the stack's receiver, polling twice a second.
+    pub fn submit_args<'a>(&'a self, file: &'a Path, out: &'a Path) -> Vec<&'a str> {
+        vec![
+            "bulk",
+            "submit",
+            file.to_str().unwrap(),
+            "--webhook-url",
+            &self.webhook_url,
+            "--results",
+            out.to_str().unwrap(),
+            "--interval",
+            "0.5",
+        ]
+    }
+
     /// The same, against another API URL (a fault layer in front of this one).
     pub async fn radar_at(&self, base: &str, args: &[&str]) -> (Printed, Result<(), Failure>) {
         let mut command = vec!["radar", "--api", base, "--api-key", &self.api_key];
